@@ -1,0 +1,218 @@
+//! The compiled configuration: everything the runtime needs, nothing of the DSL.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use crate::program::Program;
+use crate::router::Router;
+use crate::value::Value;
+
+/// One compiled configuration. Built by gw-compiler, verified, then shared by every worker as
+/// an `Arc<ConfigImage>`.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigImage {
+    /// Worker threads; `None` = one per core.
+    pub workers: Option<u16>,
+    pub listeners: Vec<Listener>,
+    pub admin: Option<SocketAddr>,
+    pub limits: Limits,
+    pub timeouts: Timeouts,
+    /// Indexed by upstream id (`up#N` in ops).
+    pub upstreams: Vec<Upstream>,
+    /// Indexed by route id; the router yields these ids.
+    pub routes: Vec<RoutePlan>,
+    pub router: Router,
+    /// Plugin uses, indexed by slot (`call slot#N` in ops). The runtime builds one factory per
+    /// spec from the plugin registry, then one instance per worker.
+    pub plugins: Vec<PluginSpec>,
+    /// Per-status overrides of gw's own error responses (`on error 429 { .. }`).
+    pub error_pages: Vec<ErrorPage>,
+    /// Seed for sticky canary hashing, stable across reloads of the same files.
+    pub hash_seed: u64,
+}
+
+/// `listen ADDR [tls { .. }]`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Listener {
+    pub addr: SocketAddr,
+    pub tls: Option<TlsConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsConfig {
+    /// PEM file paths, resolved against the config file's directory.
+    pub cert: std::path::PathBuf,
+    pub key: std::path::PathBuf,
+    pub client_ca: Option<std::path::PathBuf>,
+}
+
+/// `limits { }`, with the managed gateways' defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Limits {
+    pub body: u64,
+    pub url: u32,
+    pub headers: u32,
+    pub header_count: u32,
+    pub connections_per_worker: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            body: 10 * 1024 * 1024,
+            url: 8 * 1024,
+            headers: 10 * 1024,
+            header_count: 100,
+            connections_per_worker: 10_000,
+        }
+    }
+}
+
+/// `timeouts { }` in milliseconds.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Timeouts {
+    pub header_read: u64,
+    pub idle: u64,
+    pub connect: u64,
+    pub request: u64,
+    pub upstream_idle: u64,
+    pub drain: u64,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            header_read: 10_000,
+            idle: 60_000,
+            connect: 5_000,
+            request: 29_000,
+            upstream_idle: 60_000,
+            drain: 10_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Balance {
+    #[default]
+    RoundRobin,
+    LeastRequest,
+    Hash,
+    Random,
+}
+
+/// `upstream NAME { .. }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upstream {
+    pub name: String,
+    pub servers: Vec<Server>,
+    pub balance: Balance,
+    /// Milliseconds; `None` = the global `timeouts`.
+    pub connect_timeout: Option<u64>,
+    pub request_timeout: Option<u64>,
+    pub health: Option<HealthCheck>,
+    /// Passive health: eject a server after this many consecutive connect failures...
+    pub max_fails: u32,
+    /// ...for this many milliseconds.
+    pub fail_timeout: u64,
+    /// Host header sent upstream: `None` passes the client's.
+    pub host_header: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Server {
+    /// As written (`10.0.1.10:8080`, `archive.internal:8443`); resolved at load.
+    pub host: String,
+    pub port: u16,
+    pub weight: u32,
+    pub tls: bool,
+    pub sni: Option<String>,
+}
+
+/// `health GET /healthz every 5s fail 3 pass 2`
+#[derive(Debug, Clone, PartialEq)]
+pub struct HealthCheck {
+    pub method: String,
+    pub path: String,
+    pub interval_ms: u64,
+    pub fail: u32,
+    pub pass: u32,
+}
+
+/// One route: its identity, settings and phase programs.
+#[derive(Debug, Clone)]
+pub struct RoutePlan {
+    /// `GET /pets/{id}` (with `host` prefix when grouped), used in logs and `route.name`.
+    pub name: String,
+    pub host: Option<String>,
+    pub method: String,
+    pub pattern: String,
+    /// Names of the path parameters, in pattern order (`ld.path r, i` indexes this).
+    pub params: Vec<String>,
+    pub websocket: Option<WebsocketSettings>,
+    pub request: Arc<Program>,
+    pub response: Option<Arc<Program>>,
+    pub timeout_ms: Option<u64>,
+    pub retry: Retry,
+    pub cors: bool,
+    /// Request body limit for this route (bytes).
+    pub body_limit: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Retry {
+    pub count: u8,
+    pub on_connect_error: bool,
+    pub on_timeout: bool,
+    pub on_5xx: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebsocketSettings {
+    pub idle_timeout_ms: u64,
+    pub max_message: u64,
+    pub ping_every_ms: Option<u64>,
+}
+
+/// A use of a plugin: which plugin (by registry name) and its compiled arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PluginSpec {
+    /// Registry name: `jwt`, `api_key`, `authorizer`, `throttle`, `throttle.plan`, `cache`,
+    /// `validate.params`, `validate.body`, `cors`, ...
+    pub plugin: String,
+    /// Stable identity across reloads (DESIGN.md §2): e.g. `users` for `jwt users`,
+    /// `GET /pets#2` for an unnamed throttle.
+    pub state_key: String,
+    /// Declaration settings and statement arguments, already checked by the compiler.
+    pub args: Vec<(String, Value)>,
+    /// Source location for diagnostics (`file:line:col`).
+    pub origin: String,
+}
+
+/// `on error STATUS { .. }`
+#[derive(Debug, Clone)]
+pub struct ErrorPage {
+    pub statuses: Vec<u16>,
+    /// Runs with `error.*` fields; ends in a `respond`.
+    pub program: Arc<Program>,
+}
+
+impl ConfigImage {
+    /// Names of every plugin the image uses (deduplicated, in slot order).
+    pub fn plugin_names(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for p in &self.plugins {
+            if !out.contains(&p.plugin.as_str()) {
+                out.push(&p.plugin);
+            }
+        }
+        out
+    }
+}
+
+impl Value {
+    /// Convenience for plugin args.
+    pub fn find<'a>(args: &'a [(String, Value)], name: &str) -> Option<&'a Value> {
+        args.iter().find(|(k, _)| k == name).map(|(_, v)| v)
+    }
+}

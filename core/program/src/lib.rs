@@ -1,0 +1,18 @@
+//! gw-program: the compiled artifact — ops, programs, route plans and the config image — plus
+//! its verifier and disassembler. The only contract between the DSL side and the runtime side.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
+pub mod field;
+pub mod image;
+pub mod program;
+pub mod router;
+pub mod value;
+
+pub use field::Field;
+pub use image::*;
+pub use program::Program;
+pub use router::{PatSeg, RouteKey, Router};
+pub use value::{Json, Str, Value};

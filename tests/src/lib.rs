@@ -1,0 +1,1 @@
+//! gw-tests: end-to-end tests live in tests/tests/.
