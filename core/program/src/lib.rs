@@ -7,12 +7,14 @@
 
 pub mod field;
 pub mod image;
+pub mod op;
 pub mod program;
 pub mod router;
 pub mod value;
 
 pub use field::Field;
 pub use image::*;
-pub use program::Program;
+pub use op::{ArithOp, Builtin, CmpOp, NONE, NO_REG, Op, Reg, StrOp};
+pub use program::{CidrSet, Loc, Program, Template, TplPart};
 pub use router::{PatSeg, RouteKey, Router};
 pub use value::{Json, Str, Value};

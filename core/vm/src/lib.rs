@@ -51,6 +51,8 @@ pub trait Host {
     /// Unix time in milliseconds.
     fn now_ms(&self) -> i64;
     fn upstream_healthy(&self, upstream: u16) -> bool;
+    /// Next value of the per-worker counter of canary `id` (unsticky splits).
+    fn split_counter(&mut self, id: u16) -> u64;
 }
 
 /// How a program ended.
