@@ -1,1 +1,5 @@
-fn main() {}
+//! `gw`: the Gatewright command line.
+
+fn main() {
+    std::process::exit(0);
+}

@@ -157,6 +157,12 @@ pub struct RoutePlan {
     pub cors: bool,
     /// Request body limit for this route (bytes).
     pub body_limit: Option<u64>,
+    /// Read the whole request body before the request program runs (`validate body`,
+    /// `buffer body`, `body.*` reads, `body json` transforms keep streaming off).
+    pub buffer_body: bool,
+    /// Read the whole upstream response before the response program runs (`resp.json.*`,
+    /// cache store).
+    pub buffer_response: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

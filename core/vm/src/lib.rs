@@ -53,6 +53,15 @@ pub trait Host {
     fn upstream_healthy(&self, upstream: u16) -> bool;
     /// Next value of the per-worker counter of canary `id` (unsticky splits).
     fn split_counter(&mut self, id: u16) -> u64;
+    /// The buffered request body (routes with `RoutePlan::buffer_body`), for plugins.
+    fn request_body(&self) -> Option<&[u8]> {
+        None
+    }
+    /// The buffered upstream response body (response phase of routes with
+    /// `RoutePlan::buffer_response`).
+    fn response_body(&self) -> Option<&[u8]> {
+        None
+    }
 }
 
 /// How a program ended.
