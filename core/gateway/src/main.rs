@@ -1,5 +1,9 @@
 //! `gw`: the Gatewright command line.
 
+mod cli;
+mod demo;
+mod run;
+
 fn main() {
-    std::process::exit(0);
+    std::process::exit(cli::main());
 }

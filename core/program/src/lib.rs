@@ -16,5 +16,5 @@ pub use field::Field;
 pub use image::*;
 pub use op::{ArithOp, Builtin, CmpOp, NONE, NO_REG, Op, Reg, StrOp};
 pub use program::{CidrSet, Loc, Program, Template, TplPart};
-pub use router::{PatSeg, RouteKey, Router};
+pub use router::{Conflict, Lookup, PatSeg, RouteKey, Router};
 pub use value::{Json, Str, Value};
