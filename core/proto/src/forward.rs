@@ -1,0 +1,271 @@
+//! The request head gw writes upstream: the client's head minus hop-by-hop fields, re-framed,
+//! with the forwarding fields added and the policies' edits applied.
+
+use std::io::Write;
+use std::net::IpAddr;
+
+use crate::edits::HeaderEdits;
+use crate::lexical::{list_contains, list_items};
+use crate::wire::{write_decimal, write_header};
+use crate::{Framing, Range, RequestHead};
+
+/// True for hop-by-hop headers that a proxy must not forward (RFC 9110 §7.6.1): Connection,
+/// Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and the proxy's own
+/// credentials (Proxy-Authorization, Proxy-Authenticate; RFC 2616 §13.5.1).
+pub fn is_hop_by_hop(name: &[u8]) -> bool {
+    // Dispatch on length: most names are none of these and cost one comparison.
+    let candidates: &[&[u8]] = match name.len() {
+        2 => &[b"te"],
+        7 => &[b"trailer", b"upgrade"],
+        10 => &[b"connection", b"keep-alive"],
+        16 => &[b"proxy-connection"],
+        17 => &[b"transfer-encoding"],
+        18 => &[b"proxy-authenticate"],
+        19 => &[b"proxy-authorization"],
+        _ => return false,
+    };
+    candidates.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
+/// The part of `headers` from the first Connection field to the last, found once per head so
+/// that checking each field against it stays cheap. Empty when the Connection fields name no
+/// field beyond `close`, `keep-alive` and `upgrade` (the common case): Keep-Alive and Upgrade
+/// are hop-by-hop anyway.
+pub(crate) fn connection_span<'h>(
+    headers: &'h [(Range, Range)],
+    buf: &[u8],
+) -> &'h [(Range, Range)] {
+    let is_connection = |(n, _): &(Range, Range)| n.of(buf).eq_ignore_ascii_case(b"connection");
+    let (Some(first), Some(last)) = (
+        headers.iter().position(is_connection),
+        headers.iter().rposition(is_connection),
+    ) else {
+        return &[];
+    };
+    let span = headers.get(first..=last).unwrap_or(&[]);
+    let names_more = span.iter().filter(|h| is_connection(h)).any(|(_, v)| {
+        list_items(v.of(buf)).any(|t| {
+            !(t.is_empty()
+                || t.eq_ignore_ascii_case(b"close")
+                || t.eq_ignore_ascii_case(b"keep-alive")
+                || t.eq_ignore_ascii_case(b"upgrade"))
+        })
+    });
+    if names_more { span } else { &[] }
+}
+
+/// True when `name` is listed in a Connection field of `span` (RFC 9110 §7.6.1: such fields
+/// are hop-by-hop too).
+pub(crate) fn named_by_connection(span: &[(Range, Range)], buf: &[u8], name: &[u8]) -> bool {
+    span.iter().any(|(n, v)| {
+        n.of(buf).eq_ignore_ascii_case(b"connection") && list_contains(v.of(buf), name)
+    })
+}
+
+/// Which Host the upstream request carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamHost<'a> {
+    /// The client's Host (or the authority of its absolute-form target).
+    #[default]
+    Client,
+    /// The client's Host, or this authority when the client sent none (HTTP/1.0).
+    ClientOr(&'a [u8]),
+    /// This authority (the upstream's own name, say `api.internal:8080`).
+    Set(&'a [u8]),
+}
+
+/// Everything needed to write the upstream request head. `path` and `query` are the rewritten
+/// ones (normalised path, edited query without `?`; an empty query writes no `?`).
+#[derive(Debug, Clone, Copy)]
+pub struct ForwardHead<'a> {
+    pub request: &'a RequestHead,
+    /// The buffer `request`'s ranges point into.
+    pub buf: &'a [u8],
+    pub path: &'a [u8],
+    pub query: &'a [u8],
+    pub client_ip: IpAddr,
+    /// The client connection is TLS (`X-Forwarded-Proto: https`).
+    pub tls: bool,
+    /// Sent as X-Request-Id when the client sent none (empty: not sent).
+    pub request_id: &'a [u8],
+    pub edits: &'a HeaderEdits,
+    pub host: UpstreamHost<'a>,
+    /// The framing of the body gw sends (it differs from the client's when a policy replaced
+    /// the body): `Length` writes Content-Length, `Chunked` writes `Transfer-Encoding: chunked`.
+    pub framing: Framing,
+}
+
+/// Fields gw writes itself; the client's copies are dropped or merged. Expect is dropped: gw
+/// answers `100-continue` itself, so the upstream must not send an interim response too.
+const REGENERATED: [&[u8]; 6] = [
+    b"host",
+    b"content-length",
+    b"x-forwarded-for",
+    b"x-forwarded-proto",
+    b"forwarded",
+    b"expect",
+];
+
+/// Decides which of the client's fields go upstream.
+struct Filter<'a> {
+    f: &'a ForwardHead<'a>,
+    connection: &'a [(Range, Range)],
+}
+
+impl<'a> Filter<'a> {
+    /// Whether the client's field `name` is copied upstream as it is.
+    fn keeps(&self, name: &[u8]) -> bool {
+        self.survives(name) && !REGENERATED.iter().any(|r| r.eq_ignore_ascii_case(name))
+    }
+
+    /// Not hop-by-hop (except Upgrade of a WebSocket handshake), not named by Connection and
+    /// not dropped by an edit.
+    fn survives(&self, name: &[u8]) -> bool {
+        let upgrade_kept =
+            self.f.request.upgrade_websocket && name.eq_ignore_ascii_case(b"upgrade");
+        let hop = is_hop_by_hop(name) || named_by_connection(self.connection, self.f.buf, name);
+        (upgrade_kept || !hop) && !self.f.edits.drops(name)
+    }
+
+    /// The client's surviving values of `name`.
+    fn client_values(&self, name: &'static [u8]) -> impl Iterator<Item = &'a [u8]> + use<'a> {
+        let survives = self.survives(name);
+        self.f
+            .request
+            .headers_named(self.f.buf, name)
+            .filter(move |_| survives)
+    }
+}
+
+/// Write the upstream request head (HTTP/1.1, always keep-alive) to `out`.
+pub fn write_forward_head<'a>(f: &'a ForwardHead<'a>, out: &mut Vec<u8>) {
+    let req = f.request;
+    let filter = Filter {
+        f,
+        connection: connection_span(&req.headers, f.buf),
+    };
+    out.extend_from_slice(req.method.of(f.buf));
+    out.push(b' ');
+    out.extend_from_slice(f.path);
+    if !f.query.is_empty() {
+        out.push(b'?');
+        out.extend_from_slice(f.query);
+    }
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+
+    let client_host = req.host.of(f.buf);
+    let host = match (f.edits.set_value(b"host"), f.host) {
+        (Some(v), _) | (None, UpstreamHost::Set(v)) => v,
+        (None, UpstreamHost::ClientOr(v)) if client_host.is_empty() => v,
+        (None, UpstreamHost::Client | UpstreamHost::ClientOr(_)) => client_host,
+    };
+    write_header(b"Host", host, out);
+
+    for (name, value) in &req.headers {
+        let name = name.of(f.buf);
+        if filter.keeps(name) {
+            write_header(name, value.of(f.buf), out);
+        }
+    }
+
+    if !f.edits.drops(b"x-forwarded-for") {
+        out.extend_from_slice(b"X-Forwarded-For: ");
+        for v in filter.client_values(b"x-forwarded-for") {
+            out.extend_from_slice(v);
+            out.extend_from_slice(b", ");
+        }
+        write_ip(client_ip(f.client_ip), out);
+        out.extend_from_slice(b"\r\n");
+    }
+    if !f.edits.drops(b"x-forwarded-proto") {
+        write_header(b"X-Forwarded-Proto", proto(f.tls), out);
+    }
+    if !f.edits.drops(b"forwarded") {
+        out.extend_from_slice(b"Forwarded: ");
+        for v in filter.client_values(b"forwarded") {
+            out.extend_from_slice(v);
+            out.extend_from_slice(b", ");
+        }
+        write_forwarded_element(client_ip(f.client_ip), f.tls, client_host, out);
+        out.extend_from_slice(b"\r\n");
+    }
+    let has_id = filter.client_values(b"x-request-id").next().is_some();
+    if !has_id && !f.request_id.is_empty() && !f.edits.drops(b"x-request-id") {
+        write_header(b"X-Request-Id", f.request_id, out);
+    }
+    match f.framing {
+        Framing::Length(n) => {
+            out.extend_from_slice(b"Content-Length: ");
+            write_decimal(n, out);
+            out.extend_from_slice(b"\r\n");
+        }
+        Framing::Chunked => write_header(b"Transfer-Encoding", b"chunked", out),
+        Framing::None | Framing::UntilClose => {}
+    }
+    if req.upgrade_websocket {
+        write_header(b"Connection", b"upgrade", out);
+    } else {
+        write_header(b"Connection", b"keep-alive", out);
+    }
+    for (name, value) in f.edits.added() {
+        if !name.eq_ignore_ascii_case(b"host") {
+            write_header(name, value, out);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+fn proto(tls: bool) -> &'static [u8] {
+    if tls { b"https" } else { b"http" }
+}
+
+/// A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`: forward them as IPv4.
+fn client_ip(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
+    match ip {
+        IpAddr::V4(v4) => {
+            for (i, octet) in v4.octets().into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b'.');
+                }
+                write_decimal(u64::from(octet), out);
+            }
+        }
+        IpAddr::V6(v6) => {
+            // Writing to a Vec cannot fail; it only grows the Vec.
+            let _ = write!(out, "{v6}");
+        }
+    }
+}
+
+/// `for=192.0.2.1;proto=http;host="api.example"`, IPv6 as `for="[2001:db8::1]"` (RFC 7239
+/// §6); `host` is the Host the client sent, quoted (it may hold `:`), left out when empty.
+fn write_forwarded_element(ip: IpAddr, tls: bool, host: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(b"for=");
+    match ip {
+        IpAddr::V4(_) => write_ip(ip, out),
+        IpAddr::V6(_) => {
+            out.extend_from_slice(b"\"[");
+            write_ip(ip, out);
+            out.extend_from_slice(b"]\"");
+        }
+    }
+    out.extend_from_slice(b";proto=");
+    out.extend_from_slice(proto(tls));
+    // The parser admits only authority characters in a Host, none of which needs escaping
+    // inside a quoted-string.
+    if !host.is_empty() {
+        out.extend_from_slice(b";host=\"");
+        out.extend_from_slice(host);
+        out.push(b'"');
+    }
+}
+
+#[cfg(test)]
+mod tests;

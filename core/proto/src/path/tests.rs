@@ -1,0 +1,154 @@
+use super::*;
+
+type Want = Result<&'static str, &'static str>;
+type Pairs = &'static [(&'static [u8], &'static [u8])];
+
+#[test]
+fn normalisation_table() {
+    let table: &[(&[u8], Result<&str, &str>)] = &[
+        (b"/", Ok("/")),
+        (b"", Ok("/")),
+        (b"/a/b", Ok("/a/b")),
+        (b"/a/b/", Ok("/a/b/")),
+        (b"/admin/../public", Ok("/public")),
+        (b"/a/%2e%2e/b", Ok("/b")),
+        (b"/a/%2E%2E/b", Ok("/b")),
+        (b"/a/.%2e/b", Ok("/b")),
+        (b"/a/%2e/b", Ok("/a/b")),
+        (b"//x", Ok("/x")),
+        (b"/a//b///c", Ok("/a/b/c")),
+        (b"/a/./b", Ok("/a/b")),
+        (b"/%2Fetc", Ok("/%2Fetc")),
+        (b"/%2fetc/passwd", Ok("/%2Fetc/passwd")),
+        (b"/a%2F..%2Fb", Ok("/a%2F..%2Fb")),
+        (b"/..", Ok("/")),
+        (b"/../../a", Ok("/a")),
+        (b"/a/..", Ok("/")),
+        (b"/a/b/..", Ok("/a/")),
+        (b"/a/b/.", Ok("/a/b/")),
+        (b"/a/b/./", Ok("/a/b/")),
+        (b"/a/...", Ok("/a/...")),
+        (b"/a/..b/.c", Ok("/a/..b/.c")),
+        (b"/%7Euser/%41%62%2D%5f", Ok("/~user/Ab-_")),
+        (b"/caf%c3%a9", Ok("/caf%C3%A9")),
+        (b"/a%3a%3Ab", Ok("/a%3A%3Ab")),
+        (b"/a%20b", Ok("/a%20b")),
+        (b"/a;b=c/d", Ok("/a;b=c/d")),
+        (b"/a/%25", Ok("/a/%25")),
+        (b"/a/%252e%252e/", Ok("/a/%252e%252e/")),
+        (b"/a/..;/admin", Err("dot segment with parameters")),
+        (b"/a/.;x/admin", Err("dot segment with parameters")),
+        (b"/a/%2e%2e;x/admin", Err("dot segment with parameters")),
+        (b"/%00", Err("NUL in path")),
+        (b"/a%zz", Err("invalid percent-escape")),
+        (b"/a%4", Err("invalid percent-escape")),
+        (b"/a%", Err("invalid percent-escape")),
+        (b"/a%g0", Err("invalid percent-escape")),
+        (b"a/b", Err("path does not start with /")),
+        (b"*", Err("path does not start with /")),
+        (b"/a\\..\\b", Err("backslash in path")),
+        (b"/a b", Err("invalid character in path")),
+        (b"/a\xc3\xa9", Err("invalid character in path")),
+        (b"/a\x00", Err("invalid character in path")),
+    ];
+    let mut out = String::from("stale");
+    for (raw, want) in table {
+        let got = normalize_path(raw, &mut out).map(|()| out.as_str());
+        let want = want.map_err(ProtoError::BadRequest);
+        assert_eq!(got, want, "{}", String::from_utf8_lossy(raw));
+    }
+}
+
+#[test]
+fn normal_form_is_stable() {
+    // Normalising twice changes nothing: the router and the upstream agree.
+    let inputs: &[&[u8]] = &[
+        b"/a/%2e%2e/b/",
+        b"//x/./y/../z",
+        b"/%7e%2f%41",
+        b"/a/b/c/../../d",
+        b"/",
+    ];
+    for raw in inputs {
+        let mut once = String::new();
+        normalize_path(raw, &mut once).unwrap();
+        let mut twice = String::new();
+        normalize_path(once.as_bytes(), &mut twice).unwrap();
+        assert_eq!(once, twice);
+    }
+}
+
+#[test]
+fn components() {
+    let table: &[(&[u8], Want, Want)] = &[
+        (b"abc", Ok("abc"), Ok("abc")),
+        (b"a%20b+c", Ok("a b+c"), Ok("a b c")),
+        (b"%2F%2f", Ok("//"), Ok("//")),
+        (b"caf%C3%A9", Ok("caf\u{e9}"), Ok("caf\u{e9}")),
+        (b"", Ok(""), Ok("")),
+        (
+            b"%00",
+            Err("NUL in URI component"),
+            Err("NUL in URI component"),
+        ),
+        (
+            b"%zz",
+            Err("invalid percent-escape"),
+            Err("invalid percent-escape"),
+        ),
+        (
+            b"%4",
+            Err("invalid percent-escape"),
+            Err("invalid percent-escape"),
+        ),
+        (
+            b"%C3",
+            Err("URI component is not UTF-8"),
+            Err("URI component is not UTF-8"),
+        ),
+        (
+            b"\xff",
+            Err("URI component is not UTF-8"),
+            Err("URI component is not UTF-8"),
+        ),
+    ];
+    let mut out = String::from("stale");
+    for (raw, want_component, want_query) in table {
+        let what = String::from_utf8_lossy(raw);
+        let got = percent_decode_component(raw, &mut out).map(|()| out.clone());
+        assert_eq!(
+            got,
+            want_component
+                .map(String::from)
+                .map_err(ProtoError::BadRequest),
+            "{what}"
+        );
+        if got.is_err() {
+            assert!(out.is_empty(), "{what}: output cleared on error");
+        }
+        let got = percent_decode_query(raw, &mut out).map(|()| out.clone());
+        assert_eq!(
+            got,
+            want_query.map(String::from).map_err(ProtoError::BadRequest),
+            "{what}"
+        );
+    }
+}
+
+#[test]
+fn query_pair_table() {
+    let table: &[(&[u8], Pairs)] = &[
+        (b"", &[]),
+        (b"a=1", &[(b"a", b"1")]),
+        (b"a=1&b=2", &[(b"a", b"1"), (b"b", b"2")]),
+        (b"a&b=", &[(b"a", b""), (b"b", b"")]),
+        (b"&&a=1&&", &[(b"a", b"1")]),
+        (b"a=b=c", &[(b"a", b"b=c")]),
+        (b"=v", &[(b"", b"v")]),
+        (b"x=%41+b", &[(b"x", b"%41+b")]),
+    ];
+    for (q, want) in table {
+        let got: Vec<(&[u8], &[u8])> = query_pairs(q).collect();
+        assert_eq!(got, want.to_vec(), "{}", String::from_utf8_lossy(q));
+    }
+}
