@@ -1,0 +1,165 @@
+//! `gw-floor`: what the kernel's TCP work alone costs. One thread, one monoio runtime, set up
+//! the way gw's workers are (io_uring with COOP_TASKRUN + SINGLE_ISSUER + DEFER_TASKRUN, or the
+//! epoll driver with `--driver epoll`). Each accepted connection gets one upstream connection;
+//! bytes are copied both ways and nothing is parsed. bench/run.sh measures it beside gw, nginx
+//! and HAProxy so their figures have a floor to be read against.
+//!
+//! ```text
+//! gw-floor --listen 127.0.0.1:8100 --upstream 127.0.0.1:8080 [--driver uring|epoll]
+//! ```
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
+)]
+
+mod forward;
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+
+/// Submission queue entries, as gw's workers use.
+const RING_ENTRIES: u32 = 4096;
+
+const USAGE: &str = "usage: gw-floor --listen ADDR --upstream ADDR [--driver uring|epoll]\n\
+     Forwards bytes between each accepted connection and one new connection to the upstream.";
+
+/// Which monoio driver to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Driver {
+    Uring,
+    Epoll,
+}
+
+/// The parsed command line.
+#[derive(Debug, PartialEq, Eq)]
+struct Args {
+    listen: SocketAddr,
+    upstream: SocketAddr,
+    driver: Driver,
+}
+
+fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
+    let (mut listen, mut upstream, mut driver) = (None, None, Driver::Uring);
+    while let Some(flag) = args.next() {
+        if flag == "-h" || flag == "--help" {
+            return Err(USAGE.to_owned());
+        }
+        let value = args
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        let addr = || {
+            value
+                .parse::<SocketAddr>()
+                .map_err(|e| format!("{flag} {value}: {e} (want IP:PORT)"))
+        };
+        match flag.as_str() {
+            "--listen" => listen = Some(addr()?),
+            "--upstream" => upstream = Some(addr()?),
+            "--driver" => {
+                driver = match value.as_str() {
+                    "uring" | "io_uring" => Driver::Uring,
+                    "epoll" | "legacy" => Driver::Epoll,
+                    _ => return Err(format!("--driver {value}: want uring or epoll")),
+                }
+            }
+            _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
+        }
+    }
+    Ok(Args {
+        listen: listen.ok_or_else(|| format!("--listen is required\n{USAGE}"))?,
+        upstream: upstream.ok_or_else(|| format!("--upstream is required\n{USAGE}"))?,
+        driver,
+    })
+}
+
+fn uring_setup() -> io_uring::Builder {
+    let mut b = io_uring::IoUring::builder();
+    // The runtime's thread is the ring's only issuer; completions run when it asks for them.
+    b.setup_coop_taskrun()
+        .setup_single_issuer()
+        .setup_defer_taskrun();
+    b
+}
+
+fn run(args: &Args) -> std::io::Result<()> {
+    let serve = forward::serve(args.listen, args.upstream);
+    match args.driver {
+        Driver::Uring => RuntimeBuilder::<IoUringDriver>::new()
+            .with_entries(RING_ENTRIES)
+            .uring_builder(uring_setup())
+            .build()?
+            .block_on(serve),
+        Driver::Epoll => RuntimeBuilder::<LegacyDriver>::new()
+            .with_entries(RING_ENTRIES)
+            .build()?
+            .block_on(serve),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args(std::env::args().skip(1)) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("gw-floor: {msg}");
+            return ExitCode::from(2);
+        }
+    };
+    eprintln!(
+        "gw-floor: {} -> {} ({:?} driver)",
+        args.listen, args.upstream, args.driver
+    );
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gw-floor: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<Args, String> {
+        parse_args(s.split_whitespace().map(str::to_owned))
+    }
+
+    #[test]
+    fn parses_flags_and_rejects_bad_ones() {
+        let a = parse("--upstream 127.0.0.1:2 --listen 127.0.0.1:1 --driver epoll").unwrap();
+        assert_eq!(a.listen.port(), 1);
+        assert_eq!(a.upstream.port(), 2);
+        assert_eq!(a.driver, Driver::Epoll);
+        assert_eq!(
+            parse("--listen 127.0.0.1:1 --upstream 127.0.0.1:2")
+                .unwrap()
+                .driver,
+            Driver::Uring
+        );
+        assert!(
+            parse("--listen 127.0.0.1:1")
+                .unwrap_err()
+                .contains("--upstream")
+        );
+        assert!(
+            parse("--listen nope --upstream 127.0.0.1:2")
+                .unwrap_err()
+                .contains("IP:PORT")
+        );
+        assert!(parse("--listen").unwrap_err().contains("needs a value"));
+        assert!(
+            parse("--driver kqueue")
+                .unwrap_err()
+                .contains("uring or epoll")
+        );
+        assert!(parse("--bogus 1").unwrap_err().contains("unknown argument"));
+    }
+}

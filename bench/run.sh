@@ -1,0 +1,327 @@
+#!/usr/bin/env bash
+# Side-by-side proxy benchmark (bench/README.md): gw, nginx, HAProxy and gw-floor, each a plain
+# keep-alive reverse proxy to one nginx upstream. Each proxy is pinned to PROXY_CPU; the
+# upstream and wrk share LOAD_CPU. Rounds are interleaved so drift hits every proxy alike.
+#
+#   bench/run.sh                      # ROUNDS=3, 10 s throughput + 5 s latency per proxy
+#   ROUNDS=8 PROXIES="nginx floor" bench/run.sh
+#
+# Environment: ROUNDS (3), DURATION (10, s), LAT_DURATION (5, s), CONNS (50), PROXIES
+# ("gw nginx haproxy floor"), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT (18080: upstream, then
+# +1 gw, +2 nginx, +3 haproxy, +4 floor), FLOOR_DRIVER (uring|epoll), GW_ARGS (extra `gw run`
+# arguments), SKIP_BUILD (1: use the existing target/release binaries).
+# Output: a table on stdout; raw numbers, configs and logs in bench/results/<UTC time>/.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROUNDS=${ROUNDS:-3}
+DURATION=${DURATION:-10}
+LAT_DURATION=${LAT_DURATION:-5}
+CONNS=${CONNS:-50}
+PROXIES=${PROXIES:-"gw nginx haproxy floor"}
+PROXY_CPU=${PROXY_CPU:-0}
+LOAD_CPU=${LOAD_CPU:-1}
+BASE_PORT=${BASE_PORT:-18080}
+FLOOR_DRIVER=${FLOOR_DRIVER:-uring}
+GW_ARGS=${GW_ARGS:-}
+SKIP_BUILD=${SKIP_BUILD:-0}
+# `route ANY /{proxy+}` needs at least one segment, so no request goes to `/`.
+URL_PATH=/bench
+BODY='{"ok":true}'
+
+die() { echo "bench: $*" >&2; exit 1; }
+note() { echo "bench: $*" >&2; }
+
+for v in ROUNDS DURATION LAT_DURATION CONNS PROXY_CPU LOAD_CPU BASE_PORT; do
+  [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+[ "$ROUNDS" -ge 1 ] || die "ROUNDS must be at least 1"
+for p in $PROXIES; do
+  case $p in gw|nginx|haproxy|floor) ;; *) die "unknown proxy '$p' in PROXIES" ;; esac
+done
+
+# --- tools -------------------------------------------------------------------------------
+PATH=$PATH:/usr/sbin:/usr/local/sbin
+need=(curl nginx wrk taskset awk sort)
+[[ " $PROXIES " == *" haproxy "* ]] && need+=(haproxy)
+for t in "${need[@]}"; do
+  if ! command -v "$t" >/dev/null 2>&1; then
+    note "$t is missing: running scripts/install-test-deps.sh"
+    "$ROOT/scripts/install-test-deps.sh" || die "could not install the test tools"
+    break
+  fi
+done
+for t in "${need[@]}"; do command -v "$t" >/dev/null 2>&1 || die "$t is still missing"; done
+CPUS=$(nproc)
+[ "$PROXY_CPU" -lt "$CPUS" ] && [ "$LOAD_CPU" -lt "$CPUS" ] ||
+  die "PROXY_CPU=$PROXY_CPU / LOAD_CPU=$LOAD_CPU: this machine has $CPUS cores"
+TCK=$(getconf CLK_TCK)
+
+# --- processes: every one we start is killed at exit ------------------------------------
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/gw-bench.XXXXXX")
+RESULTS="$ROOT/bench/results/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$RESULTS" "$WORK/tmp"
+PIDS=()
+cleanup() {
+  local pid i
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for i in $(seq 30); do
+    local alive=0
+    for pid in "${PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+    [ $alive = 0 ] && break
+    sleep 0.1
+  done
+  for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  cp "$WORK"/*.conf "$WORK"/*.cfg "$WORK"/*.gw "$WORK"/*.log "$RESULTS"/ 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start NAME CPU CMD... : run CMD pinned to CPU in the background; sets STARTED to its pid.
+start() {
+  local name=$1 cpu=$2
+  shift 2
+  taskset -c "$cpu" "$@" >"$WORK/$name.log" 2>&1 &
+  STARTED=$!
+  PIDS+=("$STARTED")
+}
+
+# ready PID PORT: the process answers GET $URL_PATH with the upstream's body within 10 s.
+ready() {
+  local pid=$1 port=$2 i got
+  for i in $(seq 100); do
+    kill -0 "$pid" 2>/dev/null || return 1
+    got=$(curl -s --max-time 1 "http://127.0.0.1:$port$URL_PATH" 2>/dev/null || true)
+    [ "$got" = "$BODY" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+port_free() { ! curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null; }
+
+# cpu_ticks PID: utime+stime of the process and its children (nginx's worker), in ticks.
+cpu_ticks() {
+  local total=0 p stat rest
+  for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+    stat=$(cat /proc/"$p"/stat 2>/dev/null) || continue
+    rest=${stat##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    total=$((total + ${12} + ${13}))
+  done
+  echo "$total"
+}
+
+# to_us VALUE: wrk's "47.00us" / "1.23ms" / "2.00s" in microseconds.
+to_us() {
+  awk -v v="$1" 'BEGIN {
+    n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
+    if (u == "ms") n *= 1000; else if (u == "s") n *= 1000000; else if (u == "m") n *= 60000000
+    printf "%.1f", n }'
+}
+
+# wrk_run OUT CONNS SECONDS PORT
+wrk_run() {
+  timeout $(($3 + 30)) taskset -c "$LOAD_CPU" \
+    wrk -t1 -c"$2" -d"$3"s --latency "http://127.0.0.1:$4$URL_PATH" >"$1" 2>&1 ||
+    { note "wrk failed: $(tail -1 "$1")"; return 1; }
+}
+wrk_field() { # wrk_field OUT (rps|requests|p50|p99|errors)
+  case $2 in
+    rps) awk '/^Requests\/sec:/ {print $2}' "$1" ;;
+    requests) awk '/ requests in / {print $1}' "$1" ;;
+    p50) to_us "$(awk '$1 == "50%" {print $2}' "$1")" ;;
+    p99) to_us "$(awk '$1 == "99%" {print $2}' "$1")" ;;
+    errors) awk '/Non-2xx/ {n += $NF} /Socket errors/ {gsub(/[^0-9 ]/, ""); for (i = 1; i <= NF; i++) n += $i}
+                 END {print n + 0}' "$1" ;;
+  esac
+}
+
+# --- build and configure -------------------------------------------------------------------
+if [ "$SKIP_BUILD" != 1 ]; then
+  (cd "$ROOT" && cargo build --release -q -p gw-floor) || die "building gw-floor failed"
+  if [[ " $PROXIES " == *" gw "* ]]; then
+    (cd "$ROOT" && cargo build --release -q -p gw) || { note "building gw failed: gw is skipped"; GW_BROKEN=1; }
+  fi
+fi
+
+UP_PORT=$BASE_PORT
+declare -A PORT=([gw]=$((BASE_PORT + 1)) [nginx]=$((BASE_PORT + 2)) [haproxy]=$((BASE_PORT + 3))
+  [floor]=$((BASE_PORT + 4)))
+for p in $UP_PORT "${PORT[@]}"; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
+
+nginx_common="daemon off; master_process on; worker_processes 1;
+error_log $WORK/%s.err warn; pid $WORK/%s.pid;
+events { worker_connections 8192; }"
+nginx_http="access_log off;
+  client_body_temp_path $WORK/tmp/body; proxy_temp_path $WORK/tmp/proxy;
+  fastcgi_temp_path $WORK/tmp/fcgi; uwsgi_temp_path $WORK/tmp/uwsgi; scgi_temp_path $WORK/tmp/scgi;
+  keepalive_requests 10000000; keepalive_timeout 300s;"
+
+# shellcheck disable=SC2059
+{ printf "$nginx_common\n" upstream upstream
+  cat <<EOF
+http {
+  $nginx_http
+  server {
+    listen 127.0.0.1:$UP_PORT;
+    location / { default_type application/json; return 200 '$BODY'; }
+  }
+}
+EOF
+} >"$WORK/upstream-nginx.conf"
+
+# shellcheck disable=SC2059
+{ printf "$nginx_common\n" proxy proxy
+  cat <<EOF
+http {
+  $nginx_http
+  upstream u { server 127.0.0.1:$UP_PORT; keepalive 64; keepalive_requests 10000000; }
+  server {
+    listen 127.0.0.1:${PORT[nginx]};
+    location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+} >"$WORK/proxy-nginx.conf"
+
+cat >"$WORK/proxy-haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  option http-keep-alive
+  timeout connect 5s
+  timeout client 300s
+  timeout server 300s
+frontend f
+  bind 127.0.0.1:${PORT[haproxy]}
+  default_backend b
+backend b
+  http-reuse always
+  server s 127.0.0.1:$UP_PORT
+EOF
+
+cat >"$WORK/proxy.gw" <<EOF
+# The side-by-side benchmark's gw: a plain keep-alive reverse proxy.
+listen 127.0.0.1:${PORT[gw]}
+upstream u {
+  server 127.0.0.1:$UP_PORT
+}
+route ANY /{proxy+} {
+  upstream u
+}
+EOF
+
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "nproc: $CPUS"
+  echo "cpu: $(lscpu 2>/dev/null | awk -F: '/Model name/ {gsub(/^ +/, "", $2); print $2; exit}')"
+  echo "kernel: $(uname -r)"
+  echo "nginx: $(nginx -v 2>&1 | sed 's/.*: //')"
+  command -v haproxy >/dev/null && echo "haproxy: $(haproxy -v 2>&1 | head -1)"
+  echo "wrk: $(wrk -v 2>&1 | head -1)"
+  echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
+  echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
+    "PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER GW_ARGS=$GW_ARGS"
+} >"$RESULTS/machine.txt"
+
+# --- start ---------------------------------------------------------------------------------
+start upstream "$LOAD_CPU" nginx -p "$WORK" -e "$WORK/upstream.err" -c "$WORK/upstream-nginx.conf"
+ready "$STARTED" "$UP_PORT" || die "the upstream nginx did not start: $(cat "$WORK"/upstream*)"
+
+declare -A PID
+ACTIVE=()
+for p in $PROXIES; do
+  case $p in
+    gw)
+      [ -x "$ROOT/target/release/gw" ] || { note "no target/release/gw: gw is skipped"; continue; }
+      [ "${GW_BROKEN:-0}" = 0 ] || continue
+      # shellcheck disable=SC2086
+      start gw "$PROXY_CPU" "$ROOT/target/release/gw" run "$WORK/proxy.gw" --workers 1 $GW_ARGS ;;
+    nginx) start nginx "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/proxy.err" -c "$WORK/proxy-nginx.conf" ;;
+    haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/proxy-haproxy.cfg" ;;
+    floor) start floor "$PROXY_CPU" "$ROOT/target/release/gw-floor" --driver "$FLOOR_DRIVER" \
+      --listen "127.0.0.1:${PORT[floor]}" --upstream "127.0.0.1:$UP_PORT" ;;
+  esac
+  if ready "$STARTED" "${PORT[$p]}"; then
+    PID[$p]=$STARTED
+    ACTIVE+=("$p")
+  else
+    note "$p did not serve the upstream's response within 10 s: skipped (log: $(tail -3 "$WORK/$p.log" | tr '\n' ' '))"
+  fi
+done
+[ ${#ACTIVE[@]} -gt 0 ] || die "no proxy is serving"
+note "proxies: ${ACTIVE[*]}; $ROUNDS rounds of ${DURATION}s (c$CONNS) + ${LAT_DURATION}s (c1) each"
+
+# --- measure -------------------------------------------------------------------------------
+RAW="$RESULTS/raw.tsv"
+printf 'round\ttarget\trps\trequests\tcpu_ticks\tcpu_us_per_req\terrors\tc1_p50_us\tc1_p99_us\tc50_p50_us\tc50_p99_us\n' >"$RAW"
+for r in $(seq "$ROUNDS"); do
+  out="$WORK/r$r-direct-c1.txt"
+  wrk_run "$out" 1 "$LAT_DURATION" "$UP_PORT" || die "wrk against the upstream failed"
+  printf '%s\tdirect\t\t\t\t\t%s\t%s\t%s\t\t\n' "$r" "$(wrk_field "$out" errors)" \
+    "$(wrk_field "$out" p50)" "$(wrk_field "$out" p99)" >>"$RAW"
+  # Rotate the order each round so no proxy always runs first.
+  n=${#ACTIVE[@]}
+  for i in $(seq 0 $((n - 1))); do
+    p=${ACTIVE[$(((i + r - 1) % n))]}
+    kill -0 "${PID[$p]}" 2>/dev/null || { note "$p died: see $RESULTS/$p.log"; continue; }
+    load="$WORK/r$r-$p-c$CONNS.txt"
+    before=$(cpu_ticks "${PID[$p]}")
+    wrk_run "$load" "$CONNS" "$DURATION" "${PORT[$p]}" || continue
+    after=$(cpu_ticks "${PID[$p]}")
+    lat="$WORK/r$r-$p-c1.txt"
+    wrk_run "$lat" 1 "$LAT_DURATION" "${PORT[$p]}" || continue
+    reqs=$(wrk_field "$load" requests)
+    ticks=$((after - before))
+    per=$(awk -v t="$ticks" -v h="$TCK" -v n="$reqs" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
+    errs=$(($(wrk_field "$load" errors) + $(wrk_field "$lat" errors)))
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" "$(wrk_field "$load" rps)" \
+      "$reqs" "$ticks" "$per" "$errs" "$(wrk_field "$lat" p50)" "$(wrk_field "$lat" p99)" \
+      "$(wrk_field "$load" p50)" "$(wrk_field "$load" p99)" >>"$RAW"
+    note "round $r/$ROUNDS $p: $(wrk_field "$load" rps) req/s, $per µs CPU/req"
+  done
+  cp "$WORK"/r"$r"-*.txt "$RESULTS"/
+done
+
+# --- report --------------------------------------------------------------------------------
+# median COLUMN TARGET [DECIMALS [minus-direct]]: the median over rounds (of proxy minus direct,
+# per round, when a fourth argument is given).
+median() {
+  awk -F'\t' -v col="$1" -v t="$2" -v sub_direct="${4:-}" '
+    NR == 1 { for (i = 1; i <= NF; i++) if ($i == col) c = i; next }
+    $2 == "direct" { d[$1] = $c }
+    $2 == t && $c != "" { v[$1] = $c }
+    END { for (r in v) print (sub_direct ? v[r] - d[r] : v[r]) }' "$RAW" |
+    sort -g | awk -v dec="${3:-1}" '{ a[NR] = $1 } END {
+      if (NR == 0) { print "-"; exit }
+      m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2; printf "%." dec "f", m }'
+}
+sum_errors() { awk -F'\t' -v t="$1" '$2 == t { n += $7 } END { print n + 0 }' "$RAW"; }
+
+NGX_CPU=$(median cpu_us_per_req nginx 3)
+NGX_RPS=$(median rps nginx 1)
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
+{
+  echo "Side-by-side: median of $ROUNDS interleaved rounds; proxy on cpu $PROXY_CPU, nginx upstream + wrk on cpu $LOAD_CPU"
+  echo "(throughput: wrk -t1 -c$CONNS -d${DURATION}s; latency: wrk -t1 -c1 -d${LAT_DURATION}s, added = proxy - direct)"
+  echo
+  echo "| proxy | req/s | CPU µs/req | CPU vs nginx | req/s vs nginx | added p50 µs | added p99 µs | c$CONNS p50/p99 µs | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  for p in "${ACTIVE[@]}"; do
+    cpu=$(median cpu_us_per_req "$p" 3)
+    rps=$(median rps "$p" 0)
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s/%s | %s |\n' "$p" "$rps" \
+      "$(median cpu_us_per_req "$p" 2)" "$(ratio "$cpu" "$NGX_CPU")" "$(ratio "$rps" "$NGX_RPS")" \
+      "$(median c1_p50_us "$p" 0 1)" "$(median c1_p99_us "$p" 0 1)" \
+      "$(median c50_p50_us "$p" 0)" "$(median c50_p99_us "$p" 0)" "$(sum_errors "$p")"
+  done
+  echo
+  echo "direct to the upstream (c1): p50 $(median c1_p50_us direct 0) µs, p99 $(median c1_p99_us direct 0) µs"
+  echo "errors = non-2xx responses + socket errors seen by wrk (should be 0)."
+} | tee "$RESULTS/table.md"
+note "results in ${RESULTS#"$ROOT"/}"
