@@ -1,7 +1,125 @@
-//! `gw demo`: a built-in echo upstream with gw in front of it.
+//! `gw demo [--port P]`: a built-in echo upstream on 127.0.0.1 (a random port) and gw in
+//! front of it, configured by grammar/examples/quickstart.gw (embedded in the binary). The
+//! quickstart's `upstream app` is pointed at the echo server after compiling.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use gw_program::Server as UpstreamServer;
+use gw_runtime::{Options, Signals};
+
+const QUICKSTART: &str = include_str!("../../../grammar/examples/quickstart.gw");
+
+fn parse_port(args: &[String]) -> Result<Option<u16>, String> {
+    let mut it = args.iter();
+    let mut port = None;
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--port" | "-p" => {
+                let v = it.next().ok_or("--port needs a number")?;
+                port = Some(
+                    v.parse()
+                        .map_err(|_| format!("--port: `{v}` is not a port"))?,
+                );
+            }
+            s => return Err(format!("unexpected argument `{s}`")),
+        }
+    }
+    Ok(port)
+}
 
 pub fn main(args: &[String]) -> i32 {
-    let _ = args;
-    eprintln!("gw demo: not built yet");
-    1
+    let port = match parse_port(args) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("gw demo: {e}\nusage: gw demo [--port P]");
+            return 2;
+        }
+    };
+    // before the echo server's threads start: every thread must inherit the blocked mask
+    let signals = match Signals::block() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gw demo: cannot block signals: {e}");
+            return 1;
+        }
+    };
+    let echo = match gw_runtime::echo::start(SocketAddr::from(([127, 0, 0, 1], 0))) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("gw demo: cannot start the echo upstream: {e}");
+            return 1;
+        }
+    };
+    // the compiler reads files: give it the embedded quickstart as one
+    let path: PathBuf = std::env::temp_dir().join(format!("gw-demo-{}.gw", std::process::id()));
+    if let Err(e) = std::fs::write(&path, QUICKSTART) {
+        eprintln!("gw demo: cannot write {}: {e}", path.display());
+        return 1;
+    }
+    let image = crate::run::compile_file(&path);
+    let _ = std::fs::remove_file(&path);
+    let Some(mut image) = image else { return 1 };
+    for up in &mut image.upstreams {
+        up.servers = vec![UpstreamServer {
+            host: echo.ip().to_string(),
+            port: echo.port(),
+            weight: 1,
+            tls: false,
+            sni: None,
+        }];
+    }
+    if let Some(p) = port {
+        for l in &mut image.listeners {
+            l.addr.set_port(p);
+        }
+    }
+    let Some(loaded) = crate::run::load(image, None) else {
+        return 1;
+    };
+    let loaded = Arc::new(loaded);
+    let opts = Options {
+        workers: Some(1),
+        ..Options::default()
+    };
+    let Some(server) = crate::run::start(loaded.clone(), &opts) else {
+        return 1;
+    };
+    let base = server
+        .addrs()
+        .first()
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_default();
+    println!("gw: echo upstream on http://{echo}; try:");
+    println!("  curl -i {base}/hello");
+    println!("  curl -i {base}/health");
+    println!("  curl -i {base}/api/anything?x=1");
+    println!(
+        "  curl -i -X POST -H 'content-type: application/json' -d '{{\"a\":1}}' {base}/api/items"
+    );
+    println!("Ctrl-C stops.");
+    crate::run::serve(server, &signals, loaded, None);
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_argument() {
+        assert_eq!(parse_port(&[]), Ok(None));
+        assert_eq!(
+            parse_port(&["--port".into(), "9090".into()]),
+            Ok(Some(9090))
+        );
+        assert!(parse_port(&["--port".into(), "x".into()]).is_err());
+        assert!(parse_port(&["--bogus".into()]).is_err());
+    }
+
+    #[test]
+    fn quickstart_has_the_app_upstream_demo_rewrites() {
+        assert!(QUICKSTART.contains("upstream app"));
+    }
 }

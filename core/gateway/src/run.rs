@@ -1,7 +1,233 @@
-//! `gw run FILE`: compile, then serve.
+//! `gw run FILE [--workers N] [--driver uring|epoll]`: compile, then serve.
+//!
+//! Prints one `gw: listening on http://ADDR (N workers, DRIVER)` line per listener on stdout
+//! once every worker accepts, and flushes it. SIGTERM / SIGINT stop accepting, let in-flight
+//! requests finish (up to `timeouts { drain }`) and exit 0. SIGHUP recompiles the file; a
+//! config that fails keeps the old one serving, a good one is published to the workers.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use gw_program::ConfigImage;
+use gw_runtime::{Driver, Loaded, Options, Server, Signal, Signals};
+
+/// Parsed command line of `gw run`.
+#[derive(Debug, PartialEq)]
+pub(crate) struct RunArgs {
+    pub file: PathBuf,
+    pub opts: Options,
+}
+
+const USAGE: &str = "usage: gw run FILE [--workers N] [--driver uring|epoll]";
+
+/// Parse `gw run` arguments; `GW_DRIVER` is the default for `--driver`.
+pub(crate) fn parse_args(args: &[String], env_driver: Option<String>) -> Result<RunArgs, String> {
+    let mut file = None;
+    let mut opts = Options::default();
+    let mut driver = env_driver;
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--workers" | "-w" => {
+                let v = it.next().ok_or("--workers needs a number")?;
+                let n: usize = v
+                    .parse()
+                    .map_err(|_| format!("--workers: `{v}` is not a number"))?;
+                if n == 0 {
+                    return Err("--workers must be at least 1".into());
+                }
+                opts.workers = Some(n);
+            }
+            "--driver" => driver = Some(it.next().ok_or("--driver needs uring or epoll")?.clone()),
+            s if s.starts_with("--workers=") => {
+                let v = s.trim_start_matches("--workers=");
+                let n: usize = v
+                    .parse()
+                    .map_err(|_| format!("--workers: `{v}` is not a number"))?;
+                opts.workers = Some(n.max(1));
+            }
+            s if s.starts_with("--driver=") => {
+                driver = Some(s.trim_start_matches("--driver=").into())
+            }
+            s if s.starts_with('-') => return Err(format!("unknown option `{s}`")),
+            s if file.is_none() => file = Some(PathBuf::from(s)),
+            s => return Err(format!("unexpected argument `{s}`")),
+        }
+    }
+    if let Some(d) = driver.filter(|d| !d.is_empty()) {
+        opts.driver = Some(
+            Driver::parse(&d).ok_or_else(|| format!("unknown driver `{d}` (uring or epoll)"))?,
+        );
+    }
+    let file = file.ok_or("missing FILE")?;
+    Ok(RunArgs { file, opts })
+}
+
+/// Compile a `.gw` file for serving: diagnostics (warnings included) go to stderr; `None` when
+/// there were errors.
+pub(crate) fn compile_file(path: &Path) -> Option<ConfigImage> {
+    let registry = gw_plugins_std::registry();
+    let available: Vec<String> = registry.names().map(str::to_owned).collect();
+    let parsed = gw_syntax::parse_file(path);
+    let options = gw_compiler::Options {
+        available_plugins: Some(available),
+        ..gw_compiler::Options::default()
+    };
+    let compiled = gw_compiler::compile(&parsed, &options);
+    // syntax errors stop before compiling: report the parser's diagnostics with the compiler's
+    let all: Vec<gw_syntax::Diagnostic> = parsed
+        .diagnostics
+        .iter()
+        .chain(&compiled.diagnostics)
+        .cloned()
+        .collect();
+    if !all.is_empty() {
+        eprint!("{}", gw_syntax::render_all(&all, &parsed.sources));
+    }
+    if all.iter().any(|d| d.is_error()) {
+        return None;
+    }
+    compiled.image
+}
+
+/// Make a compiled image servable (resolve upstreams, build plugin factories).
+pub(crate) fn load(image: ConfigImage, previous: Option<&Loaded>) -> Option<Loaded> {
+    match Loaded::load(image, &gw_plugins_std::registry(), previous) {
+        Ok(l) => Some(l),
+        Err(e) => {
+            for m in &e.messages {
+                eprintln!("error: {m}");
+            }
+            None
+        }
+    }
+}
+
+/// Start the workers and print the listen lines.
+pub(crate) fn start(loaded: Arc<Loaded>, opts: &Options) -> Option<Server> {
+    let server = match Server::start(loaded, opts) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gw: {e}");
+            return None;
+        }
+    };
+    if server.driver_reason() != "default" && server.driver() == Driver::Legacy {
+        eprintln!("gw: using the epoll driver ({})", server.driver_reason());
+    }
+    let mut out = std::io::stdout().lock();
+    for a in server.addrs() {
+        let _ = writeln!(
+            out,
+            "gw: listening on http://{a} ({} worker{}, {})",
+            server.workers(),
+            if server.workers() == 1 { "" } else { "s" },
+            server.driver()
+        );
+    }
+    let _ = out.flush();
+    Some(server)
+}
+
+/// Serve until SIGTERM / SIGINT; SIGHUP recompiles `file` (when given).
+pub(crate) fn serve(
+    server: Server,
+    signals: &Signals,
+    mut current: Arc<Loaded>,
+    file: Option<&Path>,
+) {
+    let handle = server.handle();
+    loop {
+        match signals.wait() {
+            Ok(Signal::Terminate) => break,
+            Ok(Signal::Reload) => {
+                let Some(path) = file else { continue };
+                eprintln!("gw: reloading {}", path.display());
+                let Some(image) = compile_file(path) else {
+                    eprintln!("gw: reload failed; the previous config keeps serving");
+                    continue;
+                };
+                if image.listeners != current.image.listeners {
+                    eprintln!("gw: listener changes need a restart; other changes apply");
+                }
+                if let Some(next) = load(image, Some(&current)) {
+                    current = Arc::new(next);
+                    handle.reload(current.clone());
+                    eprintln!("gw: reloaded");
+                }
+            }
+            Err(e) => {
+                eprintln!("gw: signal wait failed: {e}");
+                break;
+            }
+        }
+    }
+    handle.shutdown();
+    server.wait();
+}
 
 pub fn main(args: &[String]) -> i32 {
-    let _ = args;
-    eprintln!("gw run: not built yet");
-    1
+    let parsed = match parse_args(args, std::env::var("GW_DRIVER").ok()) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("gw run: {e}\n{USAGE}");
+            return 2;
+        }
+    };
+    let Some(image) = compile_file(&parsed.file) else {
+        return 1;
+    };
+    let Some(loaded) = load(image, None) else {
+        return 1;
+    };
+    // before any thread starts, so every worker inherits the mask
+    let signals = match Signals::block() {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("gw: cannot block signals: {e}");
+            return 1;
+        }
+    };
+    let loaded = Arc::new(loaded);
+    let Some(server) = start(loaded.clone(), &parsed.opts) else {
+        return 1;
+    };
+    serve(server, &signals, loaded, Some(&parsed.file));
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn parses_workers_and_driver() {
+        let p = parse_args(
+            &args(&["api.gw", "--workers", "2", "--driver", "epoll"]),
+            None,
+        )
+        .unwrap();
+        assert_eq!(p.file, PathBuf::from("api.gw"));
+        assert_eq!(p.opts.workers, Some(2));
+        assert_eq!(p.opts.driver, Some(Driver::Legacy));
+        let p = parse_args(&args(&["api.gw"]), Some("uring".into())).unwrap();
+        assert_eq!(p.opts.driver, Some(Driver::Uring));
+        let p = parse_args(&args(&["--driver=uring", "api.gw"]), Some("epoll".into())).unwrap();
+        assert_eq!(p.opts.driver, Some(Driver::Uring));
+    }
+
+    #[test]
+    fn rejects_bad_arguments() {
+        assert!(parse_args(&args(&[]), None).is_err());
+        assert!(parse_args(&args(&["a.gw", "--workers", "x"]), None).is_err());
+        assert!(parse_args(&args(&["a.gw", "--workers", "0"]), None).is_err());
+        assert!(parse_args(&args(&["a.gw", "--driver", "kqueue"]), None).is_err());
+        assert!(parse_args(&args(&["a.gw", "b.gw"]), None).is_err());
+        assert!(parse_args(&args(&["a.gw", "--bogus"]), None).is_err());
+    }
 }

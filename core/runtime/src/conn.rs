@@ -1,0 +1,202 @@
+//! One client connection: read heads (keep-alive, pipelining), serve each request in order,
+//! close on `Connection: close`, errors, idle or header-read timeouts and shutdown.
+
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use gw_proto::{RequestHead, Status};
+use gw_vm::Frame;
+use monoio::net::TcpStream;
+
+use crate::body::read_some;
+use crate::buffers::RecvBuf;
+use crate::edits::Edits;
+use crate::error::{Error, ErrorKind, Side};
+use crate::worker::{Gen, Worker};
+
+/// Per-connection state, reused across its requests.
+pub struct Conn {
+    pub stream: TcpStream,
+    pub peer: SocketAddr,
+    pub local: Option<SocketAddr>,
+    pub rb: RecvBuf,
+    pub head: RequestHead,
+    /// The current request's head bytes (`head` ranges point here).
+    pub hb: Vec<u8>,
+    /// The normalised path.
+    pub path: String,
+    pub params: Vec<(u32, u32)>,
+    pub request_id: String,
+    pub out: Vec<u8>,
+    pub frame: Frame,
+    pub edits: Edits,
+    /// Buffered request body (`buffer_body` routes).
+    pub body: Vec<u8>,
+    /// Upstream response head bytes.
+    pub rhb: Vec<u8>,
+    /// Buffered upstream response body (`buffer_response` routes).
+    pub resp_body: Vec<u8>,
+    /// Counted in the worker's in-flight requests (from the head's first byte).
+    pub busy: bool,
+    /// The request body has been consumed (read, streamed or discarded).
+    pub body_read: bool,
+    /// Values plugins produced for this request (`Field::Local`).
+    pub locals: Vec<gw_program::Value>,
+    /// Part of the request body was consumed and the rest cannot be skipped: close after
+    /// the response.
+    pub must_close: bool,
+}
+
+/// What happens to the connection after a request.
+#[derive(Debug)]
+pub enum Next {
+    KeepAlive,
+    Close,
+    /// Relay bytes both ways with this upstream connection (WebSocket), closing after this
+    /// long without traffic.
+    Tunnel(TcpStream, RecvBuf, Duration),
+}
+
+/// Decrements the worker's connection count however the task ends.
+struct ConnGuard(Rc<Worker>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.conns.set(self.0.conns.get().saturating_sub(1));
+    }
+}
+
+/// Serve a connection until it closes.
+pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: Option<SocketAddr>) {
+    let _guard = ConnGuard(w.clone());
+    let _ = stream.set_nodelay(true);
+    let mut c = Conn {
+        stream,
+        peer,
+        local,
+        rb: RecvBuf::new(w.pool.small()),
+        head: RequestHead::default(),
+        hb: Vec::new(),
+        path: String::new(),
+        params: Vec::new(),
+        request_id: String::new(),
+        out: Vec::new(),
+        frame: Frame::new(),
+        edits: Edits::default(),
+        body: Vec::new(),
+        rhb: Vec::new(),
+        resp_body: Vec::new(),
+        busy: false,
+        body_read: false,
+        must_close: false,
+        locals: Vec::new(),
+    };
+    loop {
+        let cfg = w.current();
+        let next = match read_head(&w, &cfg, &mut c).await {
+            // a request serves with the image current when its head was parsed
+            Ok(true) => crate::request::serve(&w, &w.current(), &mut c).await,
+            Ok(false) => Next::Close,
+            Err(e) => {
+                if e.kind != ErrorKind::ClientIo {
+                    c.hb.clear();
+                    c.head = RequestHead::default();
+                    crate::respond::error(&w, &cfg, &mut c, &e, None).await;
+                }
+                Next::Close
+            }
+        };
+        if c.busy {
+            c.busy = false;
+            w.inflight.set(w.inflight.get().saturating_sub(1));
+        }
+        w.pool.put(std::mem::take(&mut c.out));
+        if c.body.capacity() > 0 {
+            w.pool.put(std::mem::take(&mut c.body));
+        }
+        match next {
+            Next::KeepAlive if !w.stop.is_stopped() => c.rb.shrink_idle(&w.pool),
+            Next::KeepAlive | Next::Close => break,
+            Next::Tunnel(up, up_rb, idle) => {
+                crate::tunnel::relay(&w, c.stream, c.rb, up, up_rb, idle).await;
+                return;
+            }
+        }
+    }
+    c.rb.release(&w.pool);
+}
+
+/// Read and parse the next request head into `c.head` / `c.hb`. `Ok(false)`: the client
+/// closed (or idled out) between requests. Marks the connection busy from the first byte.
+async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
+    let t = &cfg.image().timeouts;
+    let idle = Duration::from_millis(t.idle);
+    let header_read = Duration::from_millis(t.header_read);
+    let max = cfg.limits.head + cfg.limits.url + 1024;
+    let mut started: Option<Instant> = None;
+    loop {
+        if !c.rb.is_empty() {
+            if !c.busy {
+                c.busy = true;
+                w.inflight.set(w.inflight.get() + 1);
+            }
+            match gw_proto::parse_request(c.rb.unread(), &cfg.limits, &mut c.head) {
+                Ok(Status::Complete(n)) => {
+                    c.hb.clear();
+                    c.hb.extend_from_slice(c.rb.unread().get(..n).unwrap_or(&[]));
+                    c.rb.consume(n);
+                    return Ok(true);
+                }
+                Ok(Status::Partial) => {}
+                Err(e) => return Err(Error::proto(e)),
+            }
+        }
+        let now = Instant::now();
+        let wait = match started {
+            // slowloris: the whole head must arrive within header_read of its first byte
+            Some(s) => match header_read.checked_sub(now.duration_since(s)) {
+                Some(d) if !d.is_zero() => d,
+                _ => {
+                    return Err(Error::new(
+                        ErrorKind::ClientTimeout,
+                        Side::Downstream,
+                        "head",
+                    ));
+                }
+            },
+            None => idle,
+        };
+        if w.stop.is_stopped() && c.rb.is_empty() {
+            return Ok(false);
+        }
+        let n = match read_some(
+            &mut c.stream,
+            &mut c.rb,
+            &w.pool,
+            max,
+            wait,
+            Side::Downstream,
+        )
+        .await
+        {
+            Ok(n) => n,
+            // nothing of a request yet: an idle close, not an error
+            Err(e) if started.is_none() && c.rb.is_empty() => {
+                let _ = e;
+                return Ok(false);
+            }
+            Err(e) if e.kind == ErrorKind::Proto(gw_proto::ProtoError::HeadersTooLarge) => {
+                return Err(Error::proto(gw_proto::ProtoError::HeadersTooLarge));
+            }
+            Err(e) => return Err(e),
+        };
+        if n == 0 {
+            if c.rb.is_empty() {
+                return Ok(false);
+            }
+            return Err(Error::new(ErrorKind::ClientIo, Side::Downstream, "head"));
+        }
+        started.get_or_insert(now);
+    }
+}

@@ -1,0 +1,172 @@
+use std::cell::Cell;
+
+use gw_program::{Field, Program, Value};
+use gw_proto::{HeadLimits, RequestHead, Status};
+use gw_vm::{Call, Effect, Host};
+
+use super::*;
+use crate::edits::Edits;
+
+const REQ: &[u8] = b"GET /pets/42?limit=5&name=a%20b HTTP/1.1\r\nHost: api.example.com:8080\r\nX-Api-Key: k1\r\nCookie: a=1; session=xyz\r\n\r\n";
+
+fn parse() -> RequestHead {
+    let mut head = RequestHead::default();
+    let st = gw_proto::parse_request(REQ, &HeadLimits::default(), &mut head).unwrap();
+    assert!(matches!(st, Status::Complete(_)));
+    head
+}
+
+fn prog() -> Program {
+    Program {
+        consts: vec![
+            Value::str("x-api-key"),
+            Value::str("limit"),
+            Value::str("session"),
+            Value::str("name"),
+        ],
+        ..Program::default()
+    }
+}
+
+struct Fixture {
+    head: RequestHead,
+    prog: Program,
+    edits: Edits,
+    pending: Option<u16>,
+    split: Vec<Cell<u64>>,
+    slots: Vec<Cell<Option<Box<dyn gw_plugin::Instance>>>>,
+    locals: Vec<Value>,
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        Fixture {
+            head: parse(),
+            prog: prog(),
+            edits: Edits::default(),
+            pending: None,
+            split: vec![Cell::new(0), Cell::new(0)],
+            slots: Vec::new(),
+            locals: Vec::new(),
+        }
+    }
+
+    fn host(&mut self) -> ReqHost<'_> {
+        ReqHost {
+            prog: &self.prog,
+            req: ReqView {
+                hb: REQ,
+                head: &self.head,
+                path: "/pets/42",
+                params: &[(6, 8)],
+                client: "10.1.2.3".parse().unwrap(),
+                request_id: "rid",
+                route: None,
+            },
+            edits: &mut self.edits,
+            slots: &self.slots,
+            pending: &mut self.pending,
+            resp: None,
+            error: None,
+            body: None,
+            split: &self.split,
+            healthy: &|up| up == 0,
+            now_ms: 1234,
+            hash_seed: 99,
+            locals: &mut self.locals,
+        }
+    }
+}
+
+#[test]
+fn loads_request_fields() {
+    let mut f = Fixture::new();
+    let mut h = f.host();
+    assert_eq!(h.load(Field::ReqMethod), Value::str("GET"));
+    assert_eq!(h.load(Field::ReqPath), Value::str("/pets/42"));
+    assert_eq!(h.load(Field::ReqHost), Value::str("api.example.com"));
+    assert_eq!(h.load(Field::PathParam(0)), Value::str("42"));
+    assert_eq!(h.load(Field::PathParam(1)), Value::Absent);
+    assert_eq!(h.load(Field::Header(0)), Value::str("k1"));
+    assert_eq!(h.load(Field::Query(1)), Value::str("5"));
+    assert_eq!(h.load(Field::Query(3)), Value::str("a b"));
+    assert_eq!(h.load(Field::Query(0)), Value::Absent);
+    assert_eq!(h.load(Field::Cookie(2)), Value::str("xyz"));
+    assert_eq!(
+        h.load(Field::ClientIp),
+        Value::Ip("10.1.2.3".parse().unwrap())
+    );
+    assert_eq!(h.load(Field::RequestId), Value::str("rid"));
+    assert_eq!(h.load(Field::RespStatus), Value::Absent);
+    assert_eq!(h.now_ms(), 1234);
+    assert_eq!(h.hash_seed(), 99);
+    assert!(h.upstream_healthy(0));
+    assert!(!h.upstream_healthy(1));
+}
+
+#[test]
+fn effects_and_split_counters() {
+    let mut f = Fixture::new();
+    let mut h = f.host();
+    h.apply(Effect::SetHeader("x-user", "u1"));
+    h.apply(Effect::RewritePath("/v2"));
+    assert_eq!(
+        (h.split_counter(0), h.split_counter(0), h.split_counter(1)),
+        (0, 1, 0)
+    );
+    assert_eq!(
+        h.split_counter(2),
+        2,
+        "ids share counters modulo the table size"
+    );
+    let _ = h;
+    assert_eq!(f.edits.req_headers.set_value(b"x-user"), Some(&b"u1"[..]));
+    assert_eq!(f.edits.get(f.edits.path.unwrap()), "/v2");
+}
+
+struct Counter(u32);
+
+impl gw_plugin::Instance for Counter {
+    fn call(&mut self, host: &mut dyn Host, _args: &[Value]) -> Call {
+        self.0 += 1;
+        host.apply(Effect::SetHeader("x-count", "1"));
+        host.set_local(2, Value::str("alice"));
+        if self.0 == 1 {
+            Call::Pending
+        } else {
+            Call::Continue
+        }
+    }
+}
+
+#[test]
+fn plugin_calls_dispatch_by_slot_and_report_pending() {
+    let mut f = Fixture::new();
+    f.slots = vec![Cell::new(Some(Box::new(Counter(0))))];
+    let mut h = f.host();
+    assert_eq!(h.call(0, &[]), Call::Pending);
+    assert_eq!(h.call(0, &[]), Call::Continue);
+    assert_eq!(h.call(7, &[]), Call::Respond(500));
+    assert_eq!(h.load(Field::Local(2)), Value::str("alice"));
+    assert_eq!(h.load(Field::Local(0)), Value::Absent);
+    h.set_local(60_000, Value::Bool(true));
+    assert_eq!(h.load(Field::Local(60_000)), Value::Absent);
+    let _ = h;
+    assert_eq!(f.pending, Some(0));
+    assert_eq!(f.edits.req_headers.set_value(b"x-count"), Some(&b"1"[..]));
+    // a busy instance (taken by another request) makes the caller wait its turn
+    let taken = f.slots[0].take();
+    let mut f2 = Fixture::new();
+    f2.slots = vec![Cell::new(None)];
+    assert_eq!(f2.host().call(0, &[]), Call::Pending);
+    assert_eq!(f2.pending, Some(0));
+    drop(taken);
+}
+
+#[test]
+fn host_without_port_handles_ipv6() {
+    assert_eq!(host_without_port("a.b:80"), "a.b");
+    assert_eq!(host_without_port("[::1]:80"), "[::1]");
+    assert_eq!(host_without_port("a.b"), "a.b");
+    assert_eq!(host_without_port(""), "");
+}

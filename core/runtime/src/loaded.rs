@@ -1,0 +1,226 @@
+//! A config image made ready to serve, on the control thread: upstream hostnames resolved
+//! (never on a worker), one plugin factory per plugin use, the shared health board.
+
+use std::fmt;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use gw_plugin::{Factory, Registry};
+use gw_program::ConfigImage;
+
+/// Everything the workers share for one configuration. Immutable, except the lock-free
+/// health board.
+pub struct Loaded {
+    pub image: Arc<ConfigImage>,
+    /// One per `image.plugins` slot.
+    pub factories: Vec<Box<dyn Factory>>,
+    /// Per upstream id, the resolved address of each server.
+    pub addrs: Vec<Vec<SocketAddr>>,
+    /// Active health-check verdicts, written by the checking worker, read by all.
+    pub health: Arc<HealthBoard>,
+}
+
+impl fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loaded")
+            .field("routes", &self.image.routes.len())
+            .field("upstreams", &self.addrs)
+            .field("plugins", &self.factories.len())
+            .finish()
+    }
+}
+
+/// Why an image cannot be served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadError {
+    pub messages: Vec<String>,
+}
+
+impl fmt::Display for LoadError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.messages.join("\n"))
+    }
+}
+
+impl std::error::Error for LoadError {}
+
+/// Health of every server of every upstream: `true` = up. Servers start up.
+#[derive(Debug)]
+pub struct HealthBoard {
+    /// Per upstream id, per server.
+    up: Vec<Vec<AtomicBool>>,
+}
+
+impl HealthBoard {
+    /// Every server up.
+    pub fn new(shape: &[Vec<SocketAddr>]) -> HealthBoard {
+        HealthBoard {
+            up: shape
+                .iter()
+                .map(|s| s.iter().map(|_| AtomicBool::new(true)).collect())
+                .collect(),
+        }
+    }
+
+    /// The active check's verdict for a server (unknown servers count as up).
+    pub fn is_up(&self, upstream: usize, server: usize) -> bool {
+        self.up
+            .get(upstream)
+            .and_then(|s| s.get(server))
+            .is_none_or(|b| b.load(Ordering::Relaxed))
+    }
+
+    /// Record a verdict.
+    pub fn set(&self, upstream: usize, server: usize, up: bool) {
+        if let Some(b) = self.up.get(upstream).and_then(|s| s.get(server)) {
+            b.store(up, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Loaded {
+    /// Make `image` servable: resolve upstream servers and build plugin factories. `previous`
+    /// is the config being replaced (reload), whose factories hand their state over by
+    /// `state_key`.
+    pub fn load(
+        image: ConfigImage,
+        registry: &Registry,
+        previous: Option<&Loaded>,
+    ) -> Result<Loaded, LoadError> {
+        let mut messages = Vec::new();
+        for l in &image.listeners {
+            if l.tls.is_some() {
+                messages.push(format!(
+                    "listen {}: TLS listeners are not served by this build (use a plain listener \
+                     behind a TLS terminator)",
+                    l.addr
+                ));
+            }
+        }
+        let mut addrs = Vec::with_capacity(image.upstreams.len());
+        for up in &image.upstreams {
+            let mut servers = Vec::with_capacity(up.servers.len());
+            for s in &up.servers {
+                if s.tls {
+                    messages.push(format!(
+                        "upstream {}: server {}:{} uses tls, which this build does not serve",
+                        up.name, s.host, s.port
+                    ));
+                }
+                match resolve(&s.host, s.port) {
+                    Ok(a) => servers.push(a),
+                    Err(e) => {
+                        messages.push(format!(
+                            "upstream {}: cannot resolve {}:{}: {e}",
+                            up.name, s.host, s.port
+                        ));
+                    }
+                }
+            }
+            addrs.push(servers);
+        }
+        let mut factories = Vec::with_capacity(image.plugins.len());
+        for spec in &image.plugins {
+            let Some(plugin) = registry.get(&spec.plugin) else {
+                messages.push(format!(
+                    "{}: policy `{}` is not served by this build",
+                    spec.origin, spec.plugin
+                ));
+                continue;
+            };
+            let prev = previous.and_then(|p| {
+                p.image
+                    .plugins
+                    .iter()
+                    .zip(&p.factories)
+                    .find(|(s, _)| s.plugin == spec.plugin && s.state_key == spec.state_key)
+                    .map(|(_, f)| f.as_ref())
+            });
+            match plugin.build(spec, prev) {
+                Ok(f) => factories.push(f),
+                Err(e) => messages.push(format!("{}: {}", e.origin, e.message)),
+            }
+        }
+        if !messages.is_empty() {
+            return Err(LoadError { messages });
+        }
+        let health = Arc::new(HealthBoard::new(&addrs));
+        Ok(Loaded {
+            image: Arc::new(image),
+            factories,
+            addrs,
+            health,
+        })
+    }
+}
+
+/// Resolve `host:port` to its first address (IP literals never touch DNS).
+fn resolve(host: &str, port: u16) -> std::io::Result<SocketAddr> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    (host, port)
+        .to_socket_addrs()?
+        .next()
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "no address"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gw_program::{Balance, PluginSpec, Server, Upstream};
+
+    fn upstream(host: &str) -> Upstream {
+        Upstream {
+            name: "app".into(),
+            servers: vec![Server {
+                host: host.into(),
+                port: 9000,
+                weight: 1,
+                tls: false,
+                sni: None,
+            }],
+            balance: Balance::RoundRobin,
+            connect_timeout: None,
+            request_timeout: None,
+            health: None,
+            max_fails: 3,
+            fail_timeout: 10_000,
+            host_header: None,
+        }
+    }
+
+    #[test]
+    fn resolves_servers_at_load() {
+        let image = ConfigImage {
+            upstreams: vec![upstream("127.0.0.1"), upstream("localhost")],
+            ..ConfigImage::default()
+        };
+        let loaded = Loaded::load(image, &Registry::new(), None).unwrap();
+        assert_eq!(loaded.addrs[0][0], "127.0.0.1:9000".parse().unwrap());
+        assert!(loaded.addrs[1][0].ip().is_loopback());
+        assert!(loaded.health.is_up(0, 0));
+        loaded.health.set(0, 0, false);
+        assert!(!loaded.health.is_up(0, 0));
+        assert!(loaded.health.is_up(9, 9));
+    }
+
+    #[test]
+    fn unknown_plugins_and_bad_hosts_are_refused_together() {
+        let image = ConfigImage {
+            upstreams: vec![upstream("no-such-host.invalid")],
+            plugins: vec![PluginSpec {
+                plugin: "jwt".into(),
+                state_key: "users".into(),
+                args: vec![],
+                origin: "api.gw:3:3".into(),
+            }],
+            ..ConfigImage::default()
+        };
+        let err = Loaded::load(image, &Registry::new(), None).unwrap_err();
+        assert_eq!(err.messages.len(), 2, "{err}");
+        assert!(err.to_string().contains("policy `jwt` is not served"));
+    }
+}

@@ -1,0 +1,291 @@
+//! One request, after its head is read: normalise the path, route, run the request program,
+//! then forward, mock-respond or deny.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use gw_program::{Lookup, Program, RoutePlan};
+use gw_proto::Framing;
+use gw_vm::{Exit, run};
+
+use crate::body::{BodyIn, OutFraming, flush};
+use crate::conn::{Conn, Next};
+use crate::error::{Error, ErrorKind, Side};
+use crate::host::{ReqHost, ReqView, RespView, host_without_port};
+use crate::proxy::Target;
+use crate::respond;
+use crate::worker::{Gen, Worker};
+
+/// Serve the request whose head is in `c`.
+pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
+    c.edits.clear();
+    c.params.clear();
+    c.body_read = false;
+    c.must_close = false;
+    c.locals.clear();
+    if let Err(e) = gw_proto::normalize_path(c.head.path.of(&c.hb), &mut c.path) {
+        return respond::error(w, cfg, c, &Error::proto(e), None).await;
+    }
+    set_request_id(w, c);
+    let image = cfg.image();
+    let method = std::str::from_utf8(c.head.method.of(&c.hb)).unwrap_or("");
+    let host = host_without_port(std::str::from_utf8(c.head.host.of(&c.hb)).unwrap_or(""));
+    let route_id = match image.router.lookup(host, method, &c.path, &mut c.params) {
+        Lookup::Found { route } => route,
+        Lookup::MethodNotAllowed { allow } => {
+            let e = Error::new(ErrorKind::MethodNotAllowed, Side::Downstream, "route");
+            let allow = allow.to_owned();
+            return respond::error(w, cfg, c, &e, Some(("allow", &allow))).await;
+        }
+        Lookup::NotFound => {
+            let e = Error::new(ErrorKind::NoRoute, Side::Downstream, "route");
+            return respond::error(w, cfg, c, &e, None).await;
+        }
+    };
+    let Some(route) = image.routes.get(route_id as usize) else {
+        let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "route id");
+        return respond::error(w, cfg, c, &e, None).await;
+    };
+    let limit = body_limit(cfg, route);
+    if let Framing::Length(n) = c.head.framing
+        && n > limit
+    {
+        let e = Error::new(ErrorKind::BodyTooLarge, Side::Downstream, "content-length");
+        return respond::error(w, cfg, c, &e, None).await;
+    }
+    if route.websocket.is_some() && !c.head.upgrade_websocket {
+        return respond::status(
+            w,
+            cfg,
+            c,
+            426,
+            "upgrade required",
+            &[("upgrade", "websocket")],
+        )
+        .await;
+    }
+    if route.buffer_body
+        && let Err(e) = read_body(w, cfg, c, limit).await
+    {
+        return respond::error(w, cfg, c, &e, None).await;
+    }
+    let exit = match run_phase(w, cfg, c, route, &route.request, None).await {
+        Ok(exit) => exit,
+        Err(e) => return respond::error(w, cfg, c, &e, None).await,
+    };
+    match exit {
+        Exit::Forward {
+            upstream,
+            hash,
+            canary,
+        } => {
+            let t = Target {
+                route,
+                up: upstream,
+                hash,
+                canary,
+                upgrade: false,
+            };
+            crate::proxy::forward(w, cfg, c, t).await
+        }
+        Exit::Upgrade { upstream, hash } => {
+            let t = Target {
+                route,
+                up: upstream,
+                hash,
+                canary: false,
+                upgrade: true,
+            };
+            crate::proxy::forward(w, cfg, c, t).await
+        }
+        Exit::Respond { status, body, json } => respond::mock(w, cfg, c, status, body, json).await,
+        Exit::Responded { status } => respond::plugin(w, cfg, c, status).await,
+        Exit::Deny { status, message } => {
+            let msg = message
+                .and_then(|m| route.request.msgs.get(m as usize))
+                .map(String::as_str)
+                .unwrap_or_else(|| crate::head::reason(status));
+            let msg = msg.to_owned();
+            respond::status(w, cfg, c, status, &msg, &[]).await
+        }
+        Exit::Trap { pc } => {
+            eprintln!("gw: route {}: program trapped at op {pc}", route.name);
+            let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "request program");
+            respond::error(w, cfg, c, &e, None).await
+        }
+        Exit::Done | Exit::Pending { .. } => {
+            let e = Error::new(
+                ErrorKind::ProgramTrap,
+                Side::Internal,
+                "request program end",
+            );
+            respond::error(w, cfg, c, &e, None).await
+        }
+    }
+}
+
+/// The body limit of a route.
+pub fn body_limit(cfg: &Gen, route: &RoutePlan) -> u64 {
+    route.body_limit.unwrap_or(cfg.image().limits.body)
+}
+
+fn set_request_id(w: &Worker, c: &mut Conn) {
+    let given = crate::host::header_in(&c.hb, &c.head.headers, b"x-request-id")
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_graphic()));
+    match given.and_then(|v| std::str::from_utf8(v).ok()) {
+        Some(v) => {
+            c.request_id.clear();
+            c.request_id.push_str(v);
+        }
+        None => w.request_id(&mut c.request_id),
+    }
+}
+
+/// Read the whole request body into `c.body` (answering `Expect: 100-continue` first).
+pub async fn read_body(w: &Worker, cfg: &Gen, c: &mut Conn, limit: u64) -> Result<(), Error> {
+    let mut body = BodyIn::new(c.head.framing, limit);
+    if body.is_done() || c.body_read {
+        return Ok(());
+    }
+    if c.head.expect_continue && c.rb.is_empty() {
+        send_continue(w, cfg, c).await?;
+    }
+    if c.body.capacity() == 0 {
+        c.body = w.pool.big();
+    }
+    let timeout = Duration::from_millis(cfg.image().timeouts.header_read);
+    loop {
+        let done = body.drain_buffered(&mut c.rb, &mut c.body, OutFraming::Raw, Side::Downstream);
+        match done {
+            Ok(true) => {
+                c.body_read = true;
+                return Ok(());
+            }
+            Ok(false) => {}
+            Err(e) => {
+                c.must_close = true;
+                return Err(e);
+            }
+        }
+        let n = crate::body::read_some(
+            &mut c.stream,
+            &mut c.rb,
+            &w.pool,
+            crate::buffers::BIG * 4,
+            timeout,
+            Side::Downstream,
+        )
+        .await;
+        match n {
+            Ok(n) if n > 0 => {}
+            Ok(_) => return Err(Error::new(ErrorKind::ClientIo, Side::Downstream, "body")),
+            Err(e) => {
+                c.must_close = true;
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// `HTTP/1.1 100 Continue`, once the body is about to be read.
+pub async fn send_continue(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<(), Error> {
+    let mut out = w.pool.small();
+    out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
+    let t = Duration::from_millis(cfg.image().timeouts.idle);
+    let r = flush(&mut c.stream, &mut out, t, Side::Downstream).await;
+    w.pool.put(out);
+    r
+}
+
+/// Run a phase program (request, response or error) to its exit, awaiting plugins that
+/// answer `Pending`. `resp` is the upstream response in the response phase.
+pub async fn run_phase(
+    w: &Worker,
+    cfg: &Gen,
+    c: &mut Conn,
+    route: &RoutePlan,
+    prog: &Program,
+    resp: Option<RespView<'_>>,
+) -> Result<Exit, Error> {
+    run_program(w, cfg, c, Some(route), prog, resp, None).await
+}
+
+/// Run `prog` against the request in `c`.
+pub async fn run_program(
+    w: &Worker,
+    cfg: &Gen,
+    c: &mut Conn,
+    route: Option<&RoutePlan>,
+    prog: &Program,
+    resp: Option<RespView<'_>>,
+    error: Option<crate::host::ErrView<'_>>,
+) -> Result<Exit, Error> {
+    let mut pc = 0;
+    // a program that keeps yielding is a plugin bug: bound the round trips
+    for _ in 0..64 {
+        let mut pending = None;
+        let exit = {
+            let now_ms = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as i64);
+            let healthy = |up: u16| {
+                w.upstreams
+                    .borrow()
+                    .healthy(up as usize, &cfg.loaded, std::time::Instant::now())
+            };
+            let mut host = ReqHost {
+                prog,
+                req: ReqView {
+                    hb: &c.hb,
+                    head: &c.head,
+                    path: &c.path,
+                    params: &c.params,
+                    client: c.peer.ip(),
+                    request_id: &c.request_id,
+                    route,
+                },
+                edits: &mut c.edits,
+                slots: cfg.slots(),
+                pending: &mut pending,
+                resp,
+                error,
+                body: route.filter(|r| r.buffer_body).map(|_| c.body.as_slice()),
+                split: &cfg.split,
+                healthy: &healthy,
+                now_ms,
+                hash_seed: cfg.image().hash_seed,
+                locals: &mut c.locals,
+            };
+            run(prog, pc, &mut c.frame, &mut host)
+        };
+        match exit {
+            Exit::Pending { pc: at } => {
+                pc = at;
+                if let Some(slot) = pending {
+                    await_slot(cfg, slot).await;
+                }
+            }
+            other => return Ok(other),
+        }
+    }
+    Err(Error::new(
+        ErrorKind::ProgramTrap,
+        Side::Internal,
+        "plugin kept yielding",
+    ))
+}
+
+/// Await a plugin instance's `ready()`; if another request holds it, wait for its return.
+async fn await_slot(cfg: &Gen, slot: u16) {
+    let Some(cell) = cfg.slots.get(slot as usize) else {
+        return;
+    };
+    for _ in 0..10_000 {
+        if let Some(mut inst) = cell.take() {
+            inst.ready().await;
+            cell.set(Some(inst));
+            return;
+        }
+        monoio::time::sleep(Duration::from_micros(200)).await;
+    }
+}

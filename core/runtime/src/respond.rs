@@ -1,0 +1,257 @@
+//! Responses gw makes itself: mock responses (`respond`), denials, and error responses with
+//! the `{"message": .., "requestId": ..}` body, overridable per status by `on error` pages.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use gw_proto::Framing;
+use gw_vm::Exit;
+
+use crate::body::{BodyIn, OutFraming, flush};
+use crate::conn::{Conn, Next};
+use crate::error::{Error, Side, write_error_body};
+use crate::head::{ConnHeader, OwnResponse, write_own_response};
+use crate::host::ErrView;
+use crate::worker::{Gen, Worker};
+
+/// What an `on error` page answered: status, body range in the frame's scratch, JSON.
+type PageAnswer = (u16, Option<(u32, u32)>, bool);
+
+/// A request body left unread is drained (so the connection can be reused) up to this size.
+const DISCARD_MAX: u64 = 64 * 1024;
+
+/// Answer a failure: its status, gw's JSON error body (or the `on error` page), and close
+/// the connection when the failure leaves it unusable.
+pub async fn error(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    e: &Error,
+    extra: Option<(&str, &str)>,
+) -> Next {
+    if e.side != Side::Downstream || e.cause.is_some() {
+        eprintln!("gw: {} {}: {e}", c.request_id, e.status());
+    }
+    let keep = !e.closes_client();
+    let extra: &[(&str, &str)] = match &extra {
+        Some(h) => std::slice::from_ref(h),
+        None => &[],
+    };
+    send(w, cfg, c, e.status(), e.message(), extra, keep).await
+}
+
+/// Answer with `status` and gw's error body carrying `message` (denials, 426).
+pub async fn status(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    status: u16,
+    message: &str,
+    extra: &[(&str, &str)],
+) -> Next {
+    send(w, cfg, c, status, message, extra, true).await
+}
+
+async fn send(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    status: u16,
+    message: &str,
+    extra: &[(&str, &str)],
+    keep: bool,
+) -> Next {
+    if c.request_id.is_empty() {
+        w.request_id(&mut c.request_id);
+    }
+    // an `on error` page runs its program with error.* fields; its respond wins
+    let page = cfg
+        .image()
+        .error_pages
+        .iter()
+        .find(|p| p.statuses.contains(&status))
+        .cloned();
+    c.edits.clear();
+    let mut custom: Option<PageAnswer> = None;
+    if let Some(page) = page {
+        let ev = ErrView {
+            status,
+            message,
+            retry_after: None,
+        };
+        match crate::request::run_program(w, cfg, c, None, &page.program, None, Some(ev)).await {
+            Ok(Exit::Respond {
+                status: s,
+                body,
+                json,
+            }) => custom = Some((s, body, json)),
+            Ok(Exit::Done) => {}
+            Ok(other) => eprintln!("gw: on error {status}: unexpected end {other:?}"),
+            Err(err) => eprintln!("gw: on error {status}: {err}"),
+        }
+    }
+    let keep = keep && settle_body(w, cfg, c).await;
+    if c.out.capacity() == 0 {
+        c.out = w.pool.big();
+    }
+    c.out.clear();
+    let conn = conn_header(w, c, keep);
+    let mut default_body = w.pool.small();
+    let (status, ctype, body): (u16, Option<&str>, &[u8]) = match custom {
+        Some((s, Some(range), json)) => {
+            (s, Some(content_type(json)), c.frame.body(range).as_bytes())
+        }
+        Some((s, None, _)) => (s, None, &[]),
+        None => {
+            write_error_body(message, &c.request_id, &mut default_body);
+            (status, Some("application/json"), &default_body)
+        }
+    };
+    let r = OwnResponse {
+        status,
+        content_type: ctype,
+        body,
+        head_only: is_head(c),
+        request_id: &c.request_id,
+        conn,
+        extra,
+    };
+    write_own_response(&r, &mut c.edits, &mut c.out);
+    w.pool.put(default_body);
+    finish(w, cfg, c, keep).await
+}
+
+/// Answer a `respond` target: the body is in the frame's scratch.
+pub async fn mock(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    status: u16,
+    body: Option<(u32, u32)>,
+    json: bool,
+) -> Next {
+    let keep = settle_body(w, cfg, c).await;
+    if c.out.capacity() == 0 {
+        c.out = w.pool.big();
+    }
+    c.out.clear();
+    let conn = conn_header(w, c, keep);
+    let (ctype, bytes) = match body {
+        Some(range) => (Some(content_type(json)), c.frame.body(range).as_bytes()),
+        None => (None, &[][..]),
+    };
+    let r = OwnResponse {
+        status,
+        content_type: ctype,
+        body: bytes,
+        head_only: is_head(c),
+        request_id: &c.request_id,
+        conn,
+        extra: &[],
+    };
+    write_own_response(&r, &mut c.edits, &mut c.out);
+    finish(w, cfg, c, keep).await
+}
+
+/// Answer with the response a plugin put into the host (`Call::Respond`): its status, the
+/// headers it set and the body it set, if any.
+pub async fn plugin(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, status: u16) -> Next {
+    let keep = settle_body(w, cfg, c).await;
+    if c.out.capacity() == 0 {
+        c.out = w.pool.big();
+    }
+    c.out.clear();
+    let conn = conn_header(w, c, keep);
+    // the body text lives in the edits; lend it out while the head edits are written
+    let text = std::mem::take(&mut c.edits.text);
+    let body = c
+        .edits
+        .resp_body
+        .and_then(|(a, b)| text.get(a as usize..b as usize))
+        .unwrap_or("");
+    let r = OwnResponse {
+        status,
+        content_type: None,
+        body: body.as_bytes(),
+        head_only: is_head(c),
+        request_id: &c.request_id,
+        conn,
+        extra: &[],
+    };
+    write_own_response(&r, &mut c.edits, &mut c.out);
+    c.edits.text = text;
+    finish(w, cfg, c, keep).await
+}
+
+fn content_type(json: bool) -> &'static str {
+    if json {
+        "application/json"
+    } else {
+        "text/plain; charset=utf-8"
+    }
+}
+
+fn is_head(c: &Conn) -> bool {
+    c.head.method.of(&c.hb) == b"HEAD"
+}
+
+/// The connection header for a response on `c`.
+pub fn conn_header(w: &Worker, c: &Conn, keep: bool) -> ConnHeader {
+    ConnHeader {
+        keep_alive: keep && !c.must_close && c.head.keep_alive && !w.stop.is_stopped(),
+        minor: c.head.minor,
+    }
+}
+
+async fn finish(w: &Worker, cfg: &Gen, c: &mut Conn, keep: bool) -> Next {
+    let t = Duration::from_millis(cfg.image().timeouts.idle);
+    let sent = flush(&mut c.stream, &mut c.out, t, Side::Downstream).await;
+    if sent.is_ok() && conn_header(w, c, keep).keep_alive {
+        Next::KeepAlive
+    } else {
+        Next::Close
+    }
+}
+
+/// A request body nobody read: drain a small one so the connection stays usable. False
+/// when the connection must close instead.
+async fn settle_body(w: &Worker, cfg: &Gen, c: &mut Conn) -> bool {
+    let framing = c.head.framing;
+    let mut body = BodyIn::new(framing, DISCARD_MAX);
+    if body.is_done() || c.body_read {
+        return true;
+    }
+    // the client waits for our 100 before sending: it will not send, so do not wait
+    if c.head.expect_continue && c.rb.is_empty() {
+        return false;
+    }
+    if let Framing::Length(n) = framing
+        && n > DISCARD_MAX
+    {
+        return false;
+    }
+    let mut sink = Vec::new();
+    let t = Duration::from_millis(cfg.image().timeouts.header_read.min(2_000));
+    loop {
+        match body.drain_buffered(&mut c.rb, &mut sink, OutFraming::Discard, Side::Downstream) {
+            Ok(true) => {
+                c.body_read = true;
+                return true;
+            }
+            Ok(false) => {}
+            Err(_) => return false,
+        }
+        let read = crate::body::read_some(
+            &mut c.stream,
+            &mut c.rb,
+            &w.pool,
+            crate::buffers::BIG,
+            t,
+            Side::Downstream,
+        )
+        .await;
+        if !matches!(read, Ok(n) if n > 0) {
+            return false;
+        }
+    }
+}

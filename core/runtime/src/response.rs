@@ -1,0 +1,261 @@
+//! The upstream's response on its way back: the response program, the head gw writes
+//! downstream (framing recomputed, hop-by-hop stripped, X-Request-Id echoed), and the body
+//! streamed through — re-chunked when the client speaks HTTP/1.1 and the length is unknown.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use gw_proto::Framing;
+use gw_vm::Exit;
+
+use crate::body::{BodyIn, OutFraming, Pump, flush, read_some};
+use crate::conn::{Conn, Next};
+use crate::error::{Error, ErrorKind, Side};
+use crate::host::RespView;
+use crate::proxy::{Sent, Target};
+use crate::respond::{self, conn_header};
+use crate::worker::{Gen, Worker};
+use gw_proto::{ClientHead, write_response_head};
+
+/// Relay the response of `sent` to the client.
+pub async fn relay(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    t: &Target<'_>,
+    sent: Sent<'_>,
+) -> Next {
+    let Sent {
+        mut conn,
+        head,
+        latency,
+    } = sent;
+    let image = cfg.image();
+    let up_name = image
+        .upstreams
+        .get(t.up as usize)
+        .map_or("", |u| u.name.as_str());
+    let is_head = c.head.method.of(&c.hb) == b"HEAD";
+    let timeout = Duration::from_millis(
+        t.route
+            .timeout_ms
+            .unwrap_or(image.timeouts.request)
+            .max(image.timeouts.idle),
+    );
+    let mut upstream_body = BodyIn::new(head.framing, image.limits.body);
+    // Buffer the response when the route reads it (resp.json.*, cache store).
+    let mut buffered = false;
+    if t.route.buffer_response && !upstream_body.is_done() && head.status != 101 {
+        if c.resp_body.capacity() == 0 {
+            c.resp_body = w.pool.big();
+        }
+        c.resp_body.clear();
+        loop {
+            match upstream_body.drain_buffered(
+                &mut conn.rb,
+                &mut c.resp_body,
+                OutFraming::Raw,
+                Side::Upstream,
+            ) {
+                Ok(true) => break,
+                Ok(false) => {}
+                Err(e) => {
+                    conn.close();
+                    return respond::error(w, cfg, c, &as_upstream(e), None).await;
+                }
+            }
+            let r = read_some(
+                &mut conn.stream,
+                &mut conn.rb,
+                &w.pool,
+                crate::buffers::BIG * 4,
+                timeout,
+                Side::Upstream,
+            )
+            .await;
+            match r {
+                Ok(n) if n > 0 => {}
+                Ok(_) if head.framing == Framing::UntilClose => break,
+                Ok(_) => {
+                    conn.close();
+                    let e = Error::new(ErrorKind::UpstreamClosed, Side::Upstream, "response body");
+                    return respond::error(w, cfg, c, &e, None).await;
+                }
+                Err(e) => {
+                    conn.close();
+                    return respond::error(w, cfg, c, &e, None).await;
+                }
+            }
+        }
+        buffered = true;
+    }
+    // The response program.
+    if let Some(prog) = &t.route.response {
+        let rhb = std::mem::take(&mut c.rhb);
+        let rbody = std::mem::take(&mut c.resp_body);
+        let view = RespView {
+            hb: &rhb,
+            head: &head,
+            upstream: up_name,
+            latency_ms: latency.as_millis() as u64,
+            canary: t.canary,
+            body: buffered.then_some(rbody.as_slice()),
+        };
+        let exit = crate::request::run_phase(w, cfg, c, t.route, prog, Some(view)).await;
+        c.rhb = rhb;
+        c.resp_body = rbody;
+        match exit {
+            Ok(Exit::Done) | Ok(Exit::Forward { .. }) => {}
+            Ok(Exit::Respond { status, body, json }) => {
+                conn.close();
+                return respond::mock(w, cfg, c, status, body, json).await;
+            }
+            Ok(Exit::Deny { status, message }) => {
+                conn.close();
+                let msg = message
+                    .and_then(|m| prog.msgs.get(m as usize))
+                    .map_or_else(|| crate::head::reason(status).to_owned(), String::clone);
+                return respond::status(w, cfg, c, status, &msg, &[]).await;
+            }
+            Ok(_) | Err(_) => {
+                conn.close();
+                let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "response program");
+                return respond::error(w, cfg, c, &e, None).await;
+            }
+        }
+    }
+    let status = c.edits.status.unwrap_or(head.status);
+    let client11 = c.head.minor >= 1;
+    let no_body = is_head || matches!(status, 100..=199 | 204 | 304);
+    let replaced = c.edits.resp_body;
+    // (framing written, outgoing body coding, close the client after)
+    let (framing, how, close_after) = if head.status == 101 {
+        (Framing::None, OutFraming::Raw, false)
+    } else if let Some(span) = replaced {
+        (
+            Framing::Length(u64::from(span.1 - span.0)),
+            OutFraming::Raw,
+            false,
+        )
+    } else if buffered {
+        (
+            Framing::Length(c.resp_body.len() as u64),
+            OutFraming::Raw,
+            false,
+        )
+    } else if no_body {
+        (Framing::None, OutFraming::Raw, false)
+    } else {
+        match head.framing {
+            Framing::Length(n) => (Framing::Length(n), OutFraming::Raw, false),
+            Framing::None => (Framing::Length(0), OutFraming::Raw, false),
+            Framing::Chunked | Framing::UntilClose if client11 => {
+                (Framing::Chunked, OutFraming::Chunked, false)
+            }
+            Framing::Chunked | Framing::UntilClose => (Framing::UntilClose, OutFraming::Raw, true),
+        }
+    };
+    if c.out.capacity() == 0 {
+        c.out = w.pool.big();
+    }
+    c.out.clear();
+    let ch = conn_header(w, c, !close_after);
+    let upgrade = head.status == 101 && t.upgrade;
+    let reason = if c.edits.status.is_some_and(|s| s != head.status) {
+        &[][..]
+    } else {
+        head.reason.of(&c.rhb)
+    };
+    let out_head = ClientHead {
+        status,
+        reason,
+        upstream: Some((&head, &c.rhb)),
+        framing,
+        close: !ch.keep_alive,
+        client_minor: c.head.minor,
+        request_id: c.request_id.as_bytes(),
+        via: b"",
+        edits: &c.edits.resp_headers,
+    };
+    write_response_head(&out_head, &mut c.out);
+    if upgrade {
+        let sent = flush(&mut c.stream, &mut c.out, timeout, Side::Downstream).await;
+        if sent.is_err() {
+            conn.close();
+            return Next::Close;
+        }
+        let (stream, rb) = conn.into_parts();
+        let idle = t
+            .route
+            .websocket
+            .as_ref()
+            .map_or(image.timeouts.idle, |ws| ws.idle_timeout_ms);
+        return Next::Tunnel(stream, rb, Duration::from_millis(idle.max(1)));
+    }
+    let keep = ch.keep_alive;
+    if let Some(span) = replaced {
+        if !is_head {
+            c.out.extend_from_slice(c.edits.get(span).as_bytes());
+        }
+        let r = flush(&mut c.stream, &mut c.out, timeout, Side::Downstream).await;
+        conn.close();
+        return if r.is_ok() && keep {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        };
+    }
+    if buffered || no_body {
+        if buffered && !is_head {
+            c.out.extend_from_slice(&c.resp_body);
+        }
+        let r = flush(&mut c.stream, &mut c.out, timeout, Side::Downstream).await;
+        if head.keep_alive && (buffered || upstream_body.is_done()) && conn.rb.is_empty() {
+            conn.release();
+        } else {
+            conn.close();
+        }
+        return if r.is_ok() && keep {
+            Next::KeepAlive
+        } else {
+            Next::Close
+        };
+    }
+    let mut pump = Pump {
+        src: &mut conn.stream,
+        src_side: Side::Upstream,
+        rb: &mut conn.rb,
+        dst: &mut c.stream,
+        dst_side: Side::Downstream,
+        out: &mut c.out,
+        how,
+        pool: &w.pool,
+        read_timeout: timeout,
+        write_timeout: Duration::from_millis(image.timeouts.idle),
+    };
+    match pump.run(&mut upstream_body).await {
+        Ok(()) => {
+            if head.keep_alive && head.framing != Framing::UntilClose && conn.rb.is_empty() {
+                conn.release();
+            } else {
+                conn.close();
+            }
+            if keep { Next::KeepAlive } else { Next::Close }
+        }
+        Err(e) => {
+            // the head is out: all we can do is cut the connection so the client sees it
+            eprintln!("gw: {} response body: {e}", c.request_id);
+            conn.close();
+            Next::Close
+        }
+    }
+}
+
+fn as_upstream(e: Error) -> Error {
+    match e.kind {
+        ErrorKind::Proto(_) | ErrorKind::BodyTooLarge => {
+            Error::new(ErrorKind::BadResponse, Side::Upstream, "response body")
+        }
+        _ => e,
+    }
+}

@@ -1,0 +1,163 @@
+//! Starting and stopping the workers: bind every listener once per worker (SO_REUSEPORT),
+//! start one pinned thread per worker, wait until each listens, and hand back a [`Handle`]
+//! for reload and graceful shutdown.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use crate::driver::Driver;
+use crate::listener::bind_all;
+use crate::loaded::Loaded;
+use crate::worker::{self, Control, WorkerSpec};
+
+/// How to run: overrides of the image's settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options {
+    /// Worker threads (`--workers`); else the image's `workers`; else one per core.
+    pub workers: Option<usize>,
+    /// Force a driver (`--driver`, `GW_DRIVER`); else io_uring when available.
+    pub driver: Option<Driver>,
+    /// Do not pin worker `i` to core `i % cores` (pinned by default).
+    pub no_pin: bool,
+}
+
+/// A running gateway.
+pub struct Server {
+    addrs: Vec<SocketAddr>,
+    driver: Driver,
+    driver_reason: &'static str,
+    threads: Vec<JoinHandle<()>>,
+    handle: Handle,
+}
+
+/// Sends reloads and the shutdown to every worker. Cheap to clone, `Send`.
+#[derive(Debug, Clone)]
+pub struct Handle {
+    workers: Vec<flume::Sender<Control>>,
+}
+
+impl Handle {
+    /// Stop accepting, let in-flight requests finish (up to `timeouts { drain }`), exit.
+    pub fn shutdown(&self) {
+        for w in &self.workers {
+            let _ = w.send(Control::Shutdown);
+        }
+    }
+
+    /// Serve `loaded` from each connection's next request on.
+    pub fn reload(&self, loaded: Arc<Loaded>) {
+        for w in &self.workers {
+            let _ = w.send(Control::Reload(loaded.clone()));
+        }
+    }
+}
+
+impl Server {
+    /// Bind the image's listeners and start the workers; returns once every worker listens.
+    pub fn start(loaded: Arc<Loaded>, opts: &Options) -> io::Result<Server> {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let count = opts
+            .workers
+            .or(loaded.image.workers.map(usize::from))
+            .unwrap_or(cores)
+            .clamp(1, 1024);
+        let addrs: Vec<SocketAddr> = loaded.image.listeners.iter().map(|l| l.addr).collect();
+        if addrs.is_empty() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "the config has no `listen`",
+            ));
+        }
+        let (mut sockets, bound) = bind_all(&addrs, count)?;
+        let (driver, driver_reason) = Driver::choose(opts.driver);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let mut threads = Vec::with_capacity(count);
+        let mut senders = Vec::with_capacity(count);
+        for id in 0..count {
+            let listeners: Vec<std::net::TcpListener> = sockets
+                .iter_mut()
+                .filter_map(|per_addr| per_addr.pop())
+                .collect();
+            let (tx, rx) = flume::unbounded();
+            senders.push(tx);
+            let spec = WorkerSpec {
+                id,
+                cpu: (!opts.no_pin).then_some(id % cores),
+                listeners,
+                loaded: loaded.clone(),
+                control: rx,
+                ready: ready_tx.clone(),
+            };
+            let t = std::thread::Builder::new()
+                .name(format!("gw-worker-{id}"))
+                .spawn(move || worker::run(spec, driver))?;
+            threads.push(t);
+        }
+        drop(ready_tx);
+        let handle = Handle { workers: senders };
+        for _ in 0..count {
+            let failed = match ready_rx.recv() {
+                Ok(Ok(())) => None,
+                Ok(Err(e)) => Some(e),
+                Err(_) => Some("a worker exited during start-up".to_owned()),
+            };
+            if let Some(e) = failed {
+                handle.shutdown();
+                for t in threads {
+                    let _ = t.join();
+                }
+                return Err(io::Error::other(e));
+            }
+        }
+        Ok(Server {
+            addrs: bound,
+            driver,
+            driver_reason,
+            threads,
+            handle,
+        })
+    }
+
+    /// The addresses actually listened on (port 0 resolved), in `listen` order.
+    pub fn addrs(&self) -> &[SocketAddr] {
+        &self.addrs
+    }
+
+    /// The driver the workers run.
+    pub fn driver(&self) -> Driver {
+        self.driver
+    }
+
+    /// Why that driver (`default`, `forced`, `io_uring unavailable`).
+    pub fn driver_reason(&self) -> &'static str {
+        self.driver_reason
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.threads.len()
+    }
+
+    /// A handle for reload and shutdown.
+    pub fn handle(&self) -> Handle {
+        self.handle.clone()
+    }
+
+    /// Block until every worker has exited (after [`Handle::shutdown`]).
+    pub fn wait(self) {
+        for t in self.threads {
+            let _ = t.join();
+        }
+    }
+
+    /// Shut down and wait.
+    pub fn stop(self) {
+        self.handle.shutdown();
+        self.wait();
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,333 @@
+//! One worker's view of every upstream: per-server keep-alive pools (LIFO, so the warmest
+//! connection is reused and cold ones age out), in-flight counts for least request, and
+//! passive health (eject after N consecutive connect failures for a cool-down).
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use gw_program::ConfigImage;
+use monoio::net::TcpStream;
+
+use super::balance::{Balancer, Rng};
+use crate::loaded::Loaded;
+
+/// Idle connections kept per server and worker.
+const MAX_IDLE: usize = 256;
+
+/// One server of an upstream on this worker.
+#[derive(Debug)]
+pub struct ServerState {
+    pub addr: SocketAddr,
+    idle: Vec<(TcpStream, Instant)>,
+    /// Consecutive connect failures.
+    fails: u32,
+    ejected_until: Option<Instant>,
+    pub inflight: u32,
+}
+
+impl ServerState {
+    fn new(addr: SocketAddr) -> ServerState {
+        ServerState {
+            addr,
+            idle: Vec::new(),
+            fails: 0,
+            ejected_until: None,
+            inflight: 0,
+        }
+    }
+}
+
+/// One upstream on this worker.
+#[derive(Debug)]
+pub struct UpstreamState {
+    pub name: String,
+    pub balancer: Balancer,
+    pub servers: Vec<ServerState>,
+    inflight: Vec<u32>,
+    idle_timeout: Duration,
+    max_fails: u32,
+    fail_timeout: Duration,
+}
+
+/// Every upstream of the current config on this worker, indexed by upstream id.
+#[derive(Debug)]
+pub struct Upstreams {
+    pub list: Vec<UpstreamState>,
+    pub rng: Rng,
+}
+
+impl Upstreams {
+    /// Build for `loaded`, taking over the pools of `old` (a reload) for servers that keep
+    /// their upstream name and address.
+    pub fn new(loaded: &Loaded, seed: u64, old: Option<Upstreams>) -> Upstreams {
+        let image: &ConfigImage = &loaded.image;
+        let mut old = old.map(|o| o.list).unwrap_or_default();
+        let list = image
+            .upstreams
+            .iter()
+            .zip(&loaded.addrs)
+            .map(|(up, addrs)| {
+                let weights: Vec<u32> = up.servers.iter().map(|s| s.weight).collect();
+                let mut prev = old.iter_mut().find(|o| o.name == up.name);
+                let servers = addrs
+                    .iter()
+                    .map(|a| {
+                        let mut s = ServerState::new(*a);
+                        if let Some(p) = prev.as_mut()
+                            && let Some(ps) = p.servers.iter_mut().find(|ps| ps.addr == *a)
+                        {
+                            s.idle = std::mem::take(&mut ps.idle);
+                        }
+                        s
+                    })
+                    .collect::<Vec<_>>();
+                UpstreamState {
+                    name: up.name.clone(),
+                    balancer: Balancer::new(up.balance, &weights),
+                    inflight: vec![0; servers.len()],
+                    servers,
+                    idle_timeout: Duration::from_millis(image.timeouts.upstream_idle),
+                    max_fails: up.max_fails,
+                    fail_timeout: Duration::from_millis(up.fail_timeout),
+                }
+            })
+            .collect();
+        Upstreams {
+            list,
+            rng: Rng::new(seed),
+        }
+    }
+
+    /// Pick a server of upstream `up`, skipping `exclude` (a server that just failed) when
+    /// another is usable. `None`: no usable server.
+    pub fn pick(
+        &mut self,
+        up: usize,
+        hash: Option<u64>,
+        exclude: Option<usize>,
+        loaded: &Loaded,
+        now: Instant,
+    ) -> Option<usize> {
+        let u = self.list.get_mut(up)?;
+        for (f, s) in u.inflight.iter_mut().zip(&u.servers) {
+            *f = s.inflight;
+        }
+        let servers = &u.servers;
+        let board = &loaded.health;
+        let healthy = |i: usize| {
+            board.is_up(up, i)
+                && servers
+                    .get(i)
+                    .is_some_and(|s| s.ejected_until.is_none_or(|until| now >= until))
+        };
+        let with_exclude = |i: usize| healthy(i) && Some(i) != exclude;
+        let first = u
+            .balancer
+            .pick(hash, &u.inflight, &mut self.rng, with_exclude);
+        match first {
+            Some(i) => Some(i),
+            None if exclude.is_some() => u.balancer.pick(hash, &u.inflight, &mut self.rng, healthy),
+            None => None,
+        }
+    }
+
+    fn server(&mut self, up: usize, server: usize) -> Option<&mut ServerState> {
+        self.list.get_mut(up)?.servers.get_mut(server)
+    }
+
+    /// The server's address.
+    pub fn addr(&self, up: usize, server: usize) -> Option<SocketAddr> {
+        self.list.get(up)?.servers.get(server).map(|s| s.addr)
+    }
+
+    /// A pooled connection to the server that has not sat idle too long.
+    pub fn take(&mut self, up: usize, server: usize, now: Instant) -> Option<TcpStream> {
+        let u = self.list.get_mut(up)?;
+        let timeout = u.idle_timeout;
+        let s = u.servers.get_mut(server)?;
+        while let Some((conn, since)) = s.idle.pop() {
+            if now.duration_since(since) < timeout {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
+    /// Return a connection that finished a response cleanly.
+    pub fn put(&mut self, up: usize, server: usize, conn: TcpStream, now: Instant) {
+        if let Some(s) = self.server(up, server)
+            && s.idle.len() < MAX_IDLE
+        {
+            s.idle.push((conn, now));
+        }
+    }
+
+    /// Close connections idle for longer than the upstream idle timeout.
+    pub fn sweep(&mut self, now: Instant) {
+        for u in &mut self.list {
+            let timeout = u.idle_timeout;
+            for s in &mut u.servers {
+                s.idle
+                    .retain(|(_, since)| now.duration_since(*since) < timeout);
+            }
+        }
+    }
+
+    /// Count a request starting (`+1`) or ending (`-1`) on a server.
+    pub fn track(&mut self, up: usize, server: usize, starting: bool) {
+        if let Some(s) = self.server(up, server) {
+            s.inflight = if starting {
+                s.inflight + 1
+            } else {
+                s.inflight.saturating_sub(1)
+            };
+        }
+    }
+
+    /// A connect to the server failed: eject it after `max_fails` in a row.
+    pub fn connect_failed(&mut self, up: usize, server: usize, now: Instant) {
+        let Some(u) = self.list.get_mut(up) else {
+            return;
+        };
+        let (max, cool) = (u.max_fails.max(1), u.fail_timeout);
+        if let Some(s) = u.servers.get_mut(server) {
+            s.fails += 1;
+            if s.fails >= max {
+                s.ejected_until = Some(now + cool);
+                s.fails = 0;
+            }
+        }
+    }
+
+    /// A connect to the server succeeded.
+    pub fn connect_ok(&mut self, up: usize, server: usize) {
+        if let Some(s) = self.server(up, server) {
+            s.fails = 0;
+            s.ejected_until = None;
+        }
+    }
+
+    /// Some server of `up` is neither ejected nor failing its active check.
+    pub fn healthy(&self, up: usize, loaded: &Loaded, now: Instant) -> bool {
+        self.list.get(up).is_some_and(|u| {
+            u.servers.iter().enumerate().any(|(i, s)| {
+                loaded.health.is_up(up, i) && s.ejected_until.is_none_or(|t| now >= t)
+            })
+        })
+    }
+
+    /// Idle pooled connections in total (tests, metrics).
+    pub fn idle_count(&self) -> usize {
+        self.list
+            .iter()
+            .flat_map(|u| &u.servers)
+            .map(|s| s.idle.len())
+            .sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gw_plugin::Registry;
+    use gw_program::{Balance, Server, Upstream};
+
+    fn loaded(servers: &[&str]) -> Loaded {
+        let up = Upstream {
+            name: "app".into(),
+            servers: servers
+                .iter()
+                .map(|s| {
+                    let a: SocketAddr = s.parse().unwrap();
+                    Server {
+                        host: a.ip().to_string(),
+                        port: a.port(),
+                        weight: 1,
+                        tls: false,
+                        sni: None,
+                    }
+                })
+                .collect(),
+            balance: Balance::RoundRobin,
+            connect_timeout: None,
+            request_timeout: None,
+            health: None,
+            max_fails: 2,
+            fail_timeout: 60_000,
+            host_header: None,
+        };
+        let image = ConfigImage {
+            upstreams: vec![up],
+            ..ConfigImage::default()
+        };
+        Loaded::load(image, &Registry::new(), None).unwrap()
+    }
+
+    #[test]
+    fn passive_health_ejects_after_consecutive_failures() {
+        let l = loaded(&["127.0.0.1:1", "127.0.0.1:2"]);
+        let mut ups = Upstreams::new(&l, 1, None);
+        let now = Instant::now();
+        ups.connect_failed(0, 0, now);
+        // one failure: still usable
+        let picks: Vec<_> = (0..4)
+            .map(|_| ups.pick(0, None, None, &l, now).unwrap())
+            .collect();
+        assert!(picks.contains(&0));
+        ups.connect_failed(0, 0, now);
+        for _ in 0..4 {
+            assert_eq!(ups.pick(0, None, None, &l, now), Some(1));
+        }
+        // after the cool-down it is back
+        let later = now + Duration::from_secs(61);
+        let picks: Vec<_> = (0..4)
+            .map(|_| ups.pick(0, None, None, &l, later).unwrap())
+            .collect();
+        assert!(picks.contains(&0));
+        // active health marks the other one down: nothing usable at `now`
+        l.health.set(0, 1, false);
+        assert_eq!(ups.pick(0, None, None, &l, now), None);
+        assert!(!ups.healthy(0, &l, now));
+        assert!(ups.healthy(0, &l, later));
+    }
+
+    #[test]
+    fn exclude_is_a_preference() {
+        let l = loaded(&["127.0.0.1:1", "127.0.0.1:2"]);
+        let mut ups = Upstreams::new(&l, 1, None);
+        let now = Instant::now();
+        for _ in 0..4 {
+            assert_eq!(ups.pick(0, None, Some(0), &l, now), Some(1));
+        }
+        l.health.set(0, 1, false);
+        assert_eq!(ups.pick(0, None, Some(0), &l, now), Some(0));
+    }
+
+    #[test]
+    fn pool_is_lifo_and_ages_out() {
+        crate::Driver::Legacy
+            .block_on(async {
+                let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = server.local_addr().unwrap();
+                let l = loaded(&[&addr.to_string()]);
+                let mut ups = Upstreams::new(&l, 1, None);
+                let now = Instant::now();
+                let a = TcpStream::connect_addr(addr).await.unwrap();
+                let b = TcpStream::connect_addr(addr).await.unwrap();
+                let b_local = b.local_addr().unwrap();
+                ups.put(0, 0, a, now);
+                ups.put(0, 0, b, now);
+                assert_eq!(ups.idle_count(), 2);
+                let got = ups.take(0, 0, now).unwrap();
+                assert_eq!(got.local_addr().unwrap(), b_local);
+                ups.sweep(now + Duration::from_secs(3600));
+                assert_eq!(ups.idle_count(), 0);
+                assert!(ups.take(0, 0, now).is_none());
+                // a reload carries pools over by name and address
+                ups.put(0, 0, got, now);
+                let carried = Upstreams::new(&l, 2, Some(ups));
+                assert_eq!(carried.idle_count(), 1);
+            })
+            .unwrap();
+    }
+}

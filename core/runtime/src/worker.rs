@@ -1,0 +1,290 @@
+//! One worker: a pinned thread running its own monoio runtime, accepting on its own
+//! SO_REUSEPORT sockets and owning its buffers, upstream pools and plugin instances.
+
+use std::cell::{Cell, RefCell};
+use std::hash::{BuildHasher, Hasher};
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gw_program::ConfigImage;
+use gw_proto::HeadLimits;
+use monoio::net::TcpListener;
+
+use crate::buffers::BufPool;
+use crate::driver::Driver;
+use crate::host::Slots;
+use crate::loaded::Loaded;
+use crate::stop::Stop;
+use crate::upstream::pool::Upstreams;
+
+/// A message from the control thread.
+#[derive(Debug)]
+pub enum Control {
+    /// Serve this configuration from the next request on.
+    Reload(Arc<Loaded>),
+    /// Stop accepting, finish in-flight requests, exit.
+    Shutdown,
+}
+
+/// Unsticky canary counters per worker (by canary id modulo this).
+const SPLIT_COUNTERS: usize = 64;
+
+/// One configuration as this worker serves it. A request holds its `Rc<Gen>` until it ends,
+/// so a reload never changes the image under a running request.
+pub struct Gen {
+    pub loaded: Arc<Loaded>,
+    pub slots: Vec<Cell<Option<Box<dyn gw_plugin::Instance>>>>,
+    pub split: Vec<Cell<u64>>,
+    pub limits: HeadLimits,
+}
+
+impl Gen {
+    fn new(loaded: Arc<Loaded>, worker: usize) -> Gen {
+        let slots = loaded
+            .factories
+            .iter()
+            .map(|f| Cell::new(Some(f.instance(worker))))
+            .collect();
+        let l = &loaded.image.limits;
+        let limits = HeadLimits {
+            url: l.url as usize,
+            head: l.headers as usize,
+            headers: l.header_count as usize,
+        };
+        Gen {
+            slots,
+            split: (0..SPLIT_COUNTERS).map(|_| Cell::new(0)).collect(),
+            limits,
+            loaded,
+        }
+    }
+
+    /// The image.
+    pub fn image(&self) -> &ConfigImage {
+        &self.loaded.image
+    }
+
+    /// The plugin instances.
+    pub fn slots(&self) -> &Slots {
+        &self.slots
+    }
+}
+
+/// A worker's state, shared by its tasks through `Rc`.
+pub struct Worker {
+    pub id: usize,
+    pub pool: BufPool,
+    cfg: RefCell<Rc<Gen>>,
+    pub upstreams: RefCell<Upstreams>,
+    pub stop: Stop,
+    /// Open client connections.
+    pub conns: Cell<u32>,
+    /// Requests between their first head byte and their last response byte.
+    pub inflight: Cell<u32>,
+    seq: Cell<u64>,
+    seed: (u64, u64),
+}
+
+fn random_u64() -> u64 {
+    std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish()
+}
+
+impl Worker {
+    /// A worker serving `loaded`.
+    pub fn new(id: usize, loaded: Arc<Loaded>) -> Worker {
+        let seed = (random_u64(), random_u64());
+        let upstreams = Upstreams::new(&loaded, seed.0 ^ id as u64, None);
+        Worker {
+            id,
+            pool: BufPool::new(),
+            cfg: RefCell::new(Rc::new(Gen::new(loaded, id))),
+            upstreams: RefCell::new(upstreams),
+            stop: Stop::new(),
+            conns: Cell::new(0),
+            inflight: Cell::new(0),
+            seq: Cell::new(0),
+            seed,
+        }
+    }
+
+    /// The configuration new requests use.
+    pub fn current(&self) -> Rc<Gen> {
+        self.cfg.borrow().clone()
+    }
+
+    /// Switch to a new configuration; upstream pools carry over by name.
+    pub fn install(&self, loaded: Arc<Loaded>) {
+        let old = std::mem::replace(
+            &mut *self.upstreams.borrow_mut(),
+            Upstreams::new(&loaded, self.seed.0, None),
+        );
+        let ups = Upstreams::new(&loaded, self.seed.0 ^ self.seq.get(), Some(old));
+        *self.upstreams.borrow_mut() = ups;
+        *self.cfg.borrow_mut() = Rc::new(Gen::new(loaded, self.id));
+    }
+
+    /// Write a fresh request id (UUID-shaped, 128 random-looking bits) into `out`.
+    pub fn request_id(&self, out: &mut String) {
+        let n = self.seq.get().wrapping_add(1);
+        self.seq.set(n);
+        let hi = mix(self.seed.0 ^ n);
+        let lo = mix(self.seed.1 ^ n.rotate_left(17) ^ self.id as u64);
+        let hex = b"0123456789abcdef";
+        out.clear();
+        for i in 0..32u32 {
+            if matches!(i, 8 | 12 | 16 | 20) {
+                out.push('-');
+            }
+            let word = if i < 16 { hi } else { lo };
+            let nib = (word >> ((15 - (i % 16)) * 4)) & 15;
+            out.push(hex.get(nib as usize).copied().unwrap_or(b'0') as char);
+        }
+    }
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// What a worker thread needs to start.
+pub struct WorkerSpec {
+    pub id: usize,
+    /// Core to pin to (`None`: not pinned).
+    pub cpu: Option<usize>,
+    pub listeners: Vec<std::net::TcpListener>,
+    pub loaded: Arc<Loaded>,
+    pub control: flume::Receiver<Control>,
+    /// Reports once listening (or why it could not start).
+    pub ready: std::sync::mpsc::Sender<Result<(), String>>,
+}
+
+/// The body of a worker thread.
+pub fn run(spec: WorkerSpec, driver: Driver) {
+    if let Some(cpu) = spec.cpu
+        && let Err(e) = monoio::utils::bind_to_cpu_set(Some(cpu))
+    {
+        eprintln!("gw: worker {}: cannot pin to core {cpu}: {e}", spec.id);
+    }
+    let ready = spec.ready.clone();
+    if let Err(e) = driver.block_on(main(spec)) {
+        let _ = ready.send(Err(format!("cannot start the {driver} runtime: {e}")));
+    }
+}
+
+async fn main(spec: WorkerSpec) {
+    let WorkerSpec {
+        id,
+        listeners,
+        loaded,
+        control,
+        ready,
+        ..
+    } = spec;
+    let drain = Duration::from_millis(loaded.image.timeouts.drain);
+    let w = Rc::new(Worker::new(id, loaded));
+    for l in listeners {
+        match TcpListener::from_std(l) {
+            Ok(l) => {
+                monoio::spawn(accept_loop(w.clone(), l));
+            }
+            Err(e) => {
+                let _ = ready.send(Err(format!("worker {id}: cannot register listener: {e}")));
+                return;
+            }
+        }
+    }
+    monoio::spawn(control_loop(w.clone(), control));
+    monoio::spawn(sweep_loop(w.clone()));
+    if id == 0 {
+        crate::upstream::health::spawn_checks(&w);
+    }
+    let _ = ready.send(Ok(()));
+    w.stop.wait().await;
+    // Draining: accept loops have ended; idle keep-alive connections close when the runtime
+    // drops; requests in flight get up to `drain` to finish.
+    let deadline = Instant::now() + drain;
+    while w.inflight.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // let the accept loops end and their sockets' close ops reach the ring
+    monoio::time::sleep(Duration::from_millis(10)).await;
+}
+
+async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
+    let local = listener.local_addr().ok();
+    loop {
+        let accepted = monoio::select! {
+            r = listener.accept() => r,
+            _ = w.stop.wait() => return,
+        };
+        match accepted {
+            Ok((stream, peer)) => {
+                let limit = w.current().image().limits.connections_per_worker;
+                if w.conns.get() >= limit {
+                    // over the limit: accept and close at once, the kernel queue stays short
+                    drop(stream);
+                    continue;
+                }
+                w.conns.set(w.conns.get() + 1);
+                monoio::spawn(crate::conn::serve(w.clone(), stream, peer, local));
+            }
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning
+                eprintln!("gw: worker {}: accept: {e}", w.id);
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+}
+
+async fn control_loop(w: Rc<Worker>, rx: flume::Receiver<Control>) {
+    while let Ok(msg) = rx.recv_async().await {
+        match msg {
+            Control::Reload(loaded) => {
+                w.install(loaded);
+                // the old config's checks stop themselves; start the new one's
+                if w.id == 0 {
+                    crate::upstream::health::spawn_checks(&w);
+                }
+            }
+            Control::Shutdown => break,
+        }
+    }
+    // a closed channel means the server handle is gone: stop as well
+    w.stop.trigger();
+}
+
+async fn sweep_loop(w: Rc<Worker>) {
+    loop {
+        monoio::select! {
+            _ = monoio::time::sleep(Duration::from_secs(1)) => {},
+            _ = w.stop.wait() => return,
+        }
+        w.upstreams.borrow_mut().sweep(Instant::now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_unique_and_uuid_shaped() {
+        let loaded = Loaded::load(ConfigImage::default(), &gw_plugin::Registry::new(), None);
+        let w = Worker::new(0, Arc::new(loaded.unwrap()));
+        let mut a = String::new();
+        let mut b = String::new();
+        w.request_id(&mut a);
+        w.request_id(&mut b);
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.matches('-').count(), 4);
+        assert!(a.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+    }
+}
