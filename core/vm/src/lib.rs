@@ -1,18 +1,56 @@
 //! gw-vm: runs a verified [`Program`] against a [`Host`].
 //!
-//! The interpreter loop does not allocate: registers live in a reusable [`Frame`], computed
-//! strings are built in the frame's scratch buffer, and loads of host fields clone [`Value`]s
-//! (inline or shared strings).
+//! The interpreter loop does not allocate for ops on ints, bools, constants and short
+//! strings: registers live in a reusable [`Frame`] (resized once per program), strings of up
+//! to 22 bytes are stored inline, longer ones are shared (`Arc` clones), and text is built in
+//! the frame's reused scratch buffers. Only an op whose *result* is a string longer than 22
+//! bytes allocates that result (`concat`, `tpl.build`, builtins such as `sha256_hex`).
+//!
+//! Semantics the compiler relies on:
+//! - **Absence.** A load may give `Value::Absent` (JSON `null` counts as absent too).
+//!   Comparisons with an absent operand are false, except `ne`, which is true; `has` and
+//!   `coalesce` test it; other ops propagate it (an absent value in a header effect sets
+//!   nothing).
+//! - **Runtime errors.** A failing op (integer overflow, division by zero, ordering values of
+//!   different types, invalid base64, a status outside 100..=599) raises a fault. When the
+//!   faulting op is part of a `require` expression — only expression ops and jumps lie
+//!   between it and the statement's `deny.ifnot` — the request is denied with that
+//!   statement's status and message ("a runtime error denies", LANGUAGE.md §5). Anywhere else
+//!   the program ends with [`Exit::Trap`], which the host maps to 500.
+//! - **Plugin calls.** `Call::Pending` ends the run with [`Exit::Pending`] at the pc of the
+//!   call itself: once the plugin is ready, the host runs the program again from that pc
+//!   with the same frame, and the plugin is called again with the same arguments.
+//! - **Canary.** A sticky `split` hashes the key's text (SipHash-1-3 keyed by
+//!   [`Host::hash_seed`]); an absent key, or no key, uses [`Host::split_counter`] so that
+//!   exactly `threshold` of every 10 000 requests go to the canary. `split` and `canary.mark`
+//!   flag the request as canary: `Exit::Forward` reports it, [`Frame::canary`] keeps it.
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
 )]
 
 use gw_program::{Field, Program, Value};
 
+mod builtins;
+mod effects;
+mod exec;
+mod expr;
+mod fault;
+mod hash;
+mod rng;
+mod template;
+#[cfg(test)]
+mod testing;
+
 /// What a program asks the host to change. Borrowed strings are valid for the call only.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Effect<'a> {
+    /// `set header NAME = VALUE` (request).
     SetHeader(&'a str, &'a str),
     AppendHeader(&'a str, &'a str),
     RemoveHeader(&'a str),
@@ -45,11 +83,13 @@ pub enum Call {
 pub trait Host {
     /// Load a field; `Value::Absent` when the request has no such value.
     fn load(&mut self, field: Field) -> Value;
+    /// Apply a change to the request or response.
     fn apply(&mut self, effect: Effect<'_>);
     /// Run the plugin use at `slot` (`ConfigImage::plugins`) with the given arguments.
     fn call(&mut self, slot: u16, args: &[Value]) -> Call;
     /// Unix time in milliseconds.
     fn now_ms(&self) -> i64;
+    /// `upstream_healthy(NAME)`: whether the upstream has a server in service.
     fn upstream_healthy(&self, upstream: u16) -> bool;
     /// Next value of the per-worker counter of canary `id` (unsticky splits).
     fn split_counter(&mut self, id: u16) -> u64;
@@ -62,18 +102,37 @@ pub trait Host {
     fn response_body(&self) -> Option<&[u8]> {
         None
     }
+    /// Key of the sticky canary and `hash by` hashes: `ConfigImage::hash_seed`, which is kept
+    /// across reloads so callers stay on their side. Hosts should return the image's seed.
+    fn hash_seed(&self) -> u64 {
+        0
+    }
+    /// A plugin stores a value it produced (`claim.*`, `key.*`, `auth.ctx.*`, `body.*`) for
+    /// `Field::Local(key)` loads later in this request. Hosts without plugins ignore it.
+    fn set_local(&mut self, key: u16, value: Value) {
+        let _ = (key, value);
+    }
 }
 
 /// How a program ended.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Exit {
     /// Request phase: send the request to this upstream.
-    Forward { upstream: u16, hash: Option<u64>, canary: bool },
+    Forward {
+        upstream: u16,
+        hash: Option<u64>,
+        canary: bool,
+    },
     /// Respond without an upstream. The body, if any, is in `Frame::scratch` at `body`.
-    Respond { status: u16, body: Option<(u32, u32)>, json: bool },
+    Respond {
+        status: u16,
+        body: Option<(u32, u32)>,
+        json: bool,
+    },
     /// `require` failed or a plugin answered: an error response from gw's own error bodies.
     Deny { status: u16, message: Option<u16> },
-    /// A plugin call returned `Call::Pending`: resume at `pc` once it is ready.
+    /// A plugin call returned `Call::Pending`: resume at `pc` (the call op itself) once it
+    /// is ready.
     Pending { pc: u32 },
     /// Response / error programs: ran to the end.
     Done,
@@ -81,28 +140,61 @@ pub enum Exit {
     Upgrade { upstream: u16, hash: Option<u64> },
     /// A runtime error (bad register, failed conversion). The host maps it to 500.
     Trap { pc: u32 },
+    /// A plugin answered `Call::Respond(status)`: it has put the response's headers and body
+    /// into the host, which sends them as they are.
+    Responded { status: u16 },
 }
 
 /// Reusable registers and scratch space for running programs.
 #[derive(Debug, Default)]
 pub struct Frame {
+    /// Registers of the running program (absent at its start).
     pub regs: Vec<Value>,
+    /// Reused text buffer; holds a `Respond` body after the program ends.
     pub scratch: String,
+    /// Reused byte buffer for builtins that decode (url_decode, base64_decode).
+    pub bytes: Vec<u8>,
+    /// Set when the request went to the canary side (`split` or `canary.mark`).
+    pub canary: bool,
 }
 
 impl Frame {
+    /// An empty frame; it grows to the largest program it runs and keeps that memory.
     pub fn new() -> Frame {
         Frame::default()
     }
 
     /// The text of a `Respond` body.
     pub fn body(&self, range: (u32, u32)) -> &str {
-        self.scratch.get(range.0 as usize..range.1 as usize).unwrap_or("")
+        self.scratch
+            .get(range.0 as usize..range.1 as usize)
+            .unwrap_or("")
+    }
+
+    /// Start a program: `regs` absent registers, keeping the allocations.
+    fn reset(&mut self, regs: u8) {
+        self.regs.clear();
+        self.regs.resize(usize::from(regs), Value::Absent);
+        self.scratch.clear();
+        self.canary = false;
     }
 }
 
 /// Run `program` from `pc` (0 to start, or the `pc` of an `Exit::Pending` to resume).
+///
+/// Resuming needs the frame the program ran in; a frame whose register count does not match
+/// the program traps.
 pub fn run(program: &Program, pc: u32, frame: &mut Frame, host: &mut dyn Host) -> Exit {
-    let _ = (program, frame, host);
-    Exit::Trap { pc }
+    if pc == 0 {
+        frame.reset(program.regs);
+    } else if frame.regs.len() != usize::from(program.regs) {
+        return Exit::Trap { pc };
+    }
+    exec::Machine {
+        p: program,
+        frame,
+        host,
+        exit: Exit::Done,
+    }
+    .run(pc)
 }

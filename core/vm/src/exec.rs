@@ -1,0 +1,256 @@
+//! The interpreter loop and the expression ops (loads, compute, control).
+
+use gw_program::{Field, Op, Program, Reg, Str, Value};
+
+use crate::fault::{self, Fault};
+use crate::{Exit, Frame, Host, builtins, expr, template};
+
+/// One run of a program against a host.
+pub(crate) struct Machine<'a> {
+    pub p: &'a Program,
+    pub frame: &'a mut Frame,
+    pub host: &'a mut dyn Host,
+    /// How the program ended, once a step returns `Flow::Exit` (kept out of `Flow` so a
+    /// step's result stays register-sized).
+    pub exit: Exit,
+}
+
+/// What to do after an op.
+pub(crate) enum Flow {
+    Next,
+    /// Skip `off` ops after this one (a taken jump).
+    Skip(u16),
+    /// The program ended; `Machine::exit` says how.
+    Exit,
+}
+
+pub(crate) type Step = Result<Flow, Fault>;
+
+/// A pc as reported in exits (programs are at most 4096 ops, so it always fits).
+pub(crate) fn pc32(pc: usize) -> u32 {
+    u32::try_from(pc).unwrap_or(u32::MAX)
+}
+
+impl<'a> Machine<'a> {
+    pub fn run(mut self, start: u32) -> Exit {
+        let mut pc = start as usize;
+        let ops: &[Op] = &self.p.ops;
+        loop {
+            let Some(op) = ops.get(pc) else {
+                return Exit::Trap { pc: pc32(pc) };
+            };
+            match self.step(op, pc) {
+                Ok(Flow::Next) => pc += 1,
+                Ok(Flow::Skip(off)) => pc += 1 + usize::from(off),
+                Ok(Flow::Exit) => return self.exit,
+                Err(f) => return fault::exit(self.p, pc, op, f),
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn step(&mut self, op: &Op, pc: usize) -> Step {
+        match *op {
+            Op::LdField { dst, field } => {
+                let v = self.host.load(field);
+                self.set(dst, v)
+            }
+            Op::LdConst { dst, k } => {
+                let v = self.konst(k)?.clone();
+                self.set(dst, v)
+            }
+            Op::Mov { dst, src } => {
+                let v = self.get(src)?.clone();
+                self.set(dst, v)
+            }
+            Op::Cmp { dst, op, a, b } => {
+                let r = expr::compare(op, self.get(a)?, self.get(b)?)?;
+                self.set(dst, Value::Bool(r))
+            }
+            Op::CmpConst { dst, op, a, k } => {
+                let r = expr::compare(op, self.get(a)?, self.konst(k)?)?;
+                self.set(dst, Value::Bool(r))
+            }
+            Op::Arith { dst, op, a, b } => {
+                let Frame { regs, scratch, .. } = &mut *self.frame;
+                let v = expr::arith(op, reg(regs, a)?, reg(regs, b)?, scratch)?;
+                self.set(dst, v)
+            }
+            Op::Str { dst, op, a, b } => {
+                let r = expr::str_op(op, self.get(a)?, self.get(b)?)?;
+                self.set(dst, Value::Bool(r))
+            }
+            Op::InList { dst, a, list } => {
+                let r = expr::in_list(self.get(a)?, self.get(list)?)?;
+                self.set(dst, Value::Bool(r))
+            }
+            Op::InListConst { dst, k, list } => {
+                let r = expr::in_list(self.konst(k)?, self.get(list)?)?;
+                self.set(dst, Value::Bool(r))
+            }
+            Op::InSet { dst, a, set } => {
+                let set = self.p.sets.get(usize::from(set)).ok_or(Fault::Operand)?;
+                let r = expr::in_set(self.get(a)?, set)?;
+                self.set(dst, Value::Bool(r))
+            }
+            Op::InCidr { dst, a, set } => {
+                let set = self.p.cidrs.get(usize::from(set)).ok_or(Fault::Operand)?;
+                let r = expr::in_cidr(self.get(a)?, set)?;
+                self.set(dst, Value::Bool(r))
+            }
+            Op::Matches { dst, a, re } => {
+                let re = self.p.regexes.get(usize::from(re)).ok_or(Fault::Operand)?;
+                let v = self.get(a)?;
+                let r = match v.as_text() {
+                    Some(s) => re.is_match(s),
+                    None if v.is_missing() => false,
+                    None => return Err(Fault::Type),
+                };
+                self.set(dst, Value::Bool(r))
+            }
+            Op::Concat { dst, a, b } => {
+                let Frame { regs, scratch, .. } = &mut *self.frame;
+                let v = expr::concat(reg(regs, a)?, reg(regs, b)?, scratch)?;
+                self.set(dst, v)
+            }
+            Op::Coalesce { dst, a, b } => {
+                let a = self.get(a)?;
+                let v = if a.is_missing() { self.get(b)? } else { a }.clone();
+                self.set(dst, v)
+            }
+            Op::CoalesceConst { dst, a, k } => {
+                let a = self.get(a)?;
+                let v = if a.is_missing() { self.konst(k)? } else { a }.clone();
+                self.set(dst, v)
+            }
+            Op::Has { dst, a } => {
+                let r = !self.get(a)?.is_missing();
+                self.set(dst, Value::Bool(r))
+            }
+            Op::Not { dst, a } => {
+                let v = expr::not(self.get(a)?)?;
+                self.set(dst, v)
+            }
+            Op::Neg { dst, a } => {
+                let v = expr::neg(self.get(a)?)?;
+                self.set(dst, v)
+            }
+            Op::CallFn {
+                dst,
+                func,
+                arg,
+                argc,
+            } => {
+                let start = usize::from(arg);
+                let Frame {
+                    regs,
+                    scratch,
+                    bytes,
+                    ..
+                } = &mut *self.frame;
+                let args = regs
+                    .get(start..start + usize::from(argc))
+                    .ok_or(Fault::Operand)?;
+                let v = builtins::call(
+                    func,
+                    args,
+                    &mut builtins::Env {
+                        host: self.host,
+                        scratch,
+                        bytes,
+                    },
+                )?;
+                self.set(dst, v)
+            }
+            Op::TplBuild { dst, tpl } => {
+                let tpl = self
+                    .p
+                    .templates
+                    .get(usize::from(tpl))
+                    .ok_or(Fault::Operand)?;
+                let Frame { regs, scratch, .. } = &mut *self.frame;
+                scratch.clear();
+                template::render(tpl, regs, scratch)?;
+                let v = Value::Str(Str::new(scratch));
+                self.set(dst, v)
+            }
+            Op::Index { dst, a, b } => {
+                let v = expr::index(self.get(a)?, self.get(b)?)?;
+                self.set(dst, v)
+            }
+            Op::Member { dst, a, k } => {
+                let name = self.name(k)?;
+                let v = expr::member(self.get(a)?, name)?;
+                self.set(dst, v)
+            }
+            Op::Jmp { off } => Ok(Flow::Skip(off)),
+            Op::Jz { r, off } => Ok(if self.get(r)?.is_true() {
+                Flow::Next
+            } else {
+                Flow::Skip(off)
+            }),
+            Op::Jnz { r, off } => Ok(if self.get(r)?.is_true() {
+                Flow::Skip(off)
+            } else {
+                Flow::Next
+            }),
+            Op::HdrEqConst { dst, h, k } => {
+                // Checked here so a bad operand traps before the host sees it.
+                self.name(h)?;
+                let header = self.host.load(Field::Header(h));
+                let r = !header.is_missing() && expr::equal(&header, self.konst(k)?);
+                self.set(dst, Value::Bool(r))
+            }
+            Op::DenyIfNot { r, status, msg } => {
+                if self.get(r)?.is_true() {
+                    Ok(Flow::Next)
+                } else {
+                    self.finish(fault::deny(status, msg))
+                }
+            }
+            _ => self.effect(op, pc),
+        }
+    }
+
+    pub(crate) fn finish(&mut self, exit: Exit) -> Step {
+        self.exit = exit;
+        Ok(Flow::Exit)
+    }
+
+    pub(crate) fn get(&self, r: Reg) -> Result<&Value, Fault> {
+        reg(&self.frame.regs, r)
+    }
+
+    pub(crate) fn set(&mut self, r: Reg, v: Value) -> Step {
+        let slot = self
+            .frame
+            .regs
+            .get_mut(usize::from(r))
+            .ok_or(Fault::Operand)?;
+        *slot = v;
+        Ok(Flow::Next)
+    }
+
+    pub(crate) fn konst(&self, k: u16) -> Result<&'a Value, Fault> {
+        let p: &'a Program = self.p;
+        p.consts.get(usize::from(k)).ok_or(Fault::Operand)
+    }
+
+    /// A name constant: header, query, member.
+    pub(crate) fn name(&self, k: u16) -> Result<&'a str, Fault> {
+        match self.konst(k)? {
+            Value::Str(s) => Ok(s.as_str()),
+            _ => Err(Fault::Operand),
+        }
+    }
+}
+
+/// Register `r` of `regs`.
+pub(crate) fn reg(regs: &[Value], r: Reg) -> Result<&Value, Fault> {
+    regs.get(usize::from(r)).ok_or(Fault::Operand)
+}
+
+#[cfg(test)]
+mod tests;
+#[cfg(test)]
+mod tests_control;
