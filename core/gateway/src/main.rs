@@ -3,6 +3,7 @@
 mod cli;
 mod demo;
 mod run;
+mod tools;
 
 fn main() {
     std::process::exit(cli::main());

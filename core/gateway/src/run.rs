@@ -69,26 +69,7 @@ pub(crate) fn parse_args(args: &[String], env_driver: Option<String>) -> Result<
 pub(crate) fn compile_file(path: &Path) -> Option<ConfigImage> {
     let registry = gw_plugins_std::registry();
     let available: Vec<String> = registry.names().map(str::to_owned).collect();
-    let parsed = gw_syntax::parse_file(path);
-    let options = gw_compiler::Options {
-        available_plugins: Some(available),
-        ..gw_compiler::Options::default()
-    };
-    let compiled = gw_compiler::compile(&parsed, &options);
-    // syntax errors stop before compiling: report the parser's diagnostics with the compiler's
-    let all: Vec<gw_syntax::Diagnostic> = parsed
-        .diagnostics
-        .iter()
-        .chain(&compiled.diagnostics)
-        .cloned()
-        .collect();
-    if !all.is_empty() {
-        eprint!("{}", gw_syntax::render_all(&all, &parsed.sources));
-    }
-    if all.iter().any(|d| d.is_error()) {
-        return None;
-    }
-    compiled.image
+    crate::tools::load(path, Some(available)).and_then(|(_, compiled)| compiled.image)
 }
 
 /// Make a compiled image servable (resolve upstreams, build plugin factories).

@@ -14,7 +14,7 @@ pub fn load(path: &Path, available_plugins: Option<Vec<String>>) -> Option<(Pars
     let compiled = if diags.iter().any(|d| d.is_error()) {
         None
     } else {
-        let opts = Options { available_plugins, ..Options::for_file(path) };
+        let opts = Options { available_plugins, ..Options::default() };
         let compiled = gw_compiler::compile(&parsed, &opts);
         diags.extend(compiled.diagnostics.iter().cloned());
         Some(compiled)

@@ -1,0 +1,44 @@
+//! End-to-end tests of `gw run`: the real binary on loopback, in front of real upstream
+//! servers (a scripted std::net server, nginx), driven by a raw TCP client and by curl.
+//!
+//! Every test body is a `fn(Driver)` run twice, as `NAME_uring` and `NAME_epoll`
+//! ([`on_both_drivers!`]). Run: `cargo build -p gw && cargo test -p gw-tests --test e2e`
+//! (gw is built automatically only when target/<profile>/gw is missing; `GW_BIN` overrides).
+//! Filter by driver with `-- _epoll` or `-- _uring`.
+
+// The harness's own threads share recordings through Mutexes; this is test code, not the
+// request path that clippy.toml's lock ban protects.
+#![allow(clippy::disallowed_types)]
+
+/// For each `body => name_uring, name_epoll;` define two tests running `body(Driver)`.
+macro_rules! on_both_drivers {
+    ($($body:ident => $uring:ident, $epoll:ident;)+) => {
+        $(
+            #[test]
+            fn $uring() {
+                $body($crate::support::Driver::Uring)
+            }
+
+            #[test]
+            fn $epoll() {
+                $body($crate::support::Driver::Epoll)
+            }
+        )+
+    };
+}
+
+mod support;
+
+mod balancing;
+mod cli;
+mod concurrency;
+mod errors;
+mod framing;
+mod headers;
+mod limits;
+mod message_types;
+mod paths;
+mod real_clients;
+mod smuggling;
+mod timeouts;
+mod upstream_failures;
