@@ -248,14 +248,11 @@ fn allowed_in(op: &Op, phase: Phase) -> bool {
             | Op::Deny { .. }
             | Op::DenyIfNot { .. }
     );
+    // Response-header edits are also valid in a request program: they shape a `respond`
+    // (`respond 200 headers { .. }`) or a plugin's own answer.
     let response_only = matches!(
         op,
-        Op::RespStatusSet { .. }
-            | Op::RespHdrSet { .. }
-            | Op::RespHdrAdd { .. }
-            | Op::RespHdrDel { .. }
-            | Op::RespBodyBuild { .. }
-            | Op::Done
+        Op::RespStatusSet { .. } | Op::RespBodyBuild { .. } | Op::Done
     );
     match phase {
         Phase::Request => !response_only,

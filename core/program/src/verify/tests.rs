@@ -144,12 +144,15 @@ fn every_path_must_end_in_an_action_of_the_phase() {
 fn ops_and_fields_must_fit_the_phase() {
     let p = prog(0, vec![], vec![FORWARD]);
     assert_eq!(reason(&p, Phase::Response), Reason::OpNotInPhase);
+    let p = prog(0, vec![], vec![Op::RespBodyBuild { tpl: 0 }, FORWARD]);
+    assert_eq!(reason(&p, Phase::Request), Reason::OpNotInPhase);
+    // Response-header edits shape a `respond` in the request phase.
     let p = prog(
         1,
         vec![Value::str("server")],
         vec![Op::RespHdrDel { h: 0 }, FORWARD],
     );
-    assert_eq!(reason(&p, Phase::Request), Reason::OpNotInPhase);
+    assert!(verify(&p, &ctx(Phase::Request)).is_ok());
     let p = prog(
         1,
         vec![],

@@ -1,0 +1,301 @@
+//! Declaration settings of the policy side: `jwt`, `api_keys`, `authorizer`, `plan`, `cors`.
+//! Each becomes a checked declaration whose `args` go into the plugin specs that use it.
+
+use gw_program::Value;
+use gw_syntax::ast::{FieldDecl, Ident, Setting};
+use gw_syntax::{Diagnostic, Span};
+
+use crate::args::{self, Cursor};
+use crate::consts::{self, Vars};
+use crate::ctx::Ctx;
+use crate::files::{self};
+use crate::lits;
+use crate::types::{self, Ty, TypeError};
+
+/// A declared claim or context field.
+#[derive(Clone, Debug)]
+pub(crate) struct FieldTy {
+    pub name: String,
+    pub ty: Ty,
+    pub default: Option<Value>,
+    pub span: Span,
+}
+
+#[derive(Debug)]
+pub(crate) struct JwtDecl {
+    pub args: Vec<(String, Value)>,
+    pub claims: Vec<FieldTy>,
+    /// The `claims` keyword, for "claims are declared in …" notes.
+    pub claims_span: Option<Span>,
+}
+
+/// Registered JWT claims and their types (always optional when read).
+pub(crate) const REGISTERED_CLAIMS: &[(&str, Ty)] = &[
+    ("iss", Ty::Str),
+    ("sub", Ty::Str),
+    ("aud", Ty::Json),
+    ("exp", Ty::Timestamp),
+    ("nbf", Ty::Timestamp),
+    ("iat", Ty::Timestamp),
+    ("scope", Ty::Str),
+    ("scp", Ty::Json),
+];
+
+const ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+pub(crate) fn const_str(
+    cx: &mut Ctx<'_>,
+    vars: &Vars,
+    c: &mut Cursor<'_>,
+    example: &str,
+) -> Option<String> {
+    match c.expr().and_then(|e| consts::eval(cx, vars, e)) {
+        Some((Value::Str(s), _)) => Some(s.as_str().to_string()),
+        Some((Value::Absent, _)) => {
+            cx.emit(
+                Diagnostic::error("E0304", c.at, "this value is absent")
+                    .with_label("the environment variable is not set")
+                    .with_help("give a default: `env(\"X\") ?? \"value\"`"),
+            );
+            None
+        }
+        Some(_) => {
+            args::expected(cx, c.at, "a string", example);
+            None
+        }
+        None => {
+            if c.peek().is_none() {
+                args::expected(cx, c.at, "a string", example);
+            }
+            None
+        }
+    }
+}
+
+/// `jwt NAME { issuer; audience; jwks URL [refresh D] | jwks file "x"; algorithms; leeway; claims }`
+pub(crate) fn jwt(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Setting]) -> JwtDecl {
+    const KW: &[&str] = &[
+        "issuer",
+        "audience",
+        "jwks",
+        "algorithms",
+        "leeway",
+        "claims",
+    ];
+    let what = format!("`jwt {}`", name.name);
+    let entries = args::entries(cx, &what, body, KW);
+    args::check_unique(cx, &entries, KW);
+    let mut out = JwtDecl {
+        args: Vec::new(),
+        claims: Vec::new(),
+        claims_span: None,
+    };
+    for e in &entries {
+        let mut c = Cursor::new(e);
+        match e.name.name.as_str() {
+            "issuer" | "audience" => {
+                if let Some(s) =
+                    const_str(cx, vars, &mut c, "`issuer \"https://auth.example.com/\"`")
+                {
+                    out.args.push((e.name.name.clone(), Value::str(&s)));
+                }
+            }
+            "jwks" => {
+                if c.eat_word("file") {
+                    if let Some(s) = c.str_lit().and_then(args::plain) {
+                        let span = c.at;
+                        if let Some((p, text)) = files::read(cx, span, &s) {
+                            if serde_json::from_str::<serde_json::Value>(&text).is_err() {
+                                cx.emit(
+                                    Diagnostic::error(
+                                        "E0701",
+                                        span,
+                                        format!("`{}` is not valid JSON", p.display()),
+                                    )
+                                    .with_label("JWKS file named here"),
+                                );
+                            }
+                            out.args
+                                .push(("jwks_file".into(), Value::str(&p.to_string_lossy())));
+                            out.args.push(("jwks".into(), Value::str(&text)));
+                        }
+                    } else {
+                        args::expected(cx, c.at, "a file path", "`jwks file \"keys/jwks.json\"`");
+                    }
+                } else if let Some(url) =
+                    const_str(cx, vars, &mut c, "`jwks \"https://…/jwks.json\"`")
+                {
+                    if !(url.starts_with("https://") || url.starts_with("http://")) {
+                        cx.emit(
+                            Diagnostic::error("E0304", c.at, "a JWKS URL starts with `https://`")
+                                .with_label("not a URL")
+                                .with_help("for a local file write `jwks file \"keys/jwks.json\"`"),
+                        );
+                    }
+                    out.args.push(("jwks_url".into(), Value::str(&url)));
+                    let refresh = if c.eat_word("refresh") {
+                        c.lit()
+                            .and_then(|l| lits::duration(cx, l, 1_000, 86_400_000))
+                    } else {
+                        None
+                    };
+                    out.args.push((
+                        "refresh".into(),
+                        Value::Duration(refresh.unwrap_or(600_000)),
+                    ));
+                }
+                c.finish(cx, "`jwks`", &["file", "refresh"]);
+            }
+            "algorithms" => {
+                let mut list = Vec::new();
+                while let Some(w) = c.word() {
+                    if ALGORITHMS.contains(&w.name.as_str()) {
+                        list.push(Value::str(&w.name));
+                    } else {
+                        let mut d = Diagnostic::error(
+                            "E0201",
+                            w.span,
+                            format!("unknown algorithm `{}`", w.name),
+                        )
+                        .with_label("not a JWS algorithm gw verifies");
+                        if let Some(s) =
+                            gw_syntax::diag::did_you_mean(&w.name, ALGORITHMS.iter().copied())
+                        {
+                            d = d.with_help(format!("did you mean `{s}`?"));
+                        }
+                        cx.emit(d);
+                    }
+                }
+                out.args
+                    .push(("algorithms".into(), Value::List(list.into())));
+            }
+            "leeway" => {
+                if let Some(d) = c.lit().and_then(|l| lits::duration(cx, l, 0, 3_600_000)) {
+                    out.args.push(("leeway".into(), Value::Duration(d)));
+                }
+            }
+            _ => match c.fields() {
+                Some(f) => {
+                    out.claims_span = Some(e.name.span);
+                    out.claims = field_decls(cx, vars, f, "claim", true);
+                }
+                None => args::expected(cx, c.at, "a claims block", "`claims { email: string }`"),
+            },
+        }
+        c.finish(cx, &format!("`{}`", e.name.name), &[]);
+    }
+    if !out
+        .args
+        .iter()
+        .any(|(k, _)| k == "jwks_url" || k == "jwks_file")
+        && !entries.iter().any(|e| e.name.name == "jwks")
+    {
+        cx.emit(
+            Diagnostic::error(
+                "E0304",
+                name.span,
+                format!("`jwt {}` has no `jwks`", name.name),
+            )
+            .with_label("tokens cannot be verified without keys")
+            .with_help(
+                "add `jwks \"https://…/.well-known/jwks.json\"` or `jwks file \"keys/jwks.json\"`",
+            ),
+        );
+    }
+    if !out.args.iter().any(|(k, _)| k == "algorithms") {
+        let all = ["RS256", "ES256"]
+            .iter()
+            .map(|a| Value::str(a))
+            .collect::<Vec<_>>();
+        out.args
+            .push(("algorithms".into(), Value::List(all.into())));
+    }
+    out
+}
+
+/// `claims { }` / `context { }` entries, with E0202 for a name declared twice.
+pub(crate) fn field_decls(
+    cx: &mut Ctx<'_>,
+    vars: &Vars,
+    fields: &[FieldDecl],
+    what: &str,
+    claims: bool,
+) -> Vec<FieldTy> {
+    let mut out: Vec<FieldTy> = Vec::new();
+    for f in fields {
+        if let Some(first) = out.iter().find(|x| x.name == f.name.name) {
+            cx.emit(
+                Diagnostic::error(
+                    "E0202",
+                    f.name.span,
+                    format!("{what} `{}` is declared twice", f.name.name),
+                )
+                .with_label("declared again here")
+                .with_secondary(first.span, "first defined here"),
+            );
+            continue;
+        }
+        if claims && REGISTERED_CLAIMS.iter().any(|(n, _)| *n == f.name.name) {
+            cx.emit(
+                Diagnostic::error(
+                    "E0202",
+                    f.name.span,
+                    format!("claim `{}` is built in", f.name.name),
+                )
+                .with_label("registered claims need no declaration"),
+            );
+            continue;
+        }
+        let ty = match types::written(&f.ty) {
+            Ok(w) => w.ty,
+            Err(e) => {
+                type_error(cx, f.ty.span, e);
+                Ty::Err
+            }
+        };
+        let default = match &f.default {
+            Some(d) => match consts::eval(cx, vars, d) {
+                Some((v, t)) if t.compatible(&ty) => Some(v),
+                Some((_, t)) => {
+                    cx.emit(
+                        Diagnostic::error(
+                            "E0301",
+                            d.span,
+                            format!("mismatched types: expected `{ty}`, found `{t}`"),
+                        )
+                        .with_label(format!("a `{t}` default for a `{ty}` field")),
+                    );
+                    None
+                }
+                None => None,
+            },
+            None => None,
+        };
+        out.push(FieldTy {
+            name: f.name.name.clone(),
+            ty,
+            default,
+            span: f.name.span,
+        });
+    }
+    out
+}
+
+/// Reports a rejected written type.
+pub(crate) fn type_error(cx: &mut Ctx<'_>, span: Span, e: TypeError) {
+    let d = match e {
+        TypeError::Unknown(n, hint) => {
+            let d = Diagnostic::error("E0201", span, format!("unknown type `{n}`"))
+                .with_label("not a type");
+            match hint {
+                Some(h) => d.with_help(format!("did you mean `{h}`?")),
+                None => d.with_help(format!("types: {}", types::TYPE_NAMES.join(", "))),
+            }
+        }
+        TypeError::Arity(m) => Diagnostic::error("E0301", span, m).with_label("here"),
+        TypeError::Range(m) => Diagnostic::error("E0304", span, m).with_label("here"),
+    };
+    cx.emit(d);
+}

@@ -1,0 +1,392 @@
+//! Declaration settings of the serving side: `upstream`, `listen`/`admin`, `workers`,
+//! `limits`, `timeouts`. Every keyword is checked by name (E0201 with did-you-mean) and every
+//! value by range (E0304).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use gw_program::{Balance, HealthCheck, Limits, Listener, Server, Timeouts, TlsConfig, Upstream};
+use gw_syntax::Diagnostic;
+use gw_syntax::ast::{Addr, Ident, Setting};
+
+use crate::args::{self, Cursor};
+use crate::consts::{self, Vars};
+use crate::ctx::Ctx;
+use crate::files;
+use crate::lits;
+
+const DAY_MS: u64 = 86_400_000;
+
+/// `upstream NAME { server ..; balance ..; timeout ..; health ..; max_fails ..; fail_timeout ..; host .. }`
+pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Setting]) -> Upstream {
+    const KW: &[&str] = &[
+        "server",
+        "balance",
+        "timeout",
+        "health",
+        "max_fails",
+        "fail_timeout",
+        "host",
+    ];
+    let what = format!("`upstream {}`", name.name);
+    let mut up = Upstream {
+        name: name.name.clone(),
+        servers: Vec::new(),
+        balance: Balance::RoundRobin,
+        connect_timeout: None,
+        request_timeout: None,
+        health: None,
+        max_fails: 3,
+        fail_timeout: 10_000,
+        host_header: None,
+    };
+    let entries = args::entries(cx, &what, body, KW);
+    args::check_unique(
+        cx,
+        &entries,
+        &["balance", "health", "max_fails", "fail_timeout", "host"],
+    );
+    for e in &entries {
+        let mut c = Cursor::new(e);
+        match e.name.name.as_str() {
+            "server" => {
+                if let Some(s) = server(cx, &mut c) {
+                    up.servers.push(s);
+                }
+                c.finish(cx, "`server`", &["weight", "tls", "sni"]);
+            }
+            "balance" => {
+                const B: &[&str] = &["round_robin", "least_request", "hash", "random"];
+                match c.word() {
+                    Some(w) => match w.name.as_str() {
+                        "round_robin" => up.balance = Balance::RoundRobin,
+                        "least_request" => up.balance = Balance::LeastRequest,
+                        "hash" => up.balance = Balance::Hash,
+                        "random" => up.balance = Balance::Random,
+                        _ => unknown_word(cx, w, "balance", B),
+                    },
+                    None => args::expected(cx, c.at, "a balance mode", "`balance least_request`"),
+                }
+                c.finish(cx, "`balance`", B);
+            }
+            "timeout" => {
+                let (connect, request) = timeouts_pair(cx, &mut c);
+                up.connect_timeout = connect.or(up.connect_timeout);
+                up.request_timeout = request.or(up.request_timeout);
+                c.finish(cx, "`timeout`", &["connect", "request"]);
+            }
+            "health" => {
+                up.health = health(cx, &mut c);
+                c.finish(cx, "`health`", &["every", "fail", "pass"]);
+            }
+            "max_fails" => {
+                if let Some(n) = c.lit().and_then(|l| lits::int(cx, l, 1, 1000)) {
+                    up.max_fails = n as u32;
+                }
+                c.finish(cx, "`max_fails`", &[]);
+            }
+            "fail_timeout" => {
+                if let Some(d) = c.lit().and_then(|l| lits::duration(cx, l, 1, DAY_MS)) {
+                    up.fail_timeout = d;
+                }
+                c.finish(cx, "`fail_timeout`", &[]);
+            }
+            "host" => {
+                match c.expr().and_then(|x| consts::eval(cx, vars, x)) {
+                    Some((v, _)) => up.host_header = v.as_str().map(str::to_string),
+                    None => args::expected(cx, c.at, "a host name", "`host \"api.internal\"`"),
+                }
+                c.finish(cx, "`host`", &[]);
+            }
+            _ => {}
+        }
+    }
+    if up.servers.is_empty() {
+        cx.emit(
+            Diagnostic::error(
+                "E0304",
+                name.span,
+                format!("upstream `{}` has no server", name.name),
+            )
+            .with_label("needs at least one `server`")
+            .with_help("add `server 10.0.0.1:8080`"),
+        );
+    }
+    up
+}
+
+fn server(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<Server> {
+    let Some(addr) = c.addr() else {
+        args::expected(cx, c.at, "a server address", "`server 10.0.1.10:8080`");
+        return None;
+    };
+    if addr.port == 0 {
+        port_zero(cx, addr);
+    }
+    let mut s = Server {
+        host: strip_brackets(&addr.host).to_string(),
+        port: addr.port,
+        weight: 1,
+        tls: false,
+        sni: None,
+    };
+    if s.host.is_empty() {
+        cx.emit(
+            Diagnostic::error("E0304", addr.span, "a server address needs a host")
+                .with_label("host missing")
+                .with_help("write `10.0.1.10:8080` or `backend.internal:8080`"),
+        );
+    }
+    loop {
+        if c.eat_word("weight") {
+            if let Some(w) = c.lit().and_then(|l| lits::int(cx, l, 1, 1000)) {
+                s.weight = w as u32;
+            } else if c.peek().is_none() {
+                args::expected(cx, c.at, "a weight", "`weight 3`");
+            }
+        } else if c.eat_word("tls") {
+            s.tls = true;
+        } else if c.eat_word("sni") {
+            match c.str_lit().and_then(args::plain) {
+                Some(n) => s.sni = Some(n),
+                None => args::expected(cx, c.at, "a server name", "`sni \"archive.internal\"`"),
+            }
+        } else {
+            break;
+        }
+    }
+    Some(s)
+}
+
+/// `connect D request D`, or one bare `D` (the request timeout).
+pub(crate) fn timeouts_pair(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> (Option<u64>, Option<u64>) {
+    let (mut connect, mut request) = (None, None);
+    loop {
+        if c.eat_word("connect") {
+            connect = c.lit().and_then(|l| lits::duration(cx, l, 1, DAY_MS));
+        } else if c.eat_word("request") {
+            request = c.lit().and_then(|l| lits::duration(cx, l, 1, DAY_MS));
+        } else if let Some(l) = c.lit() {
+            request = lits::duration(cx, l, 1, DAY_MS);
+        } else {
+            break;
+        }
+    }
+    if connect.is_none() && request.is_none() && c.is_done() {
+        args::expected(cx, c.at, "a timeout", "`timeout connect 1s request 10s`");
+    }
+    (connect, request)
+}
+
+fn health(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<HealthCheck> {
+    const METHODS: &[&str] = &["GET", "HEAD", "POST", "OPTIONS"];
+    let mut h = HealthCheck {
+        method: "GET".into(),
+        path: String::new(),
+        interval_ms: 5_000,
+        fail: 3,
+        pass: 2,
+    };
+    if let Some(w) = c.peek().and_then(args::word_of)
+        && METHODS.contains(&w.name.as_str())
+    {
+        h.method = w.name.clone();
+        c.next();
+    }
+    match c.str_lit().and_then(args::plain) {
+        Some(p) if p.starts_with('/') => h.path = p,
+        _ => {
+            args::expected(
+                cx,
+                c.at,
+                "a health check path",
+                "`health GET /healthz every 5s fail 3 pass 2`",
+            );
+            return None;
+        }
+    }
+    loop {
+        if c.eat_word("every") {
+            if let Some(d) = c.lit().and_then(|l| lits::duration(cx, l, 100, DAY_MS)) {
+                h.interval_ms = d;
+            }
+        } else if c.eat_word("fail") {
+            if let Some(n) = c.lit().and_then(|l| lits::int(cx, l, 1, 100)) {
+                h.fail = n as u32;
+            }
+        } else if c.eat_word("pass") {
+            if let Some(n) = c.lit().and_then(|l| lits::int(cx, l, 1, 100)) {
+                h.pass = n as u32;
+            }
+        } else {
+            break;
+        }
+    }
+    Some(h)
+}
+
+fn unknown_word(cx: &mut Ctx<'_>, w: &Ident, what: &str, choices: &[&str]) {
+    let mut d = Diagnostic::error("E0201", w.span, format!("unknown {what} `{}`", w.name))
+        .with_label(format!("not a {what}"));
+    d = match gw_syntax::diag::did_you_mean(&w.name, choices.iter().copied()) {
+        Some(s) => d.with_help(format!("did you mean `{s}`?")),
+        None => d.with_help(format!("one of: {}", choices.join(", "))),
+    };
+    cx.emit(d);
+}
+
+fn port_zero(cx: &mut Ctx<'_>, addr: &Addr) {
+    cx.emit(
+        Diagnostic::error("E0304", addr.span, "port 0 is not a valid port").with_label("port 0"),
+    );
+}
+
+fn strip_brackets(h: &str) -> &str {
+    h.strip_prefix('[')
+        .and_then(|x| x.strip_suffix(']'))
+        .unwrap_or(h)
+}
+
+/// A socket address to bind (`:443` is every IPv4 address; `localhost` is 127.0.0.1).
+pub(crate) fn bind_addr(cx: &mut Ctx<'_>, addr: &Addr) -> Option<SocketAddr> {
+    if addr.port == 0 {
+        port_zero(cx, addr);
+        return None;
+    }
+    let host = strip_brackets(&addr.host);
+    let ip = match host {
+        "" | "*" => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+        "localhost" => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        h => match h.parse::<IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) => {
+                cx.emit(
+                    Diagnostic::error(
+                        "E0304",
+                        addr.span,
+                        format!("cannot listen on `{h}`: not an IP address"),
+                    )
+                    .with_label("an IP address is expected")
+                    .with_help("write `:443`, `0.0.0.0:443` or `127.0.0.1:8080`"),
+                );
+                return None;
+            }
+        },
+    };
+    Some(SocketAddr::new(ip, addr.port))
+}
+
+/// `listen ADDR [tls { cert ..; key ..; client_ca .. }]`
+pub(crate) fn listener(cx: &mut Ctx<'_>, addr: &Addr, tls: Option<&[Setting]>) -> Option<Listener> {
+    let sock = bind_addr(cx, addr);
+    let tls = tls.map(|body| tls_config(cx, addr, body));
+    Some(Listener {
+        addr: sock?,
+        tls: tls.flatten(),
+    })
+}
+
+fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, body: &[Setting]) -> Option<TlsConfig> {
+    const KW: &[&str] = &["cert", "key", "client_ca"];
+    let entries = args::entries(cx, "`tls`", body, KW);
+    args::check_unique(cx, &entries, KW);
+    let (mut cert, mut key, mut ca) = (None, None, None);
+    for e in &entries {
+        let mut c = Cursor::new(e);
+        let path = match c.str_lit() {
+            Some(s) => match args::plain(s) {
+                Some(p) => files::existing(cx, s.span, &p),
+                None => None,
+            },
+            None => {
+                args::expected(cx, c.at, "a file path", "`cert \"certs/api.pem\"`");
+                None
+            }
+        };
+        c.finish(cx, &format!("`{}`", e.name.name), &[]);
+        match e.name.name.as_str() {
+            "cert" => cert = path,
+            "key" => key = path,
+            _ => ca = path,
+        }
+    }
+    for (what, v) in [("cert", &cert), ("key", &key)] {
+        if v.is_none() && !entries.iter().any(|e| e.name.name == what) {
+            cx.emit(
+                Diagnostic::error("E0304", addr.span, format!("`tls` needs a `{what}` file"))
+                    .with_label(format!("no `{what}` in this `tls` block")),
+            );
+        }
+    }
+    Some(TlsConfig {
+        cert: cert?,
+        key: key?,
+        client_ca: ca,
+    })
+}
+
+/// `workers N`
+pub(crate) fn workers(cx: &mut Ctx<'_>, l: &gw_syntax::ast::Lit) -> Option<u16> {
+    lits::int(cx, l, 1, 1024).and_then(|n| u16::try_from(n).ok())
+}
+
+/// `limits { body ..; url ..; headers ..; header_count ..; connections .. }`
+pub(crate) fn limits(cx: &mut Ctx<'_>, body: &[Setting], out: &mut Limits) {
+    const KW: &[&str] = &["body", "url", "headers", "header_count", "connections"];
+    let entries = args::entries(cx, "`limits`", body, KW);
+    args::check_unique(cx, &entries, KW);
+    for e in &entries {
+        let mut c = Cursor::new(e);
+        let Some(l) = c.lit() else {
+            args::expected(cx, c.at, "a value", "`body 10MiB`, `header_count 100`");
+            continue;
+        };
+        let small = |cx: &mut Ctx<'_>, max: u64| lits::size(cx, l, 1, max).map(|v| v as u32);
+        match e.name.name.as_str() {
+            "body" => out.body = lits::size(cx, l, 1, 1 << 40).unwrap_or(out.body),
+            "url" => out.url = small(cx, 1 << 20).unwrap_or(out.url),
+            "headers" => out.headers = small(cx, 1 << 24).unwrap_or(out.headers),
+            "header_count" => {
+                out.header_count =
+                    lits::int(cx, l, 1, 10_000).map_or(out.header_count, |v| v as u32);
+            }
+            _ => {
+                let n = lits::int(cx, l, 1, 10_000_000);
+                out.connections_per_worker = n.map_or(out.connections_per_worker, |v| v as u32);
+            }
+        }
+        c.finish(cx, &format!("`{}`", e.name.name), &[]);
+    }
+}
+
+/// `timeouts { header_read ..; idle ..; connect ..; request ..; upstream_idle ..; drain .. }`
+pub(crate) fn timeouts(cx: &mut Ctx<'_>, body: &[Setting], out: &mut Timeouts) {
+    const KW: &[&str] = &[
+        "header_read",
+        "idle",
+        "connect",
+        "request",
+        "upstream_idle",
+        "drain",
+    ];
+    let entries = args::entries(cx, "`timeouts`", body, KW);
+    args::check_unique(cx, &entries, KW);
+    for e in &entries {
+        let mut c = Cursor::new(e);
+        let Some(d) = c.lit().and_then(|l| lits::duration(cx, l, 1, DAY_MS)) else {
+            if c.peek().is_none() {
+                args::expected(cx, c.at, "a duration", "`idle 60s`");
+            }
+            continue;
+        };
+        let slot = match e.name.name.as_str() {
+            "header_read" => &mut out.header_read,
+            "idle" => &mut out.idle,
+            "connect" => &mut out.connect,
+            "request" => &mut out.request,
+            "upstream_idle" => &mut out.upstream_idle,
+            _ => &mut out.drain,
+        };
+        *slot = d;
+        c.finish(cx, &format!("`{}`", e.name.name), &[]);
+    }
+}
