@@ -73,6 +73,7 @@ async fn send(
         .cloned();
     c.edits.clear();
     let mut custom: Option<PageAnswer> = None;
+    let mut page_edits = false;
     if let Some(page) = page {
         let ev = ErrView {
             status,
@@ -85,7 +86,8 @@ async fn send(
                 body,
                 json,
             }) => custom = Some((s, body, json)),
-            Ok(Exit::Done) => {}
+            // `body json { }` / `set status` in the page: taken from the edits below
+            Ok(Exit::Done) => page_edits = true,
             Ok(other) => eprintln!("gw: on error {status}: unexpected end {other:?}"),
             Err(err) => eprintln!("gw: on error {status}: {err}"),
         }
@@ -97,15 +99,29 @@ async fn send(
     c.out.clear();
     let conn = conn_header(w, c, keep);
     let mut default_body = w.pool.small();
-    let (status, ctype, body): (u16, Option<&str>, &[u8]) = match custom {
-        Some((s, Some(range), json)) => {
-            (s, Some(content_type(json)), c.frame.body(range).as_bytes())
-        }
-        Some((s, None, _)) => (s, None, &[]),
-        None => {
-            write_error_body(message, &c.request_id, &mut default_body);
-            (status, Some("application/json"), &default_body)
-        }
+    // the page's edits lend their text out while the head edits are written
+    let text = std::mem::take(&mut c.edits.text);
+    let page_body = c
+        .edits
+        .resp_body
+        .filter(|_| page_edits)
+        .and_then(|(a, b)| text.get(a as usize..b as usize));
+    let status = match c.edits.status {
+        Some(s) if page_edits => s,
+        _ => status,
+    };
+    let (status, ctype, body): (u16, Option<&str>, &[u8]) = match (custom, page_body) {
+        (None, Some(b)) => (status, Some("application/json"), b.as_bytes()),
+        (custom, _) => match custom {
+            Some((s, Some(range), json)) => {
+                (s, Some(content_type(json)), c.frame.body(range).as_bytes())
+            }
+            Some((s, None, _)) => (s, None, &[]),
+            None => {
+                write_error_body(message, &c.request_id, &mut default_body);
+                (status, Some("application/json"), &default_body)
+            }
+        },
     };
     let r = OwnResponse {
         status,
@@ -117,6 +133,7 @@ async fn send(
         extra,
     };
     write_own_response(&r, &mut c.edits, &mut c.out);
+    c.edits.text = text;
     w.pool.put(default_body);
     finish(w, cfg, c, keep).await
 }
