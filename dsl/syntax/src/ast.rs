@@ -28,7 +28,10 @@ pub struct Item {
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemKind {
     /// `listen ADDR [tls { cert "..." key "..."; client_ca "..." }]`
-    Listen { addr: Addr, tls: Option<Vec<Setting>> },
+    Listen {
+        addr: Addr,
+        tls: Option<Vec<Setting>>,
+    },
     /// `admin ADDR`
     Admin(Addr),
     /// `include "path.gw"`: kept as a record after expansion (its items follow it).
@@ -42,34 +45,61 @@ pub enum ItemKind {
     /// `vars { name = EXPR }`
     Vars(Vec<VarDef>),
     /// `upstream NAME { server ...; balance ...; timeout ...; health ... }`
-    Upstream { name: Ident, body: Vec<Setting> },
+    Upstream {
+        name: Ident,
+        body: Vec<Setting>,
+    },
     /// `jwt NAME { issuer ...; audience ...; jwks ...; algorithms ...; leeway ...; claims {..} }`
-    Jwt { name: Ident, body: Vec<Setting> },
+    Jwt {
+        name: Ident,
+        body: Vec<Setting>,
+    },
     /// `api_keys NAME { file "..."; header "..." | query "..." }`
-    ApiKeys { name: Ident, body: Vec<Setting> },
+    ApiKeys {
+        name: Ident,
+        body: Vec<Setting>,
+    },
     /// `authorizer NAME { url; identity EXPR; ttl; timeout; on_error; context {..} }`
-    Authorizer { name: Ident, body: Vec<Setting> },
+    Authorizer {
+        name: Ident,
+        body: Vec<Setting>,
+    },
     /// `plan NAME { rate R burst N; quota N per month }`
-    Plan { name: Ident, body: Vec<Setting> },
+    Plan {
+        name: Ident,
+        body: Vec<Setting>,
+    },
     /// `schema NAME = file "x.json"`
-    Schema { name: Ident, file: StrLit },
+    Schema {
+        name: Ident,
+        file: StrLit,
+    },
     /// `policy NAME { statements }`
-    Policy { name: Ident, body: Vec<Stmt> },
+    Policy {
+        name: Ident,
+        body: Vec<Stmt>,
+    },
     /// `defaults { statements }`
     Defaults(Vec<Stmt>),
     /// `cors { origins ...; methods ...; headers ...; expose ...; credentials ...; max_age ... }`
     Cors(Vec<Setting>),
     /// `host "api.example.com" { routes }`
-    Host { pattern: StrLit, items: Vec<Item> },
+    Host {
+        pattern: StrLit,
+        items: Vec<Item>,
+    },
     Route(Route),
     /// `on error 429, 503 { set header ...; body json {...} }`
-    OnError { statuses: Vec<Lit>, body: Vec<Stmt> },
+    OnError {
+        statuses: Vec<Lit>,
+        body: Vec<Stmt>,
+    },
 }
 
 /// A listen/admin/server address: `:443`, `127.0.0.1:9901`, `[::1]:80`, `archive.internal:8443`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Addr {
-    /// Host part as written (empty for `:443`).
+    /// Host part as written (empty for `:443`; an IPv6 host without its brackets).
     pub host: String,
     pub port: u16,
     pub span: Span,
@@ -95,7 +125,8 @@ pub struct Setting {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Arg {
-    /// A bare keyword: `weight`, `least_request`, `RS256`, `GET`, `deny`, `file`.
+    /// A bare keyword: `weight`, `least_request`, `RS256`, `GET`, `deny`, `file`. Any argument
+    /// that is a lone name lowers to a `Word`, never to `Expr(Name)`.
     Word(Ident),
     /// An expression (literals included): `3`, `1s`, `"https://..."`, `var.issuer`,
     /// `header.authorization ?? query.token`.
@@ -106,6 +137,7 @@ pub enum Arg {
     /// A nested settings block: `tls { ... }`.
     Block(Vec<Setting>),
     /// Typed field declarations: `claims { email: string }`, `context { banned: bool = false }`.
+    /// The settings `claims` and `context` always take this shape (and only they do).
     Fields(Vec<FieldDecl>),
 }
 
@@ -177,6 +209,7 @@ pub struct PathPattern {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Segment {
+    /// Literal text as written; empty for `//` (E0402 in the compiler).
     Literal(String, Span),
     Param(Ident),
     /// `{name+}`: one or more segments; valid in last position only (E0402 otherwise).
@@ -198,7 +231,11 @@ pub enum StmtKind {
     /// `auth jwt NAME` / `auth api_key NAME` / `auth authorizer NAME` / `auth any(a, b)`
     Auth(Auth),
     /// `require EXPR [else STATUS ["msg"]]`
-    Require { cond: Expr, status: Option<Lit>, message: Option<StrLit> },
+    Require {
+        cond: Expr,
+        status: Option<Lit>,
+        message: Option<StrLit>,
+    },
     /// `validate params { FIELD: TYPE [= default] }`
     ValidateParams(Vec<ParamSpec>),
     /// `validate body SCHEMA`
@@ -206,15 +243,29 @@ pub enum StmtKind {
     /// `buffer body SIZE`
     BufferBody(Lit),
     /// `throttle RATE burst N [by EXPR] [name ID]`
-    Throttle { rate: Lit, burst: Option<Lit>, by: Option<Expr>, name: Option<Ident> },
+    Throttle {
+        rate: Lit,
+        burst: Option<Lit>,
+        by: Option<Expr>,
+        name: Option<Ident>,
+    },
     /// `throttle plan`
     ThrottlePlan,
-    /// `cache ttl D key [..] [vary ..]` and the block form `cache { ttl ..; key [..]; .. }`.
+    /// `cache ttl D key [..] [vary ..]` and the block form `cache { ttl ..; key [..]; .. }`,
+    /// which give the same spec. `key x` and `vary x` are one-part lists.
     Cache(CacheSpec),
     /// `set header H = EXPR`, `append header H = EXPR`, `remove header H`
-    Header { op: HeaderOp, name: Ident, value: Option<Expr> },
+    Header {
+        op: HeaderOp,
+        name: Ident,
+        value: Option<Expr>,
+    },
     /// `set query Q = EXPR`, `remove query Q`
-    Query { op: HeaderOp, name: Ident, value: Option<Expr> },
+    Query {
+        op: HeaderOp,
+        name: Ident,
+        value: Option<Expr>,
+    },
     /// `rewrite path "..."`
     Rewrite(StrLit),
     /// `body json { ... }`
@@ -225,10 +276,16 @@ pub enum StmtKind {
     /// one-line sugar `canary 10% to NAME sticky by EXPR`.
     Canary(Canary),
     /// `respond STATUS [json {..} | text ".."] [headers { name: EXPR, .. }]`
-    Respond { status: Lit, body: Option<RespondBody>, headers: Vec<(Ident, Expr)> },
-    /// `timeout D` or `timeout connect D request D`
+    Respond {
+        status: Lit,
+        body: Option<RespondBody>,
+        headers: Vec<(Ident, Expr)>,
+    },
+    /// `timeout D` or `timeout connect D request D`: one setting per phase, each with one
+    /// `Arg::Expr` literal. The bare form is one setting named `request` whose name span is the
+    /// `timeout` keyword.
     Timeout(Vec<Setting>),
-    /// `retry N on connect_error [, ...]`
+    /// `retry N on connect_error [, ...]`; a condition is a word or a status (`502`).
     Retry { count: Lit, on: Vec<Ident> },
     /// `websocket { idle_timeout 10m; max_message 1MiB; ping_every 30s }`
     Websocket(Vec<Setting>),
@@ -362,7 +419,10 @@ pub enum ExprKind {
     /// `a[b]`
     Index(Box<Expr>, Box<Expr>),
     /// `f(args)`; `func` is the callee name.
-    Call { func: Ident, args: Vec<Expr> },
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+    },
     Unary(UnOp, Box<Expr>),
     Binary(BinOp, Box<Expr>, Box<Expr>),
     /// `c ? a : b`
@@ -445,7 +505,10 @@ pub enum LitValue {
     /// Bytes (`1KiB`, `10MiB`, `1KB`).
     Size(u64),
     /// `100/s`: `count` tokens per `per_ms` milliseconds.
-    Rate { count: u64, per_ms: u64 },
+    Rate {
+        count: u64,
+        per_ms: u64,
+    },
     /// `10%` in basis points (1% = 100) so `12.5%` is exact.
     Percent(u32),
     Ip(std::net::IpAddr),

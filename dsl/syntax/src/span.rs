@@ -21,7 +21,11 @@ impl Span {
 
     /// The smallest span covering both (same file assumed; `self`'s file wins).
     pub fn to(self, other: Span) -> Span {
-        Span { file: self.file, start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            file: self.file,
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -46,7 +50,13 @@ impl SourceFile {
                 line_starts.push(u32::try_from(i + 1).unwrap_or(u32::MAX));
             }
         }
-        SourceFile { name, path, text, line_starts, included_from }
+        SourceFile {
+            name,
+            path,
+            text,
+            line_starts,
+            included_from,
+        }
     }
 
     /// 1-based line and column (in chars) of a byte offset.
@@ -57,7 +67,10 @@ impl SourceFile {
         };
         let start = self.line_starts.get(line).copied().unwrap_or(0) as usize;
         let end = (offset as usize).min(self.text.len());
-        let col = self.text.get(start..end).map_or(end.saturating_sub(start), |s| s.chars().count());
+        let col = self
+            .text
+            .get(start..end)
+            .map_or(end.saturating_sub(start), |s| s.chars().count());
         (line as u32 + 1, col as u32 + 1)
     }
 
@@ -65,8 +78,14 @@ impl SourceFile {
     pub fn line_text(&self, line: u32) -> &str {
         let i = line.saturating_sub(1) as usize;
         let start = self.line_starts.get(i).copied().unwrap_or(0) as usize;
-        let end = self.line_starts.get(i + 1).map_or(self.text.len(), |&e| e as usize);
-        self.text.get(start..end).unwrap_or("").trim_end_matches(['\n', '\r'])
+        let end = self
+            .line_starts
+            .get(i + 1)
+            .map_or(self.text.len(), |&e| e as usize);
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
     }
 }
 
@@ -106,6 +125,8 @@ impl SourceMap {
 
     /// Directory that relative paths in a file are resolved against.
     pub fn base_dir(&self, file: FileId) -> &Path {
-        self.get(file).and_then(|f| f.path.parent()).unwrap_or(Path::new("."))
+        self.get(file)
+            .and_then(|f| f.path.parent())
+            .unwrap_or(Path::new("."))
     }
 }
