@@ -4,17 +4,147 @@
 //! [`Signature`]; the runtime asks it for a `Send + Sync` [`Factory`] per [`PluginSpec`] when a
 //! config loads, and each worker asks the factory for its own `!Send` [`Instance`]. The runtime
 //! knows nothing else about any policy.
+//!
+//! # Life cycle
+//!
+//! - **Load** (control thread): for every `ConfigImage::plugins[slot]` the runtime looks the
+//!   spec's `plugin` name up in the [`Registry`] and calls [`Plugin::build`] with the factory
+//!   of the same `plugin` and `state_key` in the config being replaced, if any. Parse files and
+//!   keys here; a [`BuildError`] refuses the whole config and the old one keeps serving.
+//! - **Worker start and reload**: each worker calls [`Factory::instance`] once per config, so
+//!   an instance may keep per-core caches without locks.
+//! - **Request** (`Op::Call { slot, .. }`): [`Instance::call`] gets the call's argument
+//!   registers and the request as a [`Host`]. It may read fields (`host.load`), the buffered
+//!   body (`host.request_body`), store values for later `Field::Local` loads
+//!   (`host.set_local`), edit the request or its own response (`host.apply`), then answer:
+//!   [`Call::Continue`], [`Call::Respond`] with the status (headers and body already applied
+//!   as `Effect::RespSetHeader` / `Effect::RespSetBody`), or [`Call::Pending`] to await
+//!   [`Instance::ready`] and be called again with the same arguments. While an instance is
+//!   awaited, other requests of the worker that call it wait their turn.
+//!
+//! # A policy is one file plus one registration line
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::sync::atomic::{AtomicU64, Ordering};
+//!
+//! use gw_plugin::{
+//!     BuildError, Call, Effect, Factory, Host, Instance, Plugin, PluginSpec, Registry,
+//!     Signature, Value,
+//! };
+//!
+//! /// `stamp "v1"`: sets `x-stamp` on the upstream request and counts the requests stamped.
+//! struct Stamp;
+//!
+//! static SIGNATURE: Signature = Signature {
+//!     name: "stamp",
+//!     mnemonic: "stamp",
+//!     required_args: &["value"],
+//!     optional_args: &[],
+//! };
+//!
+//! struct StampFactory {
+//!     value: String,
+//!     /// State that survives a reload: handed from the previous factory of the same key.
+//!     stamped: Arc<AtomicU64>,
+//! }
+//!
+//! struct StampInstance {
+//!     value: String,
+//!     stamped: Arc<AtomicU64>,
+//! }
+//!
+//! impl Plugin for Stamp {
+//!     fn signature(&self) -> &Signature {
+//!         &SIGNATURE
+//!     }
+//!
+//!     fn build(
+//!         &self,
+//!         spec: &PluginSpec,
+//!         previous: Option<&dyn Factory>,
+//!     ) -> Result<Box<dyn Factory>, BuildError> {
+//!         let Some(value) = Value::find(&spec.args, "value").and_then(Value::as_str) else {
+//!             return Err(BuildError {
+//!                 origin: spec.origin.clone(),
+//!                 message: "stamp needs a string `value`".into(),
+//!             });
+//!         };
+//!         let stamped = previous
+//!             .and_then(|p| p.as_any().downcast_ref::<StampFactory>())
+//!             .map_or_else(Arc::default, |p| p.stamped.clone());
+//!         Ok(Box::new(StampFactory { value: value.to_owned(), stamped }))
+//!     }
+//! }
+//!
+//! impl Factory for StampFactory {
+//!     fn instance(&self, _worker: usize) -> Box<dyn Instance> {
+//!         Box::new(StampInstance { value: self.value.clone(), stamped: self.stamped.clone() })
+//!     }
+//!
+//!     fn as_any(&self) -> &dyn std::any::Any {
+//!         self
+//!     }
+//! }
+//!
+//! impl Instance for StampInstance {
+//!     fn call(&mut self, host: &mut dyn Host, _args: &[Value]) -> Call {
+//!         host.apply(Effect::SetHeader("x-stamp", &self.value));
+//!         self.stamped.fetch_add(1, Ordering::Relaxed);
+//!         Call::Continue
+//!     }
+//! }
+//!
+//! // The registration line (gw-plugins-std's `registry()`):
+//! let mut registry = Registry::new();
+//! registry.register(Box::new(Stamp));
+//!
+//! // What the runtime does with it: build at load, one instance per worker, call per request.
+//! let spec = PluginSpec {
+//!     plugin: "stamp".into(),
+//!     state_key: "GET /pets#1".into(),
+//!     args: vec![("value".into(), Value::str("v1"))],
+//!     origin: "api.gw:4:3".into(),
+//! };
+//! let plugin = registry.get("stamp").ok_or("not registered")?;
+//! let factory = plugin.build(&spec, None).map_err(|e| e.message)?;
+//! let mut instance = factory.instance(0);
+//! # struct Recorder(Vec<(String, String)>);
+//! # impl Host for Recorder {
+//! #     fn load(&mut self, _: gw_program::Field) -> Value { Value::Absent }
+//! #     fn apply(&mut self, e: Effect<'_>) {
+//! #         if let Effect::SetHeader(n, v) = e { self.0.push((n.into(), v.into())) }
+//! #     }
+//! #     fn call(&mut self, _: u16, _: &[Value]) -> Call { Call::Continue }
+//! #     fn now_ms(&self) -> i64 { 0 }
+//! #     fn upstream_healthy(&self, _: u16) -> bool { true }
+//! #     fn split_counter(&mut self, _: u16) -> u64 { 0 }
+//! # }
+//! let mut host = Recorder(Vec::new()); // a test double of the runtime's request
+//! assert_eq!(instance.call(&mut host, &[]), Call::Continue);
+//! assert_eq!(host.0, [("x-stamp".to_owned(), "v1".to_owned())]);
+//!
+//! // A reload hands the count over to the new factory of the same state_key.
+//! let reloaded = plugin.build(&spec, Some(factory.as_ref())).map_err(|e| e.message)?;
+//! let carried = reloaded.as_any().downcast_ref::<StampFactory>().ok_or("type")?;
+//! assert_eq!(carried.stamped.load(Ordering::Relaxed), 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 #![cfg_attr(
     not(test),
-    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing
+    )
 )]
 
 use std::future::Future;
 use std::pin::Pin;
 
-use gw_program::PluginSpec;
-use gw_program::Value;
-pub use gw_vm::{Call, Host};
+pub use gw_program::{PluginSpec, Value};
+pub use gw_vm::{Call, Effect, Host};
 
 /// What the compiler checks about a plugin use (filled in by each plugin).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,11 +162,15 @@ pub struct Signature {
 /// Error building a factory from a spec (bad file, bad key...): reported with the spec's origin.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BuildError {
+    /// `PluginSpec::origin` of the failing use (`file:line:col`).
     pub origin: String,
+    /// What is wrong, for the operator.
     pub message: String,
 }
 
+/// A policy, registered once per binary.
 pub trait Plugin: Send + Sync + 'static {
+    /// Name and arguments, for the compiler and the registry.
     fn signature(&self) -> &Signature;
     /// Build from a compiled spec. `previous` is the factory of the same `state_key` in the
     /// config being replaced, so state (buckets, caches, pools) carries over a reload.
@@ -49,7 +183,9 @@ pub trait Plugin: Send + Sync + 'static {
 
 /// Built once per config; shared by all workers.
 pub trait Factory: Send + Sync + std::any::Any {
+    /// The instance worker `worker` uses for this config (called once per worker).
     fn instance(&self, worker: usize) -> Box<dyn Instance>;
+    /// `self`, so that `Plugin::build` can downcast a `previous` factory to its own type.
     fn as_any(&self) -> &dyn std::any::Any;
 }
 
@@ -70,19 +206,29 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// An empty registry.
     pub fn new() -> Registry {
         Registry::default()
     }
 
+    /// Add a plugin. Names should be unique: [`Registry::get`] finds the first registered.
     pub fn register(&mut self, plugin: Box<dyn Plugin>) {
         self.plugins.push(plugin);
     }
 
+    /// The plugin registered under `name`.
     pub fn get(&self, name: &str) -> Option<&dyn Plugin> {
-        self.plugins.iter().find(|p| p.signature().name == name).map(|p| p.as_ref())
+        self.plugins
+            .iter()
+            .find(|p| p.signature().name == name)
+            .map(|p| p.as_ref())
     }
 
+    /// Every registered name, in registration order (the compiler's `available_plugins`).
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.plugins.iter().map(|p| p.signature().name)
     }
 }
+
+#[cfg(test)]
+mod tests;

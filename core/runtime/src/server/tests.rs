@@ -16,6 +16,7 @@ use super::{Options, Server};
 use crate::{Driver, Loaded};
 
 mod errors;
+mod plugins;
 mod upstream;
 
 const DRIVERS: [Driver; 2] = [Driver::Uring, Driver::Legacy];

@@ -1,0 +1,385 @@
+//! The plugin seam end to end: the reference test plugin (`probe`) driven by hand-built
+//! images through the real server, on both drivers.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use gw_program::{
+    ConfigImage, Field, Listener, Loc, NO_REG, Op, PatSeg, PluginSpec, Program, Router, Value,
+};
+
+use super::*;
+
+mod probe;
+
+use probe::{PENDING_MS, Rig, TestFactory, USER_LOCAL, rig, spec};
+
+fn prog(ops: Vec<Op>, consts: &[&str]) -> Arc<Program> {
+    Arc::new(Program {
+        locs: vec![Loc::default(); ops.len()],
+        ops,
+        consts: consts.iter().map(|c| Value::str(c)).collect(),
+        regs: 2,
+        ..Program::default()
+    })
+}
+
+const FORWARD: Op = Op::Forward {
+    up: 0,
+    hash: NO_REG,
+};
+
+/// Slots 0..4: local, deny, pending, body. Routes: `GET /local` (x-name -> plugin -> local
+/// forwarded as x-user), `GET /deny`, `GET /slow` (request id as the argument), `POST /body`
+/// (buffered) and `POST /stream` (not buffered), all forwarding to `up`.
+fn plugin_image(up: SocketAddr) -> ConfigImage {
+    let call = |slot: u16, argc: u8| Op::Call { slot, arg: 0, argc };
+    let lit = |s: &str| vec![PatSeg::Literal(s.into())];
+    let local = prog(
+        vec![
+            Op::LdField {
+                dst: 0,
+                field: Field::Header(0),
+            },
+            call(0, 1),
+            Op::LdField {
+                dst: 1,
+                field: Field::Local(USER_LOCAL),
+            },
+            Op::HdrSet { h: 1, r: 1 },
+            FORWARD,
+        ],
+        &["x-name", "x-user"],
+    );
+    let slow = vec![
+        Op::LdField {
+            dst: 0,
+            field: Field::RequestId,
+        },
+        call(2, 1),
+        FORWARD,
+    ];
+    let table = vec![
+        route("GET /local", "GET", lit("local"), local),
+        route(
+            "GET /deny",
+            "GET",
+            lit("deny"),
+            prog(vec![call(1, 0), FORWARD], &[]),
+        ),
+        route("GET /slow", "GET", lit("slow"), prog(slow, &[])),
+        route(
+            "POST /body",
+            "POST",
+            lit("body"),
+            prog(vec![call(3, 0), FORWARD], &[]),
+        ),
+        route(
+            "POST /stream",
+            "POST",
+            lit("stream"),
+            prog(vec![call(3, 0), FORWARD], &[]),
+        ),
+    ];
+    let (mut plans, mut keys) = (Vec::new(), Vec::new());
+    for (i, (mut p, mut k)) in table.into_iter().enumerate() {
+        p.buffer_body = p.name == "POST /body";
+        k.route = i as u32;
+        plans.push(p);
+        keys.push(k);
+    }
+    ConfigImage {
+        listeners: vec![Listener {
+            addr: "127.0.0.1:0".parse().unwrap(),
+            tls: None,
+        }],
+        upstreams: vec![upstream(&[up])],
+        routes: plans,
+        router: Router::build(&keys).unwrap(),
+        plugins: vec![
+            spec("test.local", "users"),
+            spec("test.deny", "GET /deny#1"),
+            spec("test.pending", "GET /slow#1"),
+            spec("test.body", "POST /body#1"),
+        ],
+        ..ConfigImage::default()
+    }
+}
+
+fn serve(loaded: Arc<Loaded>, driver: Driver, workers: usize) -> Server {
+    let opts = Options {
+        workers: Some(workers),
+        driver: Some(driver),
+        no_pin: true,
+    };
+    Server::start(loaded, &opts).unwrap()
+}
+
+fn load(rig: &Rig, up: SocketAddr) -> Arc<Loaded> {
+    Arc::new(Loaded::load(plugin_image(up), &rig.registry, None).unwrap())
+}
+
+fn hits(loaded: &Loaded, slot: usize) -> Arc<AtomicUsize> {
+    let f = loaded.factories[slot]
+        .as_any()
+        .downcast_ref::<TestFactory>();
+    f.expect("a test factory").hits.clone()
+}
+
+#[test]
+fn a_plugin_local_is_forwarded_as_a_header() {
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let server = serve(load(&rig, echo), d, 1);
+        let r = exchange(
+            &server,
+            b"GET /local HTTP/1.1\r\nHost: a\r\nX-Name: ann\r\n\r\n",
+        );
+        assert_eq!(r.status, 200, "{d}: {r:?}");
+        assert!(
+            r.text().contains(r#""x-user":"user:ann""#),
+            "{d}: {}",
+            r.text()
+        );
+        // locals are per request: the next one stores its own value
+        let r = exchange(
+            &server,
+            b"GET /local HTTP/1.1\r\nHost: a\r\nX-Name: bob\r\n\r\n",
+        );
+        assert!(
+            r.text().contains(r#""x-user":"user:bob""#),
+            "{d}: {}",
+            r.text()
+        );
+        assert!(!r.text().contains("user:ann"), "{d}: {}", r.text());
+        assert_eq!(rig.local.calls.load(Ordering::SeqCst), 2, "{d}");
+        server.stop();
+    }
+}
+
+#[test]
+fn a_plugin_response_reaches_the_client_as_applied() {
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let server = serve(load(&rig, echo), d, 1);
+        let r = exchange(&server, b"GET /deny HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(r.status, 429, "{d}: {r:?}");
+        assert_eq!(r.text(), r#"{"message":"slow down"}"#, "{d}");
+        assert_eq!(r.header("retry-after").as_deref(), Some("7"), "{d}");
+        assert_eq!(
+            r.header("content-type").as_deref(),
+            Some("application/json")
+        );
+        assert_eq!(r.header("content-length").as_deref(), Some("23"));
+        assert!(r.header("x-request-id").is_some(), "{d}: {r:?}");
+        // the connection stays usable and the next answer carries none of those edits
+        let mut s = client(&server);
+        let mut pending = Vec::new();
+        s.write_all(b"GET /deny HTTP/1.1\r\nHost: a\r\n\r\nGET /local HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap();
+        assert_eq!(read_resp(&mut s, &mut pending, false).status, 429, "{d}");
+        let r = read_resp(&mut s, &mut pending, false);
+        assert_eq!(r.status, 200, "{d}: {r:?}");
+        assert!(r.header("retry-after").is_none(), "{d}: {r:?}");
+        assert_eq!(rig.deny.calls.load(Ordering::SeqCst), 2, "{d}");
+        server.stop();
+    }
+}
+
+#[test]
+fn a_pending_plugin_resumes_after_its_timer_and_serialises_concurrent_requests() {
+    const CONCURRENT: usize = 20;
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let server = serve(load(&rig, echo), d, 1);
+        let t0 = Instant::now();
+        let r = exchange(&server, b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(r.status, 200, "{d}: {r:?}");
+        assert!(r.text().contains(r#""path":"/slow""#), "{d}: {r:?}");
+        assert!(
+            t0.elapsed() >= Duration::from_millis(PENDING_MS),
+            "{d}: no wait"
+        );
+        assert_eq!(rig.pending.pendings.load(Ordering::SeqCst), 1, "{d}");
+        assert_eq!(
+            rig.pending.calls.load(Ordering::SeqCst),
+            2,
+            "{d}: called again"
+        );
+
+        // connected first, then released together: every request pends on one instance
+        let clients: Vec<TcpStream> = (0..CONCURRENT).map(|_| client(&server)).collect();
+        let gate = Arc::new(Barrier::new(CONCURRENT));
+        let threads: Vec<_> = clients
+            .into_iter()
+            .map(|mut s| {
+                let gate = gate.clone();
+                std::thread::spawn(move || {
+                    gate.wait();
+                    s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+                        .unwrap();
+                    read_resp(&mut s, &mut Vec::new(), false).status
+                })
+            })
+            .collect();
+        for t in threads {
+            assert_eq!(t.join().unwrap(), 200, "{d}");
+        }
+        let p = &rig.pending;
+        assert_eq!(p.pendings.load(Ordering::SeqCst), 1 + CONCURRENT, "{d}");
+        assert_eq!(p.calls.load(Ordering::SeqCst), 2 * (1 + CONCURRENT), "{d}");
+        assert!(
+            p.idle_readies.load(Ordering::SeqCst) >= 1,
+            "{d}: no request waited for the busy instance"
+        );
+        assert_eq!(
+            p.instances.load(Ordering::SeqCst),
+            1,
+            "{d}: one worker, one instance"
+        );
+        server.stop();
+    }
+}
+
+#[test]
+fn each_worker_gets_one_instance_not_one_per_request() {
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let server = serve(load(&rig, echo), d, 2);
+        assert_eq!(server.workers(), 2);
+        for i in 0..10 {
+            let req = format!("GET /local HTTP/1.1\r\nHost: a\r\nX-Name: n{i}\r\n\r\n");
+            assert_eq!(exchange(&server, req.as_bytes()).status, 200, "{d}");
+        }
+        for (name, s) in [
+            ("local", &rig.local),
+            ("deny", &rig.deny),
+            ("body", &rig.body),
+        ] {
+            assert_eq!(s.instances.load(Ordering::SeqCst), 2, "{d}: {name}");
+            assert_eq!(
+                s.workers.load(Ordering::SeqCst),
+                0b11,
+                "{d}: {name}: workers 0, 1"
+            );
+        }
+        assert_eq!(rig.local.calls.load(Ordering::SeqCst), 10, "{d}");
+        server.stop();
+    }
+}
+
+#[test]
+fn reload_hands_the_previous_factory_of_the_same_state_key_to_build() {
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let first = load(&rig, echo);
+        let server = serve(first.clone(), d, 1);
+        for _ in 0..3 {
+            let r = exchange(&server, b"GET /local HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(r.status, 200, "{d}");
+        }
+        assert_eq!(hits(&first, 0).load(Ordering::SeqCst), 3, "{d}");
+
+        let mut img = plugin_image(echo);
+        img.plugins.push(spec("test.local", "partners")); // new key: fresh state
+        img.plugins.push(spec("test.deny", "users")); // same key, other plugin: fresh
+        let second = Arc::new(Loaded::load(img, &rig.registry, Some(&first)).unwrap());
+        let builds = rig.local.builds();
+        let want = [("users", None), ("users", Some(1)), ("partners", None)];
+        let want: Vec<_> = want.iter().map(|(k, g)| ((*k).to_owned(), *g)).collect();
+        assert_eq!(builds, want, "{d}");
+        let deny_builds = rig.deny.builds();
+        assert_eq!(deny_builds.last(), Some(&("users".to_owned(), None)), "{d}");
+        assert!(
+            Arc::ptr_eq(&hits(&first, 0), &hits(&second, 0)),
+            "{d}: state carried"
+        );
+        assert_eq!(hits(&second, 4).load(Ordering::SeqCst), 0, "{d}");
+
+        server.handle().reload(second.clone());
+        std::thread::sleep(Duration::from_millis(50));
+        let r = exchange(
+            &server,
+            b"GET /local HTTP/1.1\r\nHost: a\r\nX-Name: z\r\n\r\n",
+        );
+        assert!(r.text().contains(r#""x-user":"user:z""#), "{d}: {r:?}");
+        assert_eq!(
+            hits(&second, 0).load(Ordering::SeqCst),
+            4,
+            "{d}: counted on"
+        );
+        // the reload built one instance per `test.local` slot of the new config (2)
+        assert_eq!(rig.local.instances.load(Ordering::SeqCst), 3, "{d}");
+        server.stop();
+    }
+}
+
+#[test]
+fn unknown_plugins_and_build_errors_refuse_the_config_by_name() {
+    let rig = rig();
+    let mut img = ConfigImage::default();
+    img.plugins.push(spec("test.local", "users"));
+    img.plugins.push(PluginSpec {
+        origin: "api.gw:12:3".into(),
+        ..spec("jwt", "users")
+    });
+    let mut bad = spec("test.deny", "GET /x#1");
+    bad.args.push(("fail".into(), Value::Bool(true)));
+    bad.origin = "api.gw:20:5".into();
+    img.plugins.push(bad);
+    let err = Loaded::load(img, &rig.registry, None).unwrap_err();
+    assert_eq!(err.messages.len(), 2, "{err}");
+    assert!(err.messages[0].contains("`jwt`"), "{err}");
+    assert!(err.messages[0].contains("api.gw:12:3"), "{err}");
+    assert_eq!(err.messages[1], "api.gw:20:5: bad key file");
+}
+
+#[test]
+fn a_buffered_route_shows_the_plugin_the_whole_body() {
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let server = serve(load(&rig, echo), d, 1);
+        let r = exchange(
+            &server,
+            b"POST /body HTTP/1.1\r\nHost: a\r\nContent-Length: 12\r\n\r\nhello plugin",
+        );
+        assert_eq!(r.status, 200, "{d}: {r:?}");
+        let t = r.text();
+        assert!(t.contains(r#""x-seen-body":"hello plugin""#), "{d}: {t}");
+        assert!(t.contains(r#""x-seen-len":"12""#), "{d}: {t}");
+        assert!(
+            t.contains(r#""body":"hello plugin""#),
+            "{d}: still forwarded: {t}"
+        );
+        // chunks arrive in several writes; the plugin sees them joined
+        let mut s = client(&server);
+        s.write_all(
+            b"POST /body HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n",
+        )
+        .unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        s.write_all(b"4\r\ndefg\r\n0\r\n\r\n").unwrap();
+        let t = read_resp(&mut s, &mut Vec::new(), false).text();
+        assert!(t.contains(r#""x-seen-body":"abcdefg""#), "{d}: {t}");
+        assert!(t.contains(r#""body":"abcdefg""#), "{d}: {t}");
+        // a streaming route has no buffered body to show
+        let r = exchange(
+            &server,
+            b"POST /stream HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello",
+        );
+        let t = r.text();
+        assert!(t.contains(r#""x-seen-body":"<none>""#), "{d}: {t}");
+        assert!(t.contains(r#""body":"hello""#), "{d}: {t}");
+        assert_eq!(rig.body.calls.load(Ordering::SeqCst), 3, "{d}");
+        server.stop();
+    }
+}

@@ -1,0 +1,244 @@
+//! The reference test plugin: one registered plugin per behaviour, each reporting what its
+//! factories and instances saw through lock-free counters.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use gw_plugin::{BuildError, Call, Effect, Factory, Host, Instance, Plugin, Registry, Signature};
+use gw_program::{PluginSpec, Value};
+
+/// The local a `Local` plugin stores and its route forwards as `x-user`.
+pub(super) const USER_LOCAL: u16 = 0;
+/// How long a `Pending` plugin's I/O takes.
+pub(super) const PENDING_MS: u64 = 20;
+
+/// What a test plugin does when called.
+#[derive(Clone, Copy, Debug)]
+enum Mode {
+    /// Store `user:<arg>` as local 0, continue.
+    Local,
+    /// Put a 429 with headers and a JSON body into the host, respond.
+    Deny,
+    /// Per request (arg = request id): pending first, continue after `ready()`.
+    Pending,
+    /// Copy the buffered request body into request headers, continue.
+    Body,
+}
+
+/// Per build: the spec's state key and the generation of the `previous` factory.
+pub(super) type Build = (String, Option<usize>);
+
+/// What a plugin's factories and instances observed, across workers and reloads.
+pub(super) struct Stats {
+    builds: Sender<Build>,
+    pub(super) instances: AtomicUsize,
+    /// Bit `w` set when worker `w` asked for an instance.
+    pub(super) workers: AtomicUsize,
+    pub(super) calls: AtomicUsize,
+    pub(super) pendings: AtomicUsize,
+    /// `ready()` with nothing queued: another request's turn on a busy instance.
+    pub(super) idle_readies: AtomicUsize,
+}
+
+struct TestPlugin {
+    sig: Signature,
+    mode: Mode,
+    stats: Arc<Stats>,
+}
+
+pub(super) struct TestFactory {
+    mode: Mode,
+    stats: Arc<Stats>,
+    /// 1 for a fresh factory, previous + 1 when carried over.
+    generation: usize,
+    /// Calls served: the state that must survive a reload.
+    pub(super) hits: Arc<AtomicUsize>,
+}
+
+struct TestInstance {
+    mode: Mode,
+    stats: Arc<Stats>,
+    hits: Arc<AtomicUsize>,
+    /// Request ids waiting for the next `ready()`, and those it made ready.
+    queued: Vec<String>,
+    ready: Vec<String>,
+}
+
+impl Plugin for TestPlugin {
+    fn signature(&self) -> &Signature {
+        &self.sig
+    }
+
+    fn build(
+        &self,
+        spec: &PluginSpec,
+        previous: Option<&dyn Factory>,
+    ) -> Result<Box<dyn Factory>, BuildError> {
+        if Value::find(&spec.args, "fail").is_some() {
+            return Err(BuildError {
+                origin: spec.origin.clone(),
+                message: "bad key file".into(),
+            });
+        }
+        let prev = previous.and_then(|p| p.as_any().downcast_ref::<TestFactory>());
+        let _ = (self.stats.builds).send((spec.state_key.clone(), prev.map(|p| p.generation)));
+        Ok(Box::new(TestFactory {
+            mode: self.mode,
+            stats: self.stats.clone(),
+            generation: prev.map_or(1, |p| p.generation + 1),
+            hits: prev.map_or_else(Arc::default, |p| p.hits.clone()),
+        }))
+    }
+}
+
+impl Factory for TestFactory {
+    fn instance(&self, worker: usize) -> Box<dyn Instance> {
+        self.stats.instances.fetch_add(1, Ordering::SeqCst);
+        self.stats.workers.fetch_or(1 << worker, Ordering::SeqCst);
+        Box::new(TestInstance {
+            mode: self.mode,
+            stats: self.stats.clone(),
+            hits: self.hits.clone(),
+            queued: Vec::new(),
+            ready: Vec::new(),
+        })
+    }
+
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+}
+
+impl Instance for TestInstance {
+    fn call(&mut self, host: &mut dyn Host, args: &[Value]) -> Call {
+        self.stats.calls.fetch_add(1, Ordering::SeqCst);
+        self.hits.fetch_add(1, Ordering::SeqCst);
+        let arg = args
+            .first()
+            .and_then(Value::as_str)
+            .unwrap_or("-")
+            .to_owned();
+        match self.mode {
+            Mode::Local => {
+                host.set_local(USER_LOCAL, Value::str(&format!("user:{arg}")));
+                Call::Continue
+            }
+            Mode::Deny => {
+                host.apply(Effect::RespSetHeader("retry-after", "7"));
+                host.apply(Effect::RespSetHeader("content-type", "application/json"));
+                host.apply(Effect::RespSetBody(r#"{"message":"slow down"}"#));
+                Call::Respond(429)
+            }
+            Mode::Pending => {
+                if let Some(i) = self.ready.iter().position(|id| *id == arg) {
+                    self.ready.swap_remove(i);
+                    return Call::Continue;
+                }
+                self.queued.push(arg);
+                self.stats.pendings.fetch_add(1, Ordering::SeqCst);
+                Call::Pending
+            }
+            Mode::Body => {
+                let seen = host
+                    .request_body()
+                    .map(|b| String::from_utf8_lossy(b).into_owned());
+                let len = seen.as_ref().map_or(0, String::len).to_string();
+                host.apply(Effect::SetHeader(
+                    "x-seen-body",
+                    seen.as_deref().unwrap_or("<none>"),
+                ));
+                host.apply(Effect::SetHeader("x-seen-len", &len));
+                Call::Continue
+            }
+        }
+    }
+
+    fn ready(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
+        Box::pin(async move {
+            if self.queued.is_empty() {
+                self.stats.idle_readies.fetch_add(1, Ordering::SeqCst);
+                return;
+            }
+            monoio::time::sleep(Duration::from_millis(PENDING_MS)).await;
+            self.ready.append(&mut self.queued);
+        })
+    }
+}
+
+/// A plugin's stats, seen from the test thread.
+pub(super) struct Probe {
+    stats: Arc<Stats>,
+    builds: Receiver<Build>,
+}
+
+impl Probe {
+    /// The builds since the last look.
+    pub(super) fn builds(&self) -> Vec<Build> {
+        self.builds.try_iter().collect()
+    }
+}
+
+impl std::ops::Deref for Probe {
+    type Target = Stats;
+    fn deref(&self) -> &Stats {
+        &self.stats
+    }
+}
+
+/// One registered test plugin per mode, with its stats.
+pub(super) struct Rig {
+    pub(super) registry: Registry,
+    pub(super) local: Probe,
+    pub(super) deny: Probe,
+    pub(super) pending: Probe,
+    pub(super) body: Probe,
+}
+
+pub(super) fn rig() -> Rig {
+    let mut registry = Registry::new();
+    let mut add = |name: &'static str, mode: Mode| {
+        let (tx, builds) = channel();
+        let stats = Arc::new(Stats {
+            builds: tx,
+            instances: AtomicUsize::new(0),
+            workers: AtomicUsize::new(0),
+            calls: AtomicUsize::new(0),
+            pendings: AtomicUsize::new(0),
+            idle_readies: AtomicUsize::new(0),
+        });
+        registry.register(Box::new(TestPlugin {
+            sig: Signature {
+                name,
+                mnemonic: name,
+                required_args: &[],
+                optional_args: &["fail"],
+            },
+            mode,
+            stats: stats.clone(),
+        }));
+        Probe { stats, builds }
+    };
+    let local = add("test.local", Mode::Local);
+    let deny = add("test.deny", Mode::Deny);
+    let pending = add("test.pending", Mode::Pending);
+    let body = add("test.body", Mode::Body);
+    Rig {
+        registry,
+        local,
+        deny,
+        pending,
+        body,
+    }
+}
+
+pub(super) fn spec(plugin: &str, state_key: &str) -> PluginSpec {
+    PluginSpec {
+        plugin: plugin.into(),
+        state_key: state_key.into(),
+        args: vec![],
+        origin: format!("test.gw:{}:3", state_key.len()),
+    }
+}
