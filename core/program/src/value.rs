@@ -6,65 +6,41 @@
 use std::net::IpAddr;
 use std::sync::Arc;
 
-/// An immutable string that is cheap to clone.
-#[derive(Clone)]
-pub enum Str {
-    /// Up to [`Str::INLINE`] bytes, stored in place.
-    Inline { len: u8, buf: [u8; Str::INLINE] },
-    /// Longer strings, shared.
-    Shared(Arc<str>),
-}
+use smol_str::SmolStr;
+
+/// An immutable string that is cheap to clone and to read.
+///
+/// Backed by `smol_str` (rust-analyzer's small-string type): short strings live in place and
+/// reading them needs no UTF-8 re-validation, which a safe hand-rolled inline buffer would
+/// pay on every access (the VM reads header names and values on every effect).
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
+pub struct Str(SmolStr);
 
 impl Str {
     /// Longest string stored without allocating.
-    pub const INLINE: usize = 22;
+    pub const INLINE: usize = SmolStr::INLINE_CAP;
 
     /// Copy `s`: in place when it fits, else into one shared allocation.
     pub fn new(s: &str) -> Str {
-        if s.len() <= Self::INLINE {
-            let mut buf = [0u8; Self::INLINE];
-            if let Some(dst) = buf.get_mut(..s.len()) {
-                dst.copy_from_slice(s.as_bytes());
-            }
-            Str::Inline {
-                len: s.len() as u8,
-                buf,
-            }
-        } else {
-            Str::Shared(Arc::from(s))
-        }
+        Str(SmolStr::new(s))
     }
 
     /// The text.
+    #[inline]
     pub fn as_str(&self) -> &str {
-        match self {
-            Str::Inline { len, buf } => {
-                // Inline bytes always come from a whole `&str` of `len` bytes (see `new`).
-                buf.get(..*len as usize)
-                    .and_then(|b| std::str::from_utf8(b).ok())
-                    .unwrap_or("")
-            }
-            Str::Shared(s) => s,
-        }
+        self.0.as_str()
+    }
+
+    /// Whether the text lives in a shared allocation (longer than [`Str::INLINE`]).
+    #[inline]
+    pub fn is_shared(&self) -> bool {
+        self.0.is_heap_allocated()
     }
 }
 
 impl std::fmt::Debug for Str {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         std::fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-impl PartialEq for Str {
-    fn eq(&self, other: &Str) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-impl Eq for Str {}
-
-impl std::hash::Hash for Str {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        self.as_str().hash(state)
     }
 }
 
@@ -150,5 +126,31 @@ impl Value {
     /// `true` for `Bool(true)` and JSON `true`: what `jz`, `jnz` and `deny.ifnot` test.
     pub fn is_true(&self) -> bool {
         matches!(self, Value::Bool(true) | Value::Json(Json::Bool(true)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_stay_small() {
+        // Registers are copied on every load and move; keep them at four words.
+        assert_eq!(size_of::<Str>(), 24);
+        assert!(size_of::<Value>() <= 32, "{}", size_of::<Value>());
+    }
+
+    #[test]
+    fn str_inline_up_to_the_limit_then_shared() {
+        let short = "a".repeat(Str::INLINE);
+        let long = "é".repeat(Str::INLINE);
+        let (s, l) = (Str::new(&short), Str::new(&long));
+        assert!(!s.is_shared());
+        assert!(l.is_shared());
+        assert_eq!(s.as_str(), short);
+        assert_eq!(l.clone().as_str(), long);
+        assert_eq!(Str::from("ü"), Str::new("ü"));
+        assert_ne!(Str::new("a"), Str::new("b"));
+        assert_eq!(format!("{:?}", Str::new("x\"")), "\"x\\\"\"");
     }
 }

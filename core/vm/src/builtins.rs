@@ -1,6 +1,6 @@
 //! The fixed standard library (`call.fn`). Every function passes an absent argument through
 //! as absent. Results are built in the frame's scratch buffers and stored as [`Str`], so only
-//! results longer than 22 bytes allocate (a `sha256_hex` or `uuid` result always does).
+//! results longer than 23 bytes allocate (a `sha256_hex` or `uuid` result always does).
 
 use std::fmt::Write;
 
@@ -15,8 +15,8 @@ use crate::fault::Fault;
 use crate::rng;
 
 /// What a builtin may use besides its arguments.
-pub(crate) struct Env<'a> {
-    pub host: &'a mut dyn Host,
+pub(crate) struct Env<'a, H: ?Sized> {
+    pub host: &'a mut H,
     pub scratch: &'a mut String,
     pub bytes: &'a mut Vec<u8>,
 }
@@ -29,7 +29,11 @@ const STANDARD: GeneralPurpose = GeneralPurpose::new(&alphabet::STANDARD, PADDIN
 const URL_SAFE: GeneralPurpose = GeneralPurpose::new(&alphabet::URL_SAFE, PADDING_OPTIONAL);
 
 /// Call `func` with `args` (the verifier checked the arity).
-pub(crate) fn call(func: Builtin, args: &[Value], env: &mut Env<'_>) -> Result<Value, Fault> {
+pub(crate) fn call<H: Host + ?Sized>(
+    func: Builtin,
+    args: &[Value],
+    env: &mut Env<'_, H>,
+) -> Result<Value, Fault> {
     match func {
         Builtin::Now => return Ok(Value::Timestamp(env.host.now_ms())),
         Builtin::Uuid => {
@@ -63,7 +67,7 @@ pub(crate) fn call(func: Builtin, args: &[Value], env: &mut Env<'_>) -> Result<V
                 Some(v) => Some(v.as_text().ok_or(Fault::Type)?),
                 None => None,
             };
-            text_fn(func, s, sep, first, env)
+            text_fn(func, s, sep, first, env.scratch, env.bytes)
         }
     }
 }
@@ -74,9 +78,9 @@ fn text_fn(
     s: &str,
     sep: Option<&str>,
     original: &Value,
-    env: &mut Env<'_>,
+    out: &mut String,
+    bytes: &mut Vec<u8>,
 ) -> Result<Value, Fault> {
-    let out = &mut *env.scratch;
     Ok(match func {
         Builtin::Lower if s.is_ascii() => string_of(out, |o| {
             o.push_str(s);
@@ -105,19 +109,17 @@ fn text_fn(
         }
         Builtin::UrlEncode => string_of(out, |o| url_encode(s, o)),
         Builtin::UrlDecode => {
-            url_decode(s, env.bytes);
-            utf8_string(env.bytes, out)
+            url_decode(s, bytes);
+            utf8_string(bytes, out)
         }
         Builtin::Base64Encode => string_of(out, |o| STANDARD.encode_string(s, o)),
         Builtin::Base64Decode => {
-            env.bytes.clear();
-            if STANDARD.decode_vec(s, env.bytes).is_err() {
-                env.bytes.clear();
-                URL_SAFE
-                    .decode_vec(s, env.bytes)
-                    .map_err(|_| Fault::Invalid)?;
+            bytes.clear();
+            if STANDARD.decode_vec(s, bytes).is_err() {
+                bytes.clear();
+                URL_SAFE.decode_vec(s, bytes).map_err(|_| Fault::Invalid)?;
             }
-            utf8_string(env.bytes, out)
+            utf8_string(bytes, out)
         }
         Builtin::Sha256Hex => {
             let digest = Sha256::digest(s.as_bytes());

@@ -56,6 +56,7 @@ fn holds(op: CmpOp, ord: Ordering) -> bool {
 /// Value equality; JSON scalars equal the native values they hold.
 pub(crate) fn equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
+        (Value::Str(x), Value::Str(y)) => x == y,
         (Value::Json(x), Value::Json(y)) => x == y,
         (Value::Json(j), v) | (v, Value::Json(j)) => json_equals(j, v),
         (Value::Ip(x), Value::Ip(y)) => ip_bits(*x) == ip_bits(*y),
@@ -195,7 +196,7 @@ fn unsigned(r: Option<u64>, make: fn(u64) -> Value) -> Result<Value, Fault> {
     r.map(make).ok_or(Fault::Overflow)
 }
 
-/// String concatenation; allocates only when the result is longer than 22 bytes.
+/// String concatenation; allocates only when the result is longer than 23 bytes.
 pub(crate) fn concat(a: &Value, b: &Value, scratch: &mut String) -> Result<Value, Fault> {
     if a.is_missing() || b.is_missing() {
         return Ok(Value::Absent);

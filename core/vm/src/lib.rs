@@ -2,8 +2,8 @@
 //!
 //! The interpreter loop does not allocate for ops on ints, bools, constants and short
 //! strings: registers live in a reusable [`Frame`] (resized once per program), strings of up
-//! to 22 bytes are stored inline, longer ones are shared (`Arc` clones), and text is built in
-//! the frame's reused scratch buffers. Only an op whose *result* is a string longer than 22
+//! to 23 bytes are stored inline, longer ones are shared (`Arc` clones), and text is built in
+//! the frame's reused scratch buffers. Only an op whose *result* is a string longer than 23
 //! bytes allocates that result (`concat`, `tpl.build`, builtins such as `sha256_hex`).
 //!
 //! Semantics the compiler relies on:
@@ -173,8 +173,14 @@ impl Frame {
 
     /// Start a program: `regs` absent registers, keeping the allocations.
     fn reset(&mut self, regs: u8) {
-        self.regs.clear();
-        self.regs.resize(usize::from(regs), Value::Absent);
+        let regs = usize::from(regs);
+        if self.regs.len() == regs {
+            // The common case (the same program again): overwrite in place, no resize.
+            self.regs.iter_mut().for_each(|r| *r = Value::Absent);
+        } else {
+            self.regs.clear();
+            self.regs.resize(regs, Value::Absent);
+        }
         self.scratch.clear();
         self.canary = false;
     }
@@ -184,7 +190,10 @@ impl Frame {
 ///
 /// Resuming needs the frame the program ran in; a frame whose register count does not match
 /// the program traps.
-pub fn run(program: &Program, pc: u32, frame: &mut Frame, host: &mut dyn Host) -> Exit {
+///
+/// Generic over the host so a concrete host's loads and effects are inlined into the loop;
+/// `&mut dyn Host` works too.
+pub fn run<H: Host + ?Sized>(program: &Program, pc: u32, frame: &mut Frame, host: &mut H) -> Exit {
     if pc == 0 {
         frame.reset(program.regs);
     } else if frame.regs.len() != usize::from(program.regs) {

@@ -195,6 +195,51 @@ fn frames_are_reused_and_reset() {
 }
 
 #[test]
+fn a_frame_moves_between_programs_of_other_sizes() {
+    // Each program reads its last register before writing it: absent on every run.
+    let program = |regs: u8| {
+        let mut asm = Asm::new(regs);
+        let k = asm.konst(Value::str("left over from the last run"));
+        let last = regs - 1;
+        asm.ops(vec![
+            Op::Has { dst: 0, a: last },
+            Op::LdConst { dst: last, k },
+            Op::Done,
+        ])
+    };
+    let (small, big) = (program(2), program(5));
+    let mut frame = Frame::new();
+    let mut host = TestHost::default();
+    for p in [&big, &small, &small, &big, &big] {
+        assert_eq!(run(p, 0, &mut frame, &mut host), Exit::Done);
+        assert_eq!(frame.regs.len(), usize::from(p.regs));
+        assert_eq!(frame.regs[0], Value::Bool(false));
+    }
+}
+
+#[test]
+fn a_host_behind_dyn_runs_like_a_concrete_one() {
+    let mut asm = Asm::new(1);
+    let name = asm.konst(Value::str("x-a"));
+    let p = asm.ops(vec![
+        Op::LdField {
+            dst: 0,
+            field: Field::ReqMethod,
+        },
+        Op::HdrSet { h: name, r: 0 },
+        Op::Done,
+    ]);
+    let fields = [(Field::ReqMethod, Value::str("GET"))];
+    let mut concrete = TestHost::with(&fields);
+    let mut boxed = TestHost::with(&fields);
+    let exit = run(&p, 0, &mut Frame::new(), &mut concrete);
+    let host: &mut dyn crate::Host = &mut boxed;
+    assert_eq!(run(&p, 0, &mut Frame::new(), host), exit);
+    assert_eq!(boxed.effects, concrete.effects);
+    assert_eq!(concrete.effects, [r#"SetHeader("x-a", "GET")"#]);
+}
+
+#[test]
 fn cidr_sets_match_v4_v6_and_mapped_addresses() {
     let blocks = [
         CidrSet::block("10.0.0.0".parse().unwrap(), 8),
