@@ -14,7 +14,10 @@ pub fn load(path: &Path, available_plugins: Option<Vec<String>>) -> Option<(Pars
     let compiled = if diags.iter().any(|d| d.is_error()) {
         None
     } else {
-        let opts = Options { available_plugins, ..Options::default() };
+        let opts = Options {
+            available_plugins,
+            ..Options::default()
+        };
         let compiled = gw_compiler::compile(&parsed, &opts);
         diags.extend(compiled.diagnostics.iter().cloned());
         Some(compiled)
@@ -116,8 +119,12 @@ pub fn disasm(args: &[String]) -> i32 {
         eprintln!("usage: gw disasm FILE [--route 'METHOD /pattern']");
         return 2;
     };
-    let Some((_, compiled)) = load(Path::new(&file), None) else { return 1 };
-    let Some(image) = compiled.image else { return 1 };
+    let Some((_, compiled)) = load(Path::new(&file), None) else {
+        return 1;
+    };
+    let Some(image) = compiled.image else {
+        return 1;
+    };
     let out = gw_program::disasm::disasm_image(&image, route.as_deref());
     if out.is_empty() {
         eprintln!("error: no route matches `{}`", route.unwrap_or_default());

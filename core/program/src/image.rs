@@ -153,6 +153,8 @@ pub struct RoutePlan {
     pub request: Arc<Program>,
     pub response: Option<Arc<Program>>,
     pub timeout_ms: Option<u64>,
+    /// `timeout connect D` in the route: overrides the upstream's connect timeout.
+    pub connect_timeout_ms: Option<u64>,
     pub retry: Retry,
     pub cors: bool,
     /// Request body limit for this route (bytes).

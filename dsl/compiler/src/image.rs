@@ -179,6 +179,7 @@ pub(crate) fn build(config: &Config, sources: &SourceMap, opts: &Options) -> Com
                 request: share(c.request),
                 response: c.response.map(share),
                 timeout_ms: c.timeout_ms,
+                connect_timeout_ms: c.connect_timeout_ms,
                 retry: c.retry,
                 cors: c.cors && g.syms.cors.is_some(),
                 body_limit: c.body_limit,

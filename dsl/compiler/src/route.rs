@@ -26,6 +26,7 @@ pub(crate) struct RouteSettings<'a> {
     /// `GET /pets/{id}` in the route header, where route-level errors point.
     pub header: Span,
     pub timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
     pub retry: Retry,
     pub websocket: Option<WebsocketSettings>,
     pub budget: u64,
@@ -43,6 +44,7 @@ pub(crate) struct CompiledRoute {
     pub request: Program,
     pub response: Option<Program>,
     pub timeout_ms: Option<u64>,
+    pub connect_timeout_ms: Option<u64>,
     pub retry: Retry,
     pub websocket: Option<WebsocketSettings>,
     pub cors: bool,
@@ -85,7 +87,9 @@ impl<'g, 'a> Lower<'g, 'a> {
         }
         let cx = &mut self.g.cx;
         match &s.kind {
-            StmtKind::Timeout(settings) => rs.timeout_ms = timeout(cx, settings),
+            StmtKind::Timeout(settings) => {
+                (rs.connect_timeout_ms, rs.timeout_ms) = timeout(cx, settings);
+            }
             StmtKind::Retry { count, on } => {
                 rs.retry.count = lits::int(cx, count, 0, 10)
                     .and_then(|n| u8::try_from(n).ok())
@@ -157,8 +161,10 @@ impl<'g, 'a> Lower<'g, 'a> {
     }
 }
 
-fn timeout(cx: &mut crate::ctx::Ctx<'_>, settings: &[Setting]) -> Option<u64> {
+/// `(connect, request)` of a route's `timeout`.
+fn timeout(cx: &mut crate::ctx::Ctx<'_>, settings: &[Setting]) -> (Option<u64>, Option<u64>) {
     let mut request = None;
+    let mut connect = None;
     for s in settings {
         let e = Entry {
             name: &s.name,
@@ -168,17 +174,16 @@ fn timeout(cx: &mut crate::ctx::Ctx<'_>, settings: &[Setting]) -> Option<u64> {
         let mut c = Cursor::new(&e);
         match s.name.name.as_str() {
             "request" => request = c.lit().and_then(|l| lits::duration(cx, l, 1, 86_400_000)),
-            "connect" => {
-                c.lit().and_then(|l| lits::duration(cx, l, 1, 86_400_000));
-            }
+            "connect" => connect = c.lit().and_then(|l| lits::duration(cx, l, 1, 86_400_000)),
             _ => {
-                let (_, r) = crate::settings::timeouts_pair(cx, &mut c);
+                let (cn, r) = crate::settings::timeouts_pair(cx, &mut c);
                 request = r.or(request);
+                connect = cn.or(connect);
             }
         }
         c.finish(cx, "`timeout`", &["connect", "request"]);
     }
-    request
+    (connect, request)
 }
 
 fn websocket(cx: &mut crate::ctx::Ctx<'_>, settings: &[Setting], rs: &mut RouteSettings<'_>) {
@@ -232,6 +237,7 @@ pub(crate) fn compile<'a>(
     let mut rs = RouteSettings {
         header,
         timeout_ms: None,
+        connect_timeout_ms: None,
         retry: Retry::default(),
         websocket,
         budget: cost::DEFAULT_BUDGET,
@@ -292,6 +298,7 @@ pub(crate) fn compile<'a>(
         request,
         response,
         timeout_ms: rs.timeout_ms,
+        connect_timeout_ms: rs.connect_timeout_ms,
         retry: rs.retry,
         websocket: rs.websocket,
         cors: rs.cors,

@@ -237,6 +237,7 @@ fn petstore() -> ConfigImage {
         request: Arc::new(req),
         response: Some(Arc::new(resp)),
         timeout_ms: None,
+        connect_timeout_ms: None,
         retry: Default::default(),
         cors: false,
         body_limit: None,

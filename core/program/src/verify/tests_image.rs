@@ -24,6 +24,7 @@ fn route(name: &str, request: Program, response: Option<Program>) -> RoutePlan {
         request: Arc::new(request),
         response: response.map(Arc::new),
         timeout_ms: None,
+        connect_timeout_ms: None,
         retry: Default::default(),
         cors: false,
         body_limit: None,

@@ -54,6 +54,7 @@ fn route(
         request,
         response: None,
         timeout_ms: None,
+        connect_timeout_ms: None,
         retry: Default::default(),
         cors: false,
         body_limit: None,

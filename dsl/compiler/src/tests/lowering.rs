@@ -190,3 +190,24 @@ fn programs_pass_the_verifier_and_the_seed_is_stable() {
     assert_eq!(a.hash_seed, b.hash_seed);
     assert!(gw_program::verify_image(&a).is_ok());
 }
+
+#[test]
+fn route_timeouts_reach_the_plan() {
+    let img = image(&with_head(&[
+        "route GET /a {",
+        "  timeout connect 250ms request 5s",
+        "  upstream app",
+        "}",
+        "route GET /b {",
+        "  timeout 3s",
+        "  upstream app",
+        "}",
+    ]));
+    let a = img.routes.iter().find(|r| r.name == "GET /a").unwrap();
+    assert_eq!(
+        (a.connect_timeout_ms, a.timeout_ms),
+        (Some(250), Some(5_000))
+    );
+    let b = img.routes.iter().find(|r| r.name == "GET /b").unwrap();
+    assert_eq!((b.connect_timeout_ms, b.timeout_ms), (None, Some(3_000)));
+}
