@@ -188,6 +188,21 @@ pub async fn read_some<S: AsyncReadRent>(
     timeout: Duration,
     side: Side,
 ) -> Result<usize, Error> {
+    match monoio::time::timeout(timeout, read_untimed(src, rb, pool, max, side)).await {
+        Ok(r) => r,
+        Err(_) => Err(Error::new(timeout_kind(side), side, "read")),
+    }
+}
+
+/// [`read_some`] without a timer of its own: for callers that bound several I/O steps with
+/// one timer (a timer armed per operation costs more than the proxying around it).
+pub async fn read_untimed<S: AsyncReadRent>(
+    src: &mut S,
+    rb: &mut RecvBuf,
+    pool: &BufPool,
+    max: usize,
+    side: Side,
+) -> Result<usize, Error> {
     if !rb.reserve(pool, max) {
         return Err(Error::new(
             ErrorKind::Proto(gw_proto::ProtoError::HeadersTooLarge),
@@ -198,20 +213,22 @@ pub async fn read_some<S: AsyncReadRent>(
     let buf = std::mem::take(&mut rb.buf);
     let len = buf.len();
     let slice = monoio::buf::IoBufMut::slice_mut(buf, len..);
-    let timeout_kind = match side {
+    let (res, slice) = src.read(slice).await;
+    rb.buf = slice.into_inner();
+    res.map_err(|e| Error::io(io_kind(side), side, "read", e))
+}
+
+fn timeout_kind(side: Side) -> ErrorKind {
+    match side {
         Side::Upstream => ErrorKind::UpstreamTimeout,
         _ => ErrorKind::ClientTimeout,
-    };
-    let io_kind = match side {
+    }
+}
+
+fn io_kind(side: Side) -> ErrorKind {
+    match side {
         Side::Upstream => ErrorKind::UpstreamClosed,
         _ => ErrorKind::ClientIo,
-    };
-    match monoio::time::timeout(timeout, src.read(slice)).await {
-        Ok((res, slice)) => {
-            rb.buf = slice.into_inner();
-            res.map_err(|e| Error::io(io_kind, side, "read", e))
-        }
-        Err(_) => Err(Error::new(timeout_kind, side, "read")),
     }
 }
 
@@ -225,28 +242,28 @@ pub async fn flush<D: AsyncWriteRent>(
     if out.is_empty() {
         return Ok(());
     }
-    let buf = std::mem::take(out);
-    let io_kind = match side {
-        Side::Upstream => ErrorKind::UpstreamClosed,
-        _ => ErrorKind::ClientIo,
-    };
-    match monoio::time::timeout(timeout, dst.write_all(buf)).await {
-        Ok((res, mut buf)) => {
-            buf.clear();
-            *out = buf;
-            res.map(|_| ())
-                .map_err(|e| Error::io(io_kind, side, "write", e))
+    match monoio::time::timeout(timeout, write_untimed(dst, out, side)).await {
+        Ok(r) => {
+            out.clear();
+            r
         }
-        Err(_) => Err(Error::new(
-            if side == Side::Upstream {
-                ErrorKind::UpstreamTimeout
-            } else {
-                ErrorKind::ClientTimeout
-            },
-            side,
-            "write",
-        )),
+        Err(_) => Err(Error::new(timeout_kind(side), side, "write")),
     }
+}
+
+/// Write all of `out` to `dst` without a timer and without clearing it, so a request can be
+/// resent on a fresh connection when a pooled one turns out stale. On a timeout (the caller's
+/// timer drops this future mid-write) `out` is left empty.
+pub async fn write_untimed<D: AsyncWriteRent>(
+    dst: &mut D,
+    out: &mut Vec<u8>,
+    side: Side,
+) -> Result<(), Error> {
+    let buf = std::mem::take(out);
+    let (res, buf) = dst.write_all(buf).await;
+    *out = buf;
+    res.map(|_| ())
+        .map_err(|e| Error::io(io_kind(side), side, "write", e))
 }
 
 /// The ends of one body transfer.

@@ -5,12 +5,13 @@ use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use gw_proto::{RequestHead, Status};
+use gw_proto::{RequestHead, ResponseHead, Status};
 use gw_vm::Frame;
 use monoio::net::TcpStream;
 
-use crate::body::read_some;
+use crate::body::read_untimed;
 use crate::buffers::RecvBuf;
+use crate::deadline::{Elapsed, Watch};
 use crate::edits::Edits;
 use crate::error::{Error, ErrorKind, Side};
 use crate::worker::{Gen, Worker};
@@ -35,6 +36,8 @@ pub struct Conn {
     pub body: Vec<u8>,
     /// Upstream response head bytes.
     pub rhb: Vec<u8>,
+    /// The parsed upstream response head, kept so its header list is reused.
+    pub resp_head: ResponseHead,
     /// Buffered upstream response body (`buffer_response` routes).
     pub resp_body: Vec<u8>,
     /// Counted in the worker's in-flight requests (from the head's first byte).
@@ -43,6 +46,10 @@ pub struct Conn {
     pub body_read: bool,
     /// Values plugins produced for this request (`Field::Local`).
     pub locals: Vec<gw_program::Value>,
+    /// The request's parsed JSON bodies (`body.*`, `resp.json.*`), cleared after each request.
+    pub json: crate::json::JsonDocs,
+    /// Bounds the head reads and the upstream exchange (see [`crate::deadline`]).
+    pub watch: Rc<Watch>,
     /// Part of the request body was consumed and the rest cannot be skipped: close after
     /// the response.
     pub must_close: bool,
@@ -86,11 +93,13 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: Op
         edits: Edits::default(),
         body: Vec::new(),
         rhb: Vec::new(),
+        resp_head: ResponseHead::default(),
         resp_body: Vec::new(),
         busy: false,
         body_read: false,
         must_close: false,
         locals: Vec::new(),
+        json: Default::default(),
     };
     loop {
         let cfg = w.current();
@@ -102,7 +111,7 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: Op
                 if e.kind != ErrorKind::ClientIo {
                     c.hb.clear();
                     c.head = RequestHead::default();
-                    crate::respond::error(&w, &cfg, &mut c, &e, None).await;
+                    Box::pin(crate::respond::error(&w, &cfg, &mut c, &e, None)).await;
                 }
                 Next::Close
             }
@@ -112,6 +121,7 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: Op
             w.inflight.set(w.inflight.get().saturating_sub(1));
         }
         w.pool.put(std::mem::take(&mut c.out));
+        c.json.clear();
         if c.body.capacity() > 0 {
             w.pool.put(std::mem::take(&mut c.body));
         }
@@ -119,7 +129,7 @@ pub async fn serve(w: Rc<Worker>, stream: TcpStream, peer: SocketAddr, local: Op
             Next::KeepAlive if !w.stop.is_stopped() => c.rb.shrink_idle(&w.pool),
             Next::KeepAlive | Next::Close => break,
             Next::Tunnel(up, up_rb, idle) => {
-                crate::tunnel::relay(&w, c.stream, c.rb, up, up_rb, idle).await;
+                Box::pin(crate::tunnel::relay(&w, c.stream, c.rb, up, up_rb, idle)).await;
                 return;
             }
         }
@@ -148,14 +158,17 @@ async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
                     c.rb.consume(n);
                     return Ok(true);
                 }
-                Ok(Status::Partial) => {}
+                // the header_read clock starts at the first incomplete head, so a complete
+                // head (the usual case) costs no clock read
+                Ok(Status::Partial) => {
+                    started.get_or_insert_with(Instant::now);
+                }
                 Err(e) => return Err(Error::proto(e)),
             }
         }
-        let now = Instant::now();
         let wait = match started {
-            // slowloris: the whole head must arrive within header_read of its first byte
-            Some(s) => match header_read.checked_sub(now.duration_since(s)) {
+            // slowloris: the whole head must arrive within header_read of its first bytes
+            Some(s) => match header_read.checked_sub(s.elapsed()) {
                 Some(d) if !d.is_zero() => d,
                 _ => {
                     return Err(Error::new(
@@ -170,16 +183,16 @@ async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
         if w.stop.is_stopped() && c.rb.is_empty() {
             return Ok(false);
         }
-        let n = match read_some(
-            &mut c.stream,
-            &mut c.rb,
-            &w.pool,
-            max,
-            wait,
-            Side::Downstream,
-        )
-        .await
-        {
+        let read = read_untimed(&mut c.stream, &mut c.rb, &w.pool, max, Side::Downstream);
+        let n = match c.watch.within(wait, read).await {
+            Ok(r) => r,
+            Err(Elapsed) => Err(Error::new(
+                ErrorKind::ClientTimeout,
+                Side::Downstream,
+                "read",
+            )),
+        };
+        let n = match n {
             Ok(n) => n,
             // nothing of a request yet: an idle close, not an error
             Err(e) if started.is_none() && c.rb.is_empty() => {
@@ -197,6 +210,5 @@ async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
             }
             return Err(Error::new(ErrorKind::ClientIo, Side::Downstream, "head"));
         }
-        started.get_or_insert(now);
     }
 }

@@ -109,6 +109,8 @@ pub struct ReqHost<'a> {
     pub hash_seed: u64,
     /// Values plugins produced this request (`Field::Local`), by local id.
     pub locals: &'a mut Vec<Value>,
+    /// The request's parsed bodies (`body.*`, `resp.json.*`), cached across program runs.
+    pub json: &'a mut crate::json::JsonDocs,
 }
 
 impl ReqHost<'_> {
@@ -206,7 +208,12 @@ impl Host for ReqHost<'_> {
                 .get(k as usize)
                 .cloned()
                 .unwrap_or(Value::Absent),
-            Field::TlsSubject | Field::Body(_) | Field::RespJson(_) => Value::Absent,
+            Field::TlsSubject => Value::Absent,
+            Field::Body(k) => crate::json::load(&mut self.json.body, self.prog, k, self.body),
+            Field::RespJson(k) => {
+                let body = self.resp.and_then(|p| p.body);
+                crate::json::load(&mut self.json.resp, self.prog, k, body)
+            }
             Field::RequestId => Value::str(r.request_id),
             Field::RouteName => r.route.map_or(Value::Absent, |p| Value::str(&p.name)),
             Field::RespStatus => self

@@ -21,12 +21,14 @@
 pub mod body;
 pub mod buffers;
 pub mod conn;
+pub mod deadline;
 pub mod driver;
 pub mod echo;
 pub mod edits;
 pub mod error;
 pub mod head;
 pub mod host;
+pub mod json;
 pub mod listener;
 pub mod loaded;
 pub mod proxy;

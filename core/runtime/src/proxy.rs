@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 use gw_program::{RoutePlan, Upstream};
 use gw_proto::{Framing, ResponseHead};
 
-use crate::body::{BodyIn, OutFraming, Pump, flush};
+use crate::body::{BodyIn, OutFraming, Pump, flush, write_untimed};
 use crate::buffers::RecvBuf;
 use crate::conn::{Conn, Next};
+use crate::deadline::{Elapsed, Watch};
 use crate::error::{Error, ErrorKind, Side};
 use crate::head::{UpstreamHead, write_upstream_head};
 use crate::host::ReqView;
@@ -33,7 +34,7 @@ pub struct Target<'a> {
 pub async fn forward(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, t: Target<'_>) -> Next {
     let sent = match send(w, cfg, c, &t).await {
         Ok(s) => s,
-        Err(e) => return respond::error(w, cfg, c, &e, None).await,
+        Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
     };
     crate::response::relay(w, cfg, c, &t, sent).await
 }
@@ -41,9 +42,11 @@ pub async fn forward(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, t: Target<'_>)
 /// A request sent upstream and its response head received.
 pub struct Sent<'w> {
     pub conn: UpConn<'w>,
+    /// Head bytes were copied to `c.rhb`; `conn.rb` holds what followed. The caller puts
+    /// it back in `c.resp_head` so its header list is reused.
     pub head: ResponseHead,
-    /// Head bytes were copied to `c.rhb`; `conn.rb` holds what followed.
-    pub latency: Duration,
+    /// When the request went out (the response program's `latency`).
+    pub started: Instant,
 }
 
 async fn send<'w>(
@@ -105,8 +108,12 @@ async fn send<'w>(
             c.must_close = true;
         }
     }
-    let connect_timeout =
-        Duration::from_millis(up.connect_timeout.unwrap_or(image.timeouts.connect));
+    let connect_timeout = Duration::from_millis(
+        t.route
+            .connect_timeout_ms
+            .or(up.connect_timeout)
+            .unwrap_or(image.timeouts.connect),
+    );
     let request_timeout = Duration::from_millis(
         t.route
             .timeout_ms
@@ -122,6 +129,9 @@ async fn send<'w>(
     let mut fresh_only = false;
     let mut exclude = None;
     let mut sent_continue = false;
+    let body_timeout = Duration::from_millis(image.timeouts.header_read);
+    let is_head = c.head.method.of(&c.hb) == b"HEAD";
+    let mut head = std::mem::take(&mut c.resp_head);
     let result = loop {
         let now = Instant::now();
         let picked = w
@@ -178,86 +188,126 @@ async fn send<'w>(
             sent_continue = true;
             send_continue(w, cfg, c).await?;
         }
-        let started = Instant::now();
-        // `out` survives the write (owned buffers come back), so a retry can resend it
-        let keep_out = out.clone_from_pool(w);
-        let wrote = flush(&mut conn.stream, &mut out, request_timeout, Side::Upstream).await;
-        if let Err(e) = wrote {
-            if reused && complete && stale_retry {
-                stale_retry = false;
-                fresh_only = true;
-                out = keep_out;
-                continue;
-            }
-            w.pool.put(keep_out);
-            break Err(e);
-        }
-        if !complete && let Some(b) = body_in.as_mut() {
-            let mut pump = Pump {
-                src: &mut c.stream,
-                src_side: Side::Downstream,
-                rb: &mut c.rb,
-                dst: &mut conn.stream,
-                dst_side: Side::Upstream,
-                out: &mut out,
-                how,
-                pool: &w.pool,
-                read_timeout: Duration::from_millis(image.timeouts.header_read),
-                write_timeout: request_timeout,
-            };
-            if let Err(e) = pump.run(b).await {
-                w.pool.put(keep_out);
-                break Err(e);
-            }
-            c.body_read = true;
-            c.must_close = false;
-        }
-        match read_head(
-            w,
-            &mut conn,
-            c.head.method.of(&c.hb) == b"HEAD",
-            request_timeout,
-        )
-        .await
-        {
-            Ok((head, n)) => {
+        // a pooled connection was taken at `now`: no second clock read
+        let started = if reused { now } else { Instant::now() };
+        let got = if complete {
+            exchange(w, &c.watch, &mut conn, &mut out, is_head, &mut head, request_timeout).await
+        } else {
+            let timeouts = (request_timeout, body_timeout);
+            let body = (body_in.as_mut(), how);
+            stream_request(w, c, &mut conn, &mut out, body, &mut head, timeouts).await
+        };
+        match got {
+            Ok(n) => {
                 c.rhb.clear();
                 c.rhb
                     .extend_from_slice(conn.rb.unread().get(..n).unwrap_or(&[]));
                 conn.rb.consume(n);
-                w.pool.put(keep_out);
                 break Ok(Sent {
                     conn,
-                    head,
-                    latency: started.elapsed(),
+                    head: std::mem::take(&mut head),
+                    started,
                 });
             }
-            Err(e) if e.retry && reused && complete && stale_retry => {
+            // `out` still holds the whole request: resend it on a fresh connection
+            Err(Failed::Write(_)) if reused && complete && stale_retry => {
                 stale_retry = false;
                 fresh_only = true;
-                out = keep_out;
+                conn.close();
                 continue;
             }
-            Err(e) => {
-                w.pool.put(keep_out);
+            Err(Failed::Read(e)) if e.retry && reused && complete && stale_retry => {
+                stale_retry = false;
+                fresh_only = true;
+                conn.close();
+                continue;
+            }
+            Err(Failed::Write(e) | Failed::Read(e)) => {
+                conn.close();
                 break Err(e);
             }
         }
     };
+    c.resp_head = head;
     w.pool.put(out);
     result
 }
 
-/// Copying `out` before a write is what makes a stale-connection retry possible.
-trait CloneFromPool {
-    fn clone_from_pool(&self, w: &Worker) -> Vec<u8>;
+/// Where an exchange with the upstream failed: a failed write on a stale pooled connection
+/// is always safe to resend, a failed read only when no response byte came.
+enum Failed {
+    Write(Error),
+    Read(Error),
 }
 
-impl CloneFromPool for Vec<u8> {
-    fn clone_from_pool(&self, w: &Worker) -> Vec<u8> {
-        let mut v = w.pool.big();
-        v.extend_from_slice(self);
-        v
+/// Send a request that is wholly in `out` and read the response head, both under one
+/// timer. `out` keeps its bytes so a stale connection's request can be resent.
+async fn exchange(
+    w: &Worker,
+    watch: &Watch,
+    conn: &mut UpConn<'_>,
+    out: &mut Vec<u8>,
+    is_head: bool,
+    head: &mut ResponseHead,
+    timeout: Duration,
+) -> Result<usize, Failed> {
+    let io = async {
+        write_untimed(&mut conn.stream, out, Side::Upstream)
+            .await
+            .map_err(Failed::Write)?;
+        read_head(w, conn, is_head, head)
+            .await
+            .map_err(Failed::Read)
+    };
+    match watch.within(timeout, io).await {
+        Ok(r) => r,
+        Err(Elapsed) => Err(Failed::Read(Error::new(
+            ErrorKind::UpstreamTimeout,
+            Side::Upstream,
+            "response head",
+        ))),
+    }
+}
+
+/// Send the head and the part of the body at hand, stream the rest of the body from the
+/// client (100-continue answered first), then read the response head.
+async fn stream_request(
+    w: &Worker,
+    c: &mut Conn,
+    conn: &mut UpConn<'_>,
+    out: &mut Vec<u8>,
+    (body_in, how): (Option<&mut BodyIn>, OutFraming),
+    head: &mut ResponseHead,
+    (timeout, body_timeout): (Duration, Duration),
+) -> Result<usize, Failed> {
+    flush(&mut conn.stream, out, timeout, Side::Upstream)
+        .await
+        .map_err(Failed::Write)?;
+    if let Some(b) = body_in {
+        let mut pump = Pump {
+            src: &mut c.stream,
+            src_side: Side::Downstream,
+            rb: &mut c.rb,
+            dst: &mut conn.stream,
+            dst_side: Side::Upstream,
+            out,
+            how,
+            pool: &w.pool,
+            read_timeout: body_timeout,
+            write_timeout: timeout,
+        };
+        pump.run(b).await.map_err(Failed::Write)?;
+        c.body_read = true;
+        c.must_close = false;
+    }
+    let is_head = c.head.method.of(&c.hb) == b"HEAD";
+    match monoio::time::timeout(timeout, read_head(w, conn, is_head, head)).await {
+        Ok(r) => r.map_err(Failed::Read),
+        Err(_) => Err(Failed::Read(Error::new(
+            ErrorKind::UpstreamTimeout,
+            Side::Upstream,
+            "response head",
+        ))),
     }
 }
 

@@ -24,7 +24,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     c.must_close = false;
     c.locals.clear();
     if let Err(e) = gw_proto::normalize_path(c.head.path.of(&c.hb), &mut c.path) {
-        return respond::error(w, cfg, c, &Error::proto(e), None).await;
+        return Box::pin(respond::error(w, cfg, c, &Error::proto(e), None)).await;
     }
     set_request_id(w, c);
     let image = cfg.image();
@@ -35,23 +35,23 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         Lookup::MethodNotAllowed { allow } => {
             let e = Error::new(ErrorKind::MethodNotAllowed, Side::Downstream, "route");
             let allow = allow.to_owned();
-            return respond::error(w, cfg, c, &e, Some(("allow", &allow))).await;
+            return Box::pin(respond::error(w, cfg, c, &e, Some(("allow", &allow)))).await;
         }
         Lookup::NotFound => {
             let e = Error::new(ErrorKind::NoRoute, Side::Downstream, "route");
-            return respond::error(w, cfg, c, &e, None).await;
+            return Box::pin(respond::error(w, cfg, c, &e, None)).await;
         }
     };
     let Some(route) = image.routes.get(route_id as usize) else {
         let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "route id");
-        return respond::error(w, cfg, c, &e, None).await;
+        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
     };
     let limit = body_limit(cfg, route);
     if let Framing::Length(n) = c.head.framing
         && n > limit
     {
         let e = Error::new(ErrorKind::BodyTooLarge, Side::Downstream, "content-length");
-        return respond::error(w, cfg, c, &e, None).await;
+        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
     }
     if route.websocket.is_some() && !c.head.upgrade_websocket {
         return respond::status(
@@ -67,11 +67,11 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     if route.buffer_body
         && let Err(e) = read_body(w, cfg, c, limit).await
     {
-        return respond::error(w, cfg, c, &e, None).await;
+        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
     }
     let exit = match run_phase(w, cfg, c, route, &route.request, None).await {
         Ok(exit) => exit,
-        Err(e) => return respond::error(w, cfg, c, &e, None).await,
+        Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
     };
     match exit {
         Exit::Forward {
@@ -98,20 +98,22 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             };
             crate::proxy::forward(w, cfg, c, t).await
         }
-        Exit::Respond { status, body, json } => respond::mock(w, cfg, c, status, body, json).await,
-        Exit::Responded { status } => respond::plugin(w, cfg, c, status).await,
+        Exit::Respond { status, body, json } => {
+            Box::pin(respond::mock(w, cfg, c, status, body, json)).await
+        }
+        Exit::Responded { status } => Box::pin(respond::plugin(w, cfg, c, status)).await,
         Exit::Deny { status, message } => {
             let msg = message
                 .and_then(|m| route.request.msgs.get(m as usize))
                 .map(String::as_str)
                 .unwrap_or_else(|| crate::head::reason(status));
             let msg = msg.to_owned();
-            respond::status(w, cfg, c, status, &msg, &[]).await
+            Box::pin(respond::status(w, cfg, c, status, &msg, &[])).await
         }
         Exit::Trap { pc } => {
             eprintln!("gw: route {}: program trapped at op {pc}", route.name);
             let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "request program");
-            respond::error(w, cfg, c, &e, None).await
+            Box::pin(respond::error(w, cfg, c, &e, None)).await
         }
         Exit::Done | Exit::Pending { .. } => {
             let e = Error::new(
@@ -119,7 +121,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 Side::Internal,
                 "request program end",
             );
-            respond::error(w, cfg, c, &e, None).await
+            Box::pin(respond::error(w, cfg, c, &e, None)).await
         }
     }
 }
@@ -255,6 +257,7 @@ pub async fn run_program(
                 now_ms,
                 hash_seed: cfg.image().hash_seed,
                 locals: &mut c.locals,
+                json: &mut c.json,
             };
             run(prog, pc, &mut c.frame, &mut host)
         };

@@ -3,7 +3,7 @@
 //! streamed through — re-chunked when the client speaks HTTP/1.1 and the length is unknown.
 
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gw_proto::Framing;
 use gw_vm::Exit;
@@ -14,8 +14,9 @@ use crate::error::{Error, ErrorKind, Side};
 use crate::host::RespView;
 use crate::proxy::{Sent, Target};
 use crate::respond::{self, conn_header};
+use crate::upstream::conn::UpConn;
 use crate::worker::{Gen, Worker};
-use gw_proto::{ClientHead, write_response_head};
+use gw_proto::{ClientHead, ResponseHead, write_response_head};
 
 /// Relay the response of `sent` to the client.
 pub async fn relay(
@@ -26,10 +27,24 @@ pub async fn relay(
     sent: Sent<'_>,
 ) -> Next {
     let Sent {
-        mut conn,
+        conn,
         head,
-        latency,
+        started,
     } = sent;
+    let next = relay_head(w, cfg, c, t, conn, &head, started).await;
+    c.resp_head = head;
+    next
+}
+
+async fn relay_head(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    t: &Target<'_>,
+    mut conn: UpConn<'_>,
+    head: &ResponseHead,
+    started: Instant,
+) -> Next {
     let image = cfg.image();
     let up_name = image
         .upstreams
@@ -61,7 +76,7 @@ pub async fn relay(
                 Ok(false) => {}
                 Err(e) => {
                     conn.close();
-                    return respond::error(w, cfg, c, &as_upstream(e), None).await;
+                    return Box::pin(respond::error(w, cfg, c, &as_upstream(e), None)).await;
                 }
             }
             let r = read_some(
@@ -79,11 +94,11 @@ pub async fn relay(
                 Ok(_) => {
                     conn.close();
                     let e = Error::new(ErrorKind::UpstreamClosed, Side::Upstream, "response body");
-                    return respond::error(w, cfg, c, &e, None).await;
+                    return Box::pin(respond::error(w, cfg, c, &e, None)).await;
                 }
                 Err(e) => {
                     conn.close();
-                    return respond::error(w, cfg, c, &e, None).await;
+                    return Box::pin(respond::error(w, cfg, c, &e, None)).await;
                 }
             }
         }
@@ -95,9 +110,9 @@ pub async fn relay(
         let rbody = std::mem::take(&mut c.resp_body);
         let view = RespView {
             hb: &rhb,
-            head: &head,
+            head,
             upstream: up_name,
-            latency_ms: latency.as_millis() as u64,
+            latency_ms: started.elapsed().as_millis() as u64,
             canary: t.canary,
             body: buffered.then_some(rbody.as_slice()),
         };
@@ -108,19 +123,19 @@ pub async fn relay(
             Ok(Exit::Done) | Ok(Exit::Forward { .. }) => {}
             Ok(Exit::Respond { status, body, json }) => {
                 conn.close();
-                return respond::mock(w, cfg, c, status, body, json).await;
+                return Box::pin(respond::mock(w, cfg, c, status, body, json)).await;
             }
             Ok(Exit::Deny { status, message }) => {
                 conn.close();
                 let msg = message
                     .and_then(|m| prog.msgs.get(m as usize))
                     .map_or_else(|| crate::head::reason(status).to_owned(), String::clone);
-                return respond::status(w, cfg, c, status, &msg, &[]).await;
+                return Box::pin(respond::status(w, cfg, c, status, &msg, &[])).await;
             }
             Ok(_) | Err(_) => {
                 conn.close();
                 let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "response program");
-                return respond::error(w, cfg, c, &e, None).await;
+                return Box::pin(respond::error(w, cfg, c, &e, None)).await;
             }
         }
     }
@@ -169,7 +184,7 @@ pub async fn relay(
     let out_head = ClientHead {
         status,
         reason,
-        upstream: Some((&head, &c.rhb)),
+        upstream: Some((head, &c.rhb)),
         framing,
         close: !ch.keep_alive,
         client_minor: c.head.minor,

@@ -12,6 +12,7 @@ use gw_proto::HeadLimits;
 use monoio::net::TcpListener;
 
 use crate::buffers::BufPool;
+use crate::deadline::{TICK, Watchdog};
 use crate::driver::Driver;
 use crate::host::Slots;
 use crate::loaded::Loaded;
@@ -78,6 +79,8 @@ pub struct Worker {
     cfg: RefCell<Rc<Gen>>,
     pub upstreams: RefCell<Upstreams>,
     pub stop: Stop,
+    /// Deadlines of the connections' reads and upstream exchanges.
+    pub watchdog: Watchdog,
     /// Open client connections.
     pub conns: Cell<u32>,
     /// Requests between their first head byte and their last response byte.
@@ -103,6 +106,7 @@ impl Worker {
             cfg: RefCell::new(Rc::new(Gen::new(loaded, id))),
             upstreams: RefCell::new(upstreams),
             stop: Stop::new(),
+            watchdog: Watchdog::default(),
             conns: Cell::new(0),
             inflight: Cell::new(0),
             seq: Cell::new(0),
@@ -133,15 +137,23 @@ impl Worker {
         let hi = mix(self.seed.0 ^ n);
         let lo = mix(self.seed.1 ^ n.rotate_left(17) ^ self.id as u64);
         let hex = b"0123456789abcdef";
-        out.clear();
-        for i in 0..32u32 {
-            if matches!(i, 8 | 12 | 16 | 20) {
-                out.push('-');
+        let mut text = [b'-'; 36];
+        let mut at = 0;
+        for (i, word) in [hi, lo].into_iter().enumerate() {
+            for shift in (0..16u32).rev() {
+                // a dash before hex digits 8, 12, 16 and 20 (8-4-4-4-12)
+                if matches!(i * 16 + 15 - shift as usize, 8 | 12 | 16 | 20) {
+                    at += 1;
+                }
+                let nib = (word >> (shift * 4)) & 15;
+                if let (Some(slot), Some(d)) = (text.get_mut(at), hex.get(nib as usize)) {
+                    *slot = *d;
+                }
+                at += 1;
             }
-            let word = if i < 16 { hi } else { lo };
-            let nib = (word >> ((15 - (i % 16)) * 4)) & 15;
-            out.push(hex.get(nib as usize).copied().unwrap_or(b'0') as char);
         }
+        out.clear();
+        out.push_str(std::str::from_utf8(&text).unwrap_or_default());
     }
 }
 
@@ -201,6 +213,7 @@ async fn main(spec: WorkerSpec) {
     }
     monoio::spawn(control_loop(w.clone(), control));
     monoio::spawn(sweep_loop(w.clone()));
+    monoio::spawn(watchdog_loop(w.clone()));
     if id == 0 {
         crate::upstream::health::spawn_checks(&w);
     }
@@ -270,6 +283,15 @@ async fn sweep_loop(w: Rc<Worker>) {
     }
 }
 
+/// Fires the connections' deadlines. Runs until the runtime ends, so requests that drain
+/// after a shutdown keep their deadlines.
+async fn watchdog_loop(w: Rc<Worker>) {
+    loop {
+        monoio::time::sleep(TICK).await;
+        w.watchdog.sweep(Instant::now());
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,7 +306,8 @@ mod tests {
         w.request_id(&mut b);
         assert_ne!(a, b);
         assert_eq!(a.len(), 36);
-        assert_eq!(a.matches('-').count(), 4);
+        let groups: Vec<usize> = a.split('-').map(str::len).collect();
+        assert_eq!(groups, [8, 4, 4, 4, 12]);
         assert!(a.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
     }
 }

@@ -36,6 +36,7 @@ struct Fixture {
     split: Vec<Cell<u64>>,
     slots: Vec<Cell<Option<Box<dyn gw_plugin::Instance>>>>,
     locals: Vec<Value>,
+    json: crate::json::JsonDocs,
 }
 
 impl Fixture {
@@ -48,6 +49,7 @@ impl Fixture {
             split: vec![Cell::new(0), Cell::new(0)],
             slots: Vec::new(),
             locals: Vec::new(),
+            json: Default::default(),
         }
     }
 
@@ -74,6 +76,7 @@ impl Fixture {
             now_ms: 1234,
             hash_seed: 99,
             locals: &mut self.locals,
+            json: &mut self.json,
         }
     }
 }

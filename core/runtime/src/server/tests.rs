@@ -16,6 +16,7 @@ use super::{Options, Server};
 use crate::{Driver, Loaded};
 
 mod errors;
+mod json;
 mod plugins;
 mod upstream;
 

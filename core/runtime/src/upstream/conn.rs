@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use gw_proto::{ResponseHead, Status};
 use monoio::net::TcpStream;
 
-use crate::body::read_some;
+use crate::body::read_untimed;
 use crate::buffers::RecvBuf;
 use crate::error::{Error, ErrorKind, Side};
 use crate::worker::Worker;
@@ -94,27 +94,27 @@ pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, E
     }
 }
 
-/// Read the response head, skipping interim 1xx responses (except 101). Returns the head
-/// and its length in `conn.rb`'s unread bytes. A close before any byte is retryable.
+/// Read the response head into `head` (its header list is reused between requests),
+/// skipping interim 1xx responses (except 101). Returns the head's length in `conn.rb`'s
+/// unread bytes. A close before any byte is retryable. Untimed: the caller bounds the write
+/// of the request and this read with one timer.
 pub async fn read_head(
     w: &Worker,
     conn: &mut UpConn<'_>,
     head_request: bool,
-    timeout: Duration,
-) -> Result<(ResponseHead, usize), Error> {
-    let deadline = Instant::now() + timeout;
-    let mut head = ResponseHead::default();
+    head: &mut ResponseHead,
+) -> Result<usize, Error> {
     let mut got_any = false;
     loop {
         if !conn.rb.is_empty() {
-            match gw_proto::parse_response(conn.rb.unread(), head_request, &mut head) {
+            match gw_proto::parse_response(conn.rb.unread(), head_request, head) {
                 Ok(Status::Complete(n))
                     if (100..200).contains(&head.status) && head.status != 101 =>
                 {
                     conn.rb.consume(n);
                     continue;
                 }
-                Ok(Status::Complete(n)) => return Ok((head, n)),
+                Ok(Status::Complete(n)) => return Ok(n),
                 Ok(Status::Partial) => {}
                 Err(_) => {
                     return Err(Error::new(
@@ -125,20 +125,11 @@ pub async fn read_head(
                 }
             }
         }
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Error::new(
-                ErrorKind::UpstreamTimeout,
-                Side::Upstream,
-                "response head",
-            ));
-        }
-        let n = match read_some(
+        let n = match read_untimed(
             &mut conn.stream,
             &mut conn.rb,
             &w.pool,
             MAX_RESPONSE_HEAD,
-            left,
             Side::Upstream,
         )
         .await
