@@ -3,7 +3,10 @@
 //! every path runs each op at most once and the sum bounds every path.
 //!
 //! Work that depends on input size is costed at an input bound: strings at [`STR_BOUND`]
-//! (the 8 KiB URL and header limit), lists and JSON objects at [`LIST_BOUND`] elements. The
+//! (the 8 KiB URL and header limit), lists and JSON objects at [`LIST_BOUND`] elements.
+//! Where an op writes out a register (templates, header and query writes), the register is
+//! costed at the bound of what loaded it (`request.id` 200 bytes, `req.method` 16, an int
+//! 20, `route.name` its length from [`Program::field_bounds`]; see the `bounds` module). The
 //! per-byte rates come from how the VM does the work, and are checked against the interpreter
 //! by `cargo run --release -p gw-vm --example op_costs` (measured ns per op beside its cost):
 //!
@@ -19,6 +22,12 @@
 //! `Limits::header_count` entries; a plugin `call` is charged [`CALL_COST`] for its dispatch
 //! and cache-hit path. A plugin's own slow path (signature checks, I/O) is bounded by that
 //! plugin's limits, not by the interpreter's budget.
+
+mod bounds;
+
+pub use bounds::{BOOL_BOUND, INT_BOUND, IP_BOUND, METHOD_BOUND, REQUEST_ID_BOUND, bound_after};
+
+use bounds::RegBounds;
 
 use crate::field::Field;
 use crate::op::{ArithOp, Builtin, CmpOp, NO_REG, NONE, Op, StrOp};
@@ -52,9 +61,21 @@ const fn simd(bytes: u64) -> u64 {
     bytes / 32
 }
 
-/// The cost of one op, in units of ~1 ns. Pool indices that do not resolve cost as if
-/// empty (the verifier rejects them separately).
+/// The cost of one op, in units of ~1 ns, with every register at the input bound. Pool
+/// indices that do not resolve cost as if empty (the verifier rejects them separately).
 pub fn op_cost(op: &Op, program: &Program) -> u64 {
+    cost_with(op, program, &RegBounds::unknown())
+}
+
+/// The cost of each op in place, with register values bounded by what loaded them
+/// (`request.id` at [`REQUEST_ID_BOUND`] rather than [`STR_BOUND`]).
+pub fn op_costs(program: &Program) -> Vec<u64> {
+    let mut out = Vec::with_capacity(program.ops.len());
+    bounds::walk(program, |op, regs| out.push(cost_with(op, program, regs)));
+    out
+}
+
+fn cost_with(op: &Op, program: &Program, regs: &RegBounds) -> u64 {
     match *op {
         Op::LdField { field, .. } => field_cost(field),
         Op::LdConst { .. } | Op::Mov { .. } => TRIVIAL,
@@ -96,7 +117,7 @@ pub fn op_cost(op: &Op, program: &Program) -> u64 {
         | Op::Not { .. }
         | Op::Neg { .. } => TRIVIAL,
         Op::CallFn { func, .. } => builtin_cost(func),
-        Op::TplBuild { tpl, .. } => ALLOC + template_cost(program, tpl),
+        Op::TplBuild { tpl, .. } => ALLOC + template_cost(program, tpl, regs),
         Op::Index { .. } | Op::Member { .. } => 10 + 2 * LIST_BOUND,
         Op::Jmp { .. } | Op::Jz { .. } | Op::Jnz { .. } => 3,
         Op::HdrEqConst { k, .. } => NAMED_LOAD + 8 + simd(const_len(program, k)),
@@ -106,28 +127,29 @@ pub fn op_cost(op: &Op, program: &Program) -> u64 {
         | Op::QueryDel { .. }
         | Op::RespHdrDel { .. } => HOST,
         Op::Call { argc, .. } => CALL_COST + 2 * u64::from(argc),
-        Op::HdrSet { .. }
-        | Op::HdrAdd { .. }
-        | Op::QuerySet { .. }
-        | Op::PathRewrite { .. }
-        | Op::RespHdrSet { .. }
-        | Op::RespHdrAdd { .. } => HOST + simd(STR_BOUND),
-        Op::BodyBuild { tpl } | Op::RespBodyBuild { tpl } => HOST + template_cost(program, tpl),
+        Op::HdrSet { r, .. }
+        | Op::HdrAdd { r, .. }
+        | Op::QuerySet { r, .. }
+        | Op::PathRewrite { r }
+        | Op::RespHdrSet { r, .. }
+        | Op::RespHdrAdd { r, .. } => HOST + simd(regs.get(r)),
+        Op::BodyBuild { tpl } | Op::RespBodyBuild { tpl } => {
+            HOST + template_cost(program, tpl, regs)
+        }
         // SipHash of the hash key, ~1 B/ns.
         Op::Forward { hash, .. } | Op::Upgrade { hash, .. } => 10 + sip_cost(hash),
         Op::Split { sticky, .. } => 10 + sip_cost(sticky),
-        Op::Respond { tpl, .. } => 10 + template_cost(program, tpl),
+        Op::Respond { tpl, .. } => 10 + template_cost(program, tpl, regs),
         Op::RespStatusSet { .. } => 10,
         Op::CanaryMark | Op::Done => 1,
     }
 }
 
-/// The cost of a whole program: the sum over its ops (saturating).
+/// The cost of a whole program: the sum of [`op_costs`] (saturating).
 pub fn program_cost(program: &Program) -> u64 {
-    program
-        .ops
-        .iter()
-        .fold(0u64, |sum, op| sum.saturating_add(op_cost(op, program)))
+    op_costs(program)
+        .into_iter()
+        .fold(0u64, u64::saturating_add)
 }
 
 fn field_cost(field: Field) -> u64 {
@@ -171,7 +193,7 @@ fn const_len(program: &Program, k: u16) -> u64 {
 
 /// Rendering a template: text is copied, a register is rendered as text (copy) or as JSON
 /// (escaped character by character).
-fn template_cost(program: &Program, tpl: u16) -> u64 {
+fn template_cost(program: &Program, tpl: u16, regs: &RegBounds) -> u64 {
     if tpl == NONE {
         return 0;
     }
@@ -181,8 +203,8 @@ fn template_cost(program: &Program, tpl: u16) -> u64 {
     template.parts.iter().fold(0u64, |sum, part| {
         let part_cost = match part {
             TplPart::Text(text) => 1 + simd(text.len() as u64),
-            TplPart::Reg { json: false, .. } => TRIVIAL + 2 * simd(STR_BOUND),
-            TplPart::Reg { json: true, .. } => TRIVIAL + STR_BOUND,
+            TplPart::Reg { r, json: false } => TRIVIAL + 2 * simd(regs.get(*r)),
+            TplPart::Reg { r, json: true } => TRIVIAL + regs.get(*r),
         };
         sum.saturating_add(part_cost)
     })
@@ -311,6 +333,34 @@ mod tests {
         );
         // A dangling template index is costed as empty, never panics.
         assert_eq!(op_cost(&Op::TplBuild { dst: 0, tpl: 9 }, &p), ALLOC);
+    }
+
+    #[test]
+    fn templates_cost_registers_at_the_bound_of_their_load() {
+        let respond = |field| {
+            let mut p = program(vec![
+                Op::LdField { dst: 0, field },
+                Op::Respond {
+                    status: 200,
+                    tpl: 0,
+                    json: true,
+                },
+            ]);
+            p.templates.push(Template {
+                parts: vec![TplPart::Reg { r: 0, json: true }],
+                display: String::new(),
+            });
+            program_cost(&p)
+        };
+        let id = respond(Field::RequestId);
+        assert_eq!(id, HOST + 10 + TRIVIAL + REQUEST_ID_BOUND);
+        assert_eq!(
+            respond(Field::Header(0)),
+            NAMED_LOAD + 10 + TRIVIAL + STR_BOUND
+        );
+        // The per-op figure stays the worst case for callers without the program context.
+        let p = program(vec![Op::PathRewrite { r: 0 }]);
+        assert_eq!(op_costs(&p), vec![op_cost(&Op::PathRewrite { r: 0 }, &p)]);
     }
 
     #[test]

@@ -5,6 +5,9 @@
 //!   0000  ld.field      r0, client.ip                 ; 50:30  (policy signed_in, used at 75:3)
 //! ```
 //!
+//! A route's header line is followed by its settings line (`settings: timeout 29s
+//! (default) · …`), then its response program.
+//!
 //! Jump offsets print relative to the jump itself: `0002  jnz r1, +6` jumps to `0008` (the op
 //! field `off` counts from the next op, so it is 5 there). Constants print as .gw literals.
 //! Output is deterministic: golden tests pin it.
@@ -18,6 +21,7 @@ use crate::program::Program;
 use crate::value::Value;
 
 mod operands;
+mod settings;
 
 /// The mnemonic of an op (`call` for plugin calls, whose name needs the image).
 pub fn mnemonic(op: &Op) -> &'static str {
@@ -132,7 +136,7 @@ fn plugin_mnemonic(spec: &PluginSpec, phase_label: &str) -> (String, &'static st
 /// (when given) names upstreams and plugins.
 pub fn disasm_program(p: &Program, phase_label: &str, image: Option<&ConfigImage>) -> String {
     let mut out = String::new();
-    write_program(&mut out, p, phase_label, image, &[]);
+    write_program(&mut out, p, phase_label, image, &[], "");
     out
 }
 
@@ -149,20 +153,23 @@ pub fn disasm_image(img: &ConfigImage, route_filter: Option<&str>) -> String {
                 continue;
             }
         }
+        let mut header = String::new();
+        settings::write_settings(&mut header, route, img);
         write_program(
             &mut out,
             &route.request,
             "request",
             Some(img),
             &route.params,
+            &header,
         );
         if let Some(resp) = &route.response {
-            write_program(&mut out, resp, "response", Some(img), &route.params);
+            write_program(&mut out, resp, "response", Some(img), &route.params, "");
         }
     }
     if filter.is_none() {
         for page in &img.error_pages {
-            write_program(&mut out, &page.program, "error", Some(img), &[]);
+            write_program(&mut out, &page.program, "error", Some(img), &[], "");
         }
     }
     out
@@ -174,6 +181,7 @@ fn write_program(
     phase_label: &str,
     image: Option<&ConfigImage>,
     params: &[String],
+    settings: &str,
 ) {
     out.push_str(&p.name);
     // The response program belongs to the route printed just above: no second location.
@@ -188,6 +196,7 @@ fn write_program(
         group_thousands(p.cost),
         size(u64::from(p.out_bound)),
     );
+    out.push_str(settings);
     let ctx = operands::Ctx {
         p,
         image,

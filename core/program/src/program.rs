@@ -2,6 +2,7 @@
 
 use std::net::IpAddr;
 
+use crate::field::Field;
 use crate::op::Op;
 use crate::value::Value;
 
@@ -156,4 +157,10 @@ pub struct Program {
     pub cost: u64,
     /// Upper bound of bytes the program may write (headers, templates).
     pub out_bound: u32,
+    /// Text lengths the compiler knows for fields fixed by the config (`route.name` is the
+    /// route's own name, `upstream.name` the longest upstream name); the cost model bounds
+    /// their loads by these, so the verifier recomputes the same cost.
+    pub field_bounds: Vec<(Field, u32)>,
+    /// The route's `budget N`, or `None` for the default (shown by disasm).
+    pub budget: Option<u64>,
 }

@@ -187,13 +187,10 @@ impl<'s> Builder<'s> {
 
     /// Records the cost of the ops emitted since `start` against a statement.
     pub(crate) fn charge(&mut self, start: usize, span: Span) {
-        let cost: u64 = self
-            .p
-            .ops
+        let cost: u64 = gw_program::cost::op_costs(&self.p)
             .get(start..)
             .unwrap_or(&[])
             .iter()
-            .map(|op| crate::cost::op_cost(op, &self.p))
             .sum();
         if cost > 0 {
             self.stmt_costs.push((span, cost));

@@ -8,6 +8,7 @@ use gw_program::{ConfigImage, ErrorPage, RoutePlan};
 use gw_syntax::ast::Config;
 use gw_syntax::{Diagnostic, SourceMap};
 
+use crate::cascade;
 use crate::consts::Vars;
 use crate::ctx::Ctx;
 use crate::decls::{self};
@@ -157,6 +158,9 @@ pub(crate) fn build(config: &Config, sources: &SourceMap, opts: &Options) -> Com
             }
         }
     }
+    let policy_stmts = g.syms.policies.list.iter().flat_map(|p| p.value.iter());
+    let route_stmts = col.routes.iter().flat_map(|r| r.route.body.iter());
+    cascade::mark_failed_references(&g, policy_stmts.chain(route_stmts));
     warn_unused(&mut g);
     let plugins = specs::finish_specs(&mut g);
 

@@ -93,6 +93,7 @@ mod args;
 mod auth;
 mod authz;
 mod calls;
+mod cascade;
 mod compare;
 mod consts;
 mod cost;

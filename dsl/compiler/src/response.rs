@@ -139,7 +139,8 @@ pub(crate) fn error_pages<'a>(
         );
         let file = g.cx.file_name(*span);
         let (line, _) = g.cx.line_col(*span);
-        let b = Builder::new(g.cx.sources, name.clone(), file, line);
+        let mut b = Builder::new(g.cx.sources, name.clone(), file, line);
+        b.p.field_bounds = crate::route::field_bounds(g, None);
         let mut l = Lower {
             g,
             b,

@@ -1,7 +1,7 @@
 //! One route: its position-free settings (`timeout`, `retry`, `websocket`, `budget`, `cors
 //! off`, `on response`) and the assembly of its request and response programs.
 
-use gw_program::{Op, Program, Retry, WebsocketSettings};
+use gw_program::{Field, Op, Program, Retry, WebsocketSettings};
 use gw_syntax::ast::{CacheSpec, Setting, Stmt, StmtKind};
 use gw_syntax::{Diagnostic, Span};
 
@@ -30,6 +30,8 @@ pub(crate) struct RouteSettings<'a> {
     pub retry: Retry,
     pub websocket: Option<WebsocketSettings>,
     pub budget: u64,
+    /// Whether `budget N` was written (disasm marks the default as such).
+    pub budget_set: bool,
     pub cors: bool,
     pub body_limit: Option<u64>,
     pub buffer_body: bool,
@@ -139,7 +141,8 @@ impl<'g, 'a> Lower<'g, 'a> {
                     i64::try_from(cost::MAX_BUDGET).unwrap_or(i64::MAX),
                 )
                 .and_then(|n| u64::try_from(n).ok())
-                .unwrap_or(rs.budget)
+                .unwrap_or(rs.budget);
+                rs.budget_set = true;
             }
             StmtKind::CorsOff => rs.cors = false,
             StmtKind::OnResponse(body) => {
@@ -241,6 +244,7 @@ pub(crate) fn compile<'a>(
         retry: Retry::default(),
         websocket,
         budget: cost::DEFAULT_BUDGET,
+        budget_set: false,
         cors: true,
         body_limit: None,
         buffer_body: false,
@@ -254,11 +258,13 @@ pub(crate) fn compile<'a>(
     sc.params = info.params.clone();
     sc.websocket = r.websocket;
     sc.body_bound = g.body_limit;
-    let b = Builder::new(sources, format!("route {}", info.name), file.clone(), line);
+    let mut b = Builder::new(sources, format!("route {}", info.name), file.clone(), line);
+    b.p.field_bounds = field_bounds(g, Some(&info.name));
     let mut l = Lower { g, b, sc };
     l.request(&stmts, &prods, &mut rs);
     let Lower { g, b, sc } = l;
-    let request = finish(g, b, &info.name, "request", rs.budget, header);
+    let mut request = finish(g, b, &info.name, "request", rs.budget, header);
+    request.budget = rs.budget_set.then_some(rs.budget);
 
     let cors_on = rs.cors && g.syms.cors.is_some();
     let mut buffer_response = false;
@@ -267,7 +273,8 @@ pub(crate) fn compile<'a>(
         sc2.params = sc.params;
         sc2.facts = sc.facts;
         sc2.retyped = sc.retyped;
-        let b = Builder::new(sources, format!("route {}", info.name), file, line);
+        let mut b = Builder::new(sources, format!("route {}", info.name), file, line);
+        b.p.field_bounds = field_bounds(g, Some(&info.name));
         let mut l = Lower { g, b, sc: sc2 };
         l.response_stmts(&rs.on_response);
         if let Some(c) = &rs.cache {
@@ -289,7 +296,9 @@ pub(crate) fn compile<'a>(
         l.done(header);
         buffer_response = rs.cache.is_some() || l.sc.reads_resp_json;
         let Lower { g, b, .. } = l;
-        Some(finish(g, b, &info.name, "response", rs.budget, header))
+        let mut response = finish(g, b, &info.name, "response", rs.budget, header);
+        response.budget = rs.budget_set.then_some(rs.budget);
+        Some(response)
     } else {
         None
     };
@@ -306,6 +315,20 @@ pub(crate) fn compile<'a>(
         buffer_body: rs.buffer_body,
         buffer_response,
     }
+}
+
+/// Lengths of the fields the config fixes: the route's own name (`route.name`) and the
+/// longest upstream name (`upstream.name`), for the cost model and output bounds.
+pub(crate) fn field_bounds(g: &Global<'_>, route: Option<&str>) -> Vec<(Field, u32)> {
+    let len = |s: &str| u32::try_from(s.len()).unwrap_or(u32::MAX);
+    let mut out = Vec::new();
+    if let Some(name) = route {
+        out.push((Field::RouteName, len(name)));
+    }
+    if let Some(longest) = g.syms.upstreams.list.iter().map(|u| len(&u.name)).max() {
+        out.push((Field::UpstreamName, longest));
+    }
+    out
 }
 
 /// Closes a program: E0602 when too long, E0601 when over budget.

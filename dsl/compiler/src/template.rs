@@ -37,14 +37,13 @@ impl Parts {
         }
     }
 
-    fn reg(&mut self, r: u8, json: bool, ty: &Ty) {
-        // A value is counted at its type's bound (strings at the 8 KiB input limit), plus the
-        // quotes of a JSON string; escaping is not counted: the limit is a sanity bound.
-        let b = if json {
-            ty.text_bound().saturating_add(2)
-        } else {
-            ty.text_bound()
-        };
+    /// `loaded` is the bound of what loaded the register (`request.id` 200 bytes).
+    fn reg(&mut self, r: u8, json: bool, ty: &Ty, loaded: u32) {
+        // A value is counted at the smaller of its type's bound (strings at the 8 KiB input
+        // limit) and its load's bound, plus the quotes of a JSON string; escaping is not
+        // counted: the limit is a sanity bound.
+        let text = ty.text_bound().min(loaded);
+        let b = if json { text.saturating_add(2) } else { text };
         self.bound = self.bound.saturating_add(b);
         self.parts.push(TplPart::Reg { r, json });
     }
@@ -80,7 +79,7 @@ impl<'g, 'a> Lower<'g, 'a> {
                     }
                     match &v.o {
                         Opnd::K(k) => parts.text(&consts::display(k)),
-                        Opnd::R(r) => parts.reg(*r, false, &v.ty),
+                        Opnd::R(r) => parts.reg(*r, false, &v.ty, self.loaded_bound(*r)),
                     }
                 }
             }
@@ -120,7 +119,7 @@ impl<'g, 'a> Lower<'g, 'a> {
         let mut parts = Parts::new();
         match &v.o {
             Opnd::K(k) => parts.text(&consts::display(k)),
-            Opnd::R(r) => parts.reg(*r, false, &Ty::Str),
+            Opnd::R(r) => parts.reg(*r, false, &Ty::Str, self.loaded_bound(*r)),
         }
         let display = self.display(s.span);
         self.finish_template(parts, display, s.span)
@@ -160,10 +159,17 @@ impl<'g, 'a> Lower<'g, 'a> {
                 let val = self.expr(e);
                 match &val.o {
                     Opnd::K(k) => parts.text(&consts::json_text(k)),
-                    Opnd::R(r) => parts.reg(*r, true, &val.ty),
+                    Opnd::R(r) => parts.reg(*r, true, &val.ty, self.loaded_bound(*r)),
                 }
             }
         }
+    }
+
+    /// The text bound of a register just loaded (gw-program's per-register bounds, which
+    /// the cost model uses too).
+    pub(crate) fn loaded_bound(&self, r: u8) -> u32 {
+        let b = gw_program::cost::bound_after(&self.b.p, r);
+        u32::try_from(b).unwrap_or(u32::MAX)
     }
 
     fn finish_template(&mut self, parts: Parts, display: String, span: Span) -> Option<u16> {
@@ -264,9 +270,10 @@ mod tests {
         let mut p = Parts::new();
         p.text("/pets/");
         p.text("x");
-        p.reg(0, false, &Ty::Int);
-        assert_eq!(p.parts.len(), 2);
-        assert_eq!(p.bound, 7 + 20);
+        p.reg(0, false, &Ty::Int, u32::MAX);
+        p.reg(1, true, &Ty::Str, 36);
+        assert_eq!(p.parts.len(), 3);
+        assert_eq!(p.bound, 7 + 20 + 38, "a string is bounded by its load");
         assert!(!p.is_const());
     }
 }

@@ -96,7 +96,8 @@ impl<'g, 'a> Lower<'g, 'a> {
             return;
         }
         let r = self.reg_of(&v, value.span);
-        self.b.p.out_bound = self.b.p.out_bound.saturating_add(v.ty.text_bound());
+        let bound = v.ty.text_bound().min(self.loaded_bound(r));
+        self.b.p.out_bound = self.b.p.out_bound.saturating_add(bound);
         let o = match (resp, op) {
             (false, HeaderOp::Append) => Op::HdrAdd { h, r },
             (false, _) => Op::HdrSet { h, r },

@@ -104,7 +104,7 @@ fn describe(rule: Rule) -> Expect {
     }
     match rule {
         Rule::next_decl | Rule::decl => expect(
-            "a declaration such as `route`, `upstream`, `listen`, `jwt`",
+            "a declaration such as `route`, `upstream`, `listen` or `jwt`",
             "a declaration",
             DECL_KEYWORDS,
         ),

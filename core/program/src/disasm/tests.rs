@@ -272,6 +272,7 @@ fn disasm_matches_the_language_reference_shape() {
     let want = format!(
         "\
 route POST /pets   petstore.gw:74   request: 18 ops · 3 regs · cost {req_cost} · out ≤ 312 B
+  settings: timeout 29s (default) · connect 5s (default) · retry off · budget 100 000 (default) · body ≤ 10 MiB (default), buffered · cors off (none declared)
   0000  ld.field      r0, client.ip                 ; 50:30  (policy signed_in, used at 75:3)
   0001  throttle      bucket#0 50/s b100, r0        ; 50:3
   0002  auth.jwt      jwt#1 users                   ; 51:3
@@ -309,6 +310,38 @@ route POST /pets   response: 9 ops · 3 regs · cost {resp_cost} · out ≤ 2 Ki
         "filter by METHOD /pattern"
     );
     assert_eq!(disasm_image(&img, Some("GET /pets")), "");
+}
+
+#[test]
+fn route_settings_show_what_was_set_and_mark_defaults() {
+    let mut img = petstore();
+    let route = &mut img.routes[0];
+    route.timeout_ms = Some(5_000);
+    route.retry = crate::image::Retry {
+        count: 2,
+        on_connect_error: true,
+        on_timeout: false,
+        on_5xx: true,
+    };
+    route.body_limit = Some(1 << 20);
+    route.buffer_body = false;
+    route.cors = true;
+    route.websocket = Some(crate::image::WebsocketSettings {
+        idle_timeout_ms: 60_000,
+        max_message: 64 * 1024,
+        ping_every_ms: None,
+    });
+    Arc::make_mut(&mut route.request).budget = Some(250_000);
+    let text = disasm_image(&img, None);
+    let line = text.lines().nth(1).unwrap();
+    assert_eq!(
+        line,
+        "  settings: timeout 5s · connect 5s (default) · retry 2 on connect_error, 5xx · \
+         budget 250 000 · body ≤ 1 MiB, streamed · websocket idle 1m, message ≤ 64 KiB, \
+         no ping · cors off (none declared)"
+    );
+    // Error pages and bare programs have no route settings.
+    assert!(!disasm_program(&img.routes[0].request, "request", None).contains("settings:"));
 }
 
 #[test]

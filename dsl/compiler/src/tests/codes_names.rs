@@ -116,6 +116,41 @@ fn w0204_unused_declaration_keeps_the_image() {
 }
 
 #[test]
+fn w0204_skips_declarations_named_by_failing_statements() {
+    let (c, p) = run(&with_head(&[
+        "jwt users { issuer \"https://a.example/\"; jwks \"https://a.example/jwks.json\" }",
+        "jwt admins { issuer \"https://b.example/\"; jwks \"https://b.example/jwks.json\" }",
+        "upstream spare { server 127.0.0.1:1 }",
+        "upstream idle { server 127.0.0.1:2 }",
+        "schema pet = file \"schemas/pet.json\"",
+        "route GET /a {",
+        "  auth jwt users",
+        "  auth jwt admins",
+        "  upstream app",
+        "}",
+        "route GET /b {",
+        "  respond 200 text \"x\"",
+        "  upstream spare",
+        "}",
+        "route GET /c {",
+        "  validate body pet when nosuch.y == \"1\"",
+        "  upstream app",
+        "}",
+    ]));
+    let all = rendered(&c, &p);
+    for code in ["E0507", "E0506", "E0505"] {
+        assert!(all.contains(code), "{code} missing:\n{all}");
+    }
+    let unused: Vec<&str> = c
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == "W0204")
+        .map(|d| d.message.as_str())
+        .collect();
+    assert_eq!(unused, ["upstream `idle` is never used"], "{all}");
+}
+
+#[test]
 fn e0301_mismatched_types() {
     diag(
         &with_head(&[

@@ -211,3 +211,35 @@ fn route_timeouts_reach_the_plan() {
     let b = img.routes.iter().find(|r| r.name == "GET /b").unwrap();
     assert_eq!((b.connect_timeout_ms, b.timeout_ms), (None, Some(3_000)));
 }
+
+#[test]
+fn built_in_strings_are_costed_at_their_own_bounds() {
+    let img = image(&with_head(&[
+        "route GET /hello {",
+        "  respond 200 json { message: \"hello\", request_id: request.id }",
+        "}",
+        "route GET /who {",
+        "  set header x-route = route.name",
+        "  respond 200 json { route: route.name, method: req.method, ip: client.ip }",
+        "}",
+        "route GET /h {",
+        "  respond 200 json { accept: header.accept ?? \"\" }",
+        "}",
+    ]));
+    let hello = request(&img, "GET /hello");
+    assert!(hello.cost < 400, "cost {}", hello.cost);
+    // `{"message":"hello","request_id":` + a quoted 200-byte id + `}`.
+    assert_eq!(hello.out_bound, 32 + 202 + 1);
+    let who = request(&img, "GET /who");
+    let name = "GET /who".len() as u32;
+    assert!(who.out_bound < 200, "out bound {}", who.out_bound);
+    assert!(
+        who.out_bound >= 2 * name + 16 + 39,
+        "out bound {}",
+        who.out_bound
+    );
+    // A header value stays at the 8 KiB input bound.
+    let h = request(&img, "GET /h");
+    assert!(h.cost > 8 * 1024 && h.out_bound > 8 * 1024);
+    assert!(gw_program::verify_image(&img).is_ok());
+}

@@ -14,7 +14,7 @@ fn check(src: &str, want: &str) {
 fn e0101_misspelt_declaration_keyword() {
     check(
         "listen :8080\n\nupsteam pets {\n  server 10.0.1.10:8080\n}\n",
-        "error[E0101]: expected a declaration such as `route`, `upstream`, `listen`, `jwt`, found `upsteam`
+        "error[E0101]: expected a declaration such as `route`, `upstream`, `listen` or `jwt`, found `upsteam`
  --> t.gw:3:1
   |
 3 | upsteam pets {

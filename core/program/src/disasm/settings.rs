@@ -1,0 +1,93 @@
+//! The settings line under a route header: every position-free setting with its effective
+//! value, defaults marked as such (LANGUAGE.md P10, "defaults are not hidden").
+//!
+//! ```text
+//!   settings: timeout 29s (default) · connect 5s (default) · retry off · budget 100 000 (default) · body ≤ 10 MiB (default), streamed · cors off
+//! ```
+
+use std::fmt::Write;
+
+use crate::cost::DEFAULT_BUDGET;
+use crate::image::{ConfigImage, Retry, RoutePlan};
+use crate::value::Value;
+
+use super::{group_thousands, size};
+
+/// Writes the settings line of `route` (with a trailing newline).
+pub(super) fn write_settings(out: &mut String, route: &RoutePlan, img: &ConfigImage) {
+    let mut parts: Vec<String> = Vec::new();
+    parts.push(format!(
+        "timeout {}",
+        or_default(route.timeout_ms, img.timeouts.request, duration)
+    ));
+    parts.push(format!(
+        "connect {}",
+        or_default(route.connect_timeout_ms, img.timeouts.connect, duration)
+    ));
+    parts.push(retry(&route.retry));
+    let budget = match route.request.budget {
+        Some(b) => group_thousands(b),
+        None => format!("{} (default)", group_thousands(DEFAULT_BUDGET)),
+    };
+    parts.push(format!("budget {budget}"));
+    let buffering = if route.buffer_body {
+        "buffered"
+    } else {
+        "streamed"
+    };
+    parts.push(format!(
+        "body ≤ {}, {buffering}",
+        or_default(route.body_limit, img.limits.body, size)
+    ));
+    if let Some(ws) = &route.websocket {
+        let ping = ws.ping_every_ms.map_or_else(
+            || "no ping".to_string(),
+            |ms| format!("ping {}", duration(ms)),
+        );
+        parts.push(format!(
+            "websocket idle {}, message ≤ {}, {ping}",
+            duration(ws.idle_timeout_ms),
+            size(ws.max_message)
+        ));
+    }
+    let declared = img.plugins.iter().any(|p| p.plugin == "cors");
+    let cors = match (route.cors, declared) {
+        (true, true) => "cors on",
+        (false, true) => "cors off",
+        (_, false) => "cors off (none declared)",
+    };
+    parts.push(cors.to_string());
+    let _ = writeln!(out, "  settings: {}", parts.join(" · "));
+}
+
+fn or_default(set: Option<u64>, default: u64, show: fn(u64) -> String) -> String {
+    match set {
+        Some(v) => show(v),
+        None => format!("{} (default)", show(default)),
+    }
+}
+
+fn duration(ms: u64) -> String {
+    let mut s = String::new();
+    Value::Duration(ms).write_literal(&mut s);
+    s
+}
+
+fn retry(r: &Retry) -> String {
+    if r.count == 0 {
+        return "retry off".to_string();
+    }
+    let on: Vec<&str> = [
+        (r.on_connect_error, "connect_error"),
+        (r.on_timeout, "timeout"),
+        (r.on_5xx, "5xx"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    if on.is_empty() {
+        format!("retry {}", r.count)
+    } else {
+        format!("retry {} on {}", r.count, on.join(", "))
+    }
+}
