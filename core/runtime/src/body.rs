@@ -7,6 +7,7 @@ use gw_proto::{Chunk, ChunkedDecoder, Framing};
 use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use crate::buffers::{BufPool, RecvBuf};
+use crate::deadline::{Elapsed, Watch};
 use crate::error::{Error, ErrorKind, Side};
 
 /// How a body is framed on the way out.
@@ -278,6 +279,8 @@ pub struct Pump<'a, S, D> {
     pub pool: &'a BufPool,
     pub read_timeout: Duration,
     pub write_timeout: Duration,
+    /// The connection's deadline: bounds each read and write without a timer of its own.
+    pub watch: &'a Watch,
 }
 
 impl<S: AsyncReadRent, D: AsyncWriteRent> Pump<'_, S, D> {
@@ -291,24 +294,21 @@ impl<S: AsyncReadRent, D: AsyncWriteRent> Pump<'_, S, D> {
             if self.how == OutFraming::Discard {
                 self.out.clear();
             } else {
-                flush(self.dst, self.out, self.write_timeout, self.dst_side).await?;
+                self.write().await?;
             }
             if complete {
                 return Ok(());
             }
-            let n = read_some(
-                self.src,
-                self.rb,
-                self.pool,
-                crate::buffers::BIG * 4,
-                self.read_timeout,
-                self.src_side,
-            )
-            .await?;
+            let side = self.src_side;
+            let read = read_untimed(self.src, self.rb, self.pool, crate::buffers::BIG * 4, side);
+            let n = match self.watch.within(self.read_timeout, read).await {
+                Ok(r) => r?,
+                Err(Elapsed) => return Err(Error::new(timeout_kind(side), side, "read")),
+            };
             if n == 0 {
                 if body.framing == Framing::UntilClose {
                     body.finish(self.out, self.how);
-                    flush(self.dst, self.out, self.write_timeout, self.dst_side).await?;
+                    self.write().await?;
                     return Ok(());
                 }
                 let kind = match self.src_side {
@@ -317,6 +317,22 @@ impl<S: AsyncReadRent, D: AsyncWriteRent> Pump<'_, S, D> {
                 };
                 return Err(Error::new(kind, self.src_side, "body"));
             }
+        }
+    }
+
+    /// Write and clear `out`.
+    async fn write(&mut self) -> Result<(), Error> {
+        if self.out.is_empty() {
+            return Ok(());
+        }
+        let side = self.dst_side;
+        let write = write_untimed(self.dst, self.out, side);
+        match self.watch.within(self.write_timeout, write).await {
+            Ok(r) => {
+                self.out.clear();
+                r
+            }
+            Err(Elapsed) => Err(Error::new(timeout_kind(side), side, "write")),
         }
     }
 }

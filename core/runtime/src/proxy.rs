@@ -67,7 +67,7 @@ async fn send<'w>(
     let limit = body_limit(cfg, t.route);
     // A replaced body makes the client's unread: read it so the connection stays in sync.
     if c.edits.body.is_some() && !c.body_read {
-        read_body(w, cfg, c, limit).await?;
+        Box::pin(read_body(w, cfg, c, limit)).await?;
     }
     let (framing, mut body_in, how) = plan_body(c, t.route, limit);
     let mut out = w.pool.big();
@@ -160,7 +160,7 @@ async fn send<'w>(
         let reused = pooled.is_some();
         let stream = match pooled {
             Some(s) => s,
-            None => match connect(addr, connect_timeout).await {
+            None => match Box::pin(connect(addr, connect_timeout)).await {
                 Ok(s) => {
                     w.upstreams.borrow_mut().connect_ok(up_id, server);
                     s
@@ -186,16 +186,25 @@ async fn send<'w>(
         };
         if !complete && c.head.expect_continue && !sent_continue {
             sent_continue = true;
-            send_continue(w, cfg, c).await?;
+            Box::pin(send_continue(w, cfg, c)).await?;
         }
         // a pooled connection was taken at `now`: no second clock read
         let started = if reused { now } else { Instant::now() };
         let got = if complete {
-            exchange(w, &c.watch, &mut conn, &mut out, is_head, &mut head, request_timeout).await
+            exchange(
+                w,
+                &c.watch,
+                &mut conn,
+                &mut out,
+                is_head,
+                &mut head,
+                request_timeout,
+            )
+            .await
         } else {
             let timeouts = (request_timeout, body_timeout);
             let body = (body_in.as_mut(), how);
-            stream_request(w, c, &mut conn, &mut out, body, &mut head, timeouts).await
+            Box::pin(stream_request(w, c, &mut conn, &mut out, body, &mut head, timeouts)).await
         };
         match got {
             Ok(n) => {
@@ -295,6 +304,7 @@ async fn stream_request(
             pool: &w.pool,
             read_timeout: body_timeout,
             write_timeout: timeout,
+            watch: &c.watch,
         };
         pump.run(b).await.map_err(Failed::Write)?;
         c.body_read = true;

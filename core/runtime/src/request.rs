@@ -4,7 +4,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use gw_program::{Lookup, Program, RoutePlan};
+use gw_program::{Lookup, NO_REG, Op, Program, RoutePlan};
 use gw_proto::Framing;
 use gw_vm::{Exit, run};
 
@@ -65,13 +65,16 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         .await;
     }
     if route.buffer_body
-        && let Err(e) = read_body(w, cfg, c, limit).await
+        && let Err(e) = Box::pin(read_body(w, cfg, c, limit)).await
     {
         return Box::pin(respond::error(w, cfg, c, &e, None)).await;
     }
-    let exit = match run_phase(w, cfg, c, route, &route.request, None).await {
-        Ok(exit) => exit,
-        Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
+    let exit = match plain_forward(&route.request) {
+        Some(exit) => exit,
+        None => match run_phase(w, cfg, c, route, &route.request, None).await {
+            Ok(exit) => exit,
+            Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
+        },
     };
     match exit {
         Exit::Forward {
@@ -86,7 +89,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 canary,
                 upgrade: false,
             };
-            crate::proxy::forward(w, cfg, c, t).await
+            Box::pin(crate::proxy::forward(w, cfg, c, t)).await
         }
         Exit::Upgrade { upstream, hash } => {
             let t = Target {
@@ -96,7 +99,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 canary: false,
                 upgrade: true,
             };
-            crate::proxy::forward(w, cfg, c, t).await
+            Box::pin(crate::proxy::forward(w, cfg, c, t)).await
         }
         Exit::Respond { status, body, json } => {
             Box::pin(respond::mock(w, cfg, c, status, body, json)).await
@@ -123,6 +126,19 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             );
             Box::pin(respond::error(w, cfg, c, &e, None)).await
         }
+    }
+}
+
+/// A route that only says `upstream u` compiles to one `forward` op without a hash key: its
+/// exit is known without running the VM (a frame reset and a host built per request).
+fn plain_forward(p: &Program) -> Option<Exit> {
+    match p.ops.as_slice() {
+        [Op::Forward { up, hash: NO_REG }] => Some(Exit::Forward {
+            upstream: *up,
+            hash: None,
+            canary: false,
+        }),
+        _ => None,
     }
 }
 
@@ -290,5 +306,44 @@ async fn await_slot(cfg: &Gen, slot: u16) {
             return;
         }
         monoio::time::sleep(Duration::from_micros(200)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn program(ops: Vec<Op>) -> Program {
+        Program {
+            ops,
+            ..Program::default()
+        }
+    }
+
+    #[test]
+    fn only_a_lone_unhashed_forward_skips_the_vm() {
+        let lone = program(vec![Op::Forward {
+            up: 3,
+            hash: NO_REG,
+        }]);
+        assert!(matches!(
+            plain_forward(&lone),
+            Some(Exit::Forward {
+                upstream: 3,
+                hash: None,
+                canary: false
+            })
+        ));
+        let hashed = program(vec![Op::Forward { up: 3, hash: 0 }]);
+        assert!(plain_forward(&hashed).is_none());
+        let guarded = program(vec![
+            Op::CanaryMark,
+            Op::Forward {
+                up: 3,
+                hash: NO_REG,
+            },
+        ]);
+        assert!(plain_forward(&guarded).is_none());
+        assert!(plain_forward(&program(Vec::new())).is_none());
     }
 }

@@ -116,7 +116,7 @@ async fn relay_head(
             canary: t.canary,
             body: buffered.then_some(rbody.as_slice()),
         };
-        let exit = crate::request::run_phase(w, cfg, c, t.route, prog, Some(view)).await;
+        let exit = Box::pin(crate::request::run_phase(w, cfg, c, t.route, prog, Some(view))).await;
         c.rhb = rhb;
         c.resp_body = rbody;
         match exit {
@@ -247,6 +247,7 @@ async fn relay_head(
         pool: &w.pool,
         read_timeout: timeout,
         write_timeout: Duration::from_millis(image.timeouts.idle),
+        watch: &c.watch,
     };
     match pump.run(&mut upstream_body).await {
         Ok(()) => {
