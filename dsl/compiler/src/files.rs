@@ -194,11 +194,8 @@ pub(crate) fn schema(
                 cx,
                 span,
                 &p,
-                &format!(
-                    "invalid JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
+                // serde_json's message already ends in "at line L column C"
+                &format!("invalid JSON: {e}"),
             );
             None
         }

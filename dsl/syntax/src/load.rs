@@ -15,7 +15,8 @@ pub const MAX_FILE_SIZE: usize = 16 * 1024 * 1024;
 pub const MAX_INCLUDE_DEPTH: usize = 16;
 
 enum ReadError {
-    TooLarge,
+    /// The file's size in bytes (at least the limit + 1).
+    TooLarge(u64),
     Io(String),
 }
 
@@ -51,7 +52,7 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, ReadError> {
         return Err(ReadError::Io("not a regular file".into()));
     }
     if meta.len() > MAX_FILE_SIZE as u64 {
-        return Err(ReadError::TooLarge);
+        return Err(ReadError::TooLarge(meta.len()));
     }
     let f = std::fs::File::open(path).map_err(|e| ReadError::Io(io_reason(&e)))?;
     let mut bytes = Vec::new();
@@ -59,17 +60,19 @@ fn read_limited(path: &Path) -> Result<Vec<u8>, ReadError> {
         .read_to_end(&mut bytes)
         .map_err(|e| ReadError::Io(io_reason(&e)))?;
     if bytes.len() > MAX_FILE_SIZE {
-        return Err(ReadError::TooLarge);
+        return Err(ReadError::TooLarge(bytes.len() as u64));
     }
     Ok(bytes)
 }
 
-fn too_large(span: Span, name: &str) -> Diagnostic {
-    Diagnostic::error("E0105", span, format!("`{name}` is too large"))
-        .with_label("larger than 16 MiB")
-        .with_note(
-            "gw refuses files over 16 MiB before parsing them; split the file with `include`",
-        )
+fn too_large(span: Span, name: &str, size: u64) -> Diagnostic {
+    Diagnostic::error(
+        "E0105",
+        span,
+        format!("`{name}` is too large: {size} bytes, the limit is 16 MiB ({MAX_FILE_SIZE} bytes)"),
+    )
+    .with_label("larger than 16 MiB")
+    .with_note("gw refuses files over 16 MiB before parsing them; split the file with `include`")
 }
 
 /// Loads a configuration: the root file and everything it includes.
@@ -123,9 +126,9 @@ impl Loader {
                 let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
                 self.load_bytes(&name, path, bytes, dir, None, 0)
             }
-            Err(ReadError::TooLarge) => {
+            Err(ReadError::TooLarge(size)) => {
                 let id = self.placeholder(&name, path);
-                self.diags.push(too_large(file_start(id), &name));
+                self.diags.push(too_large(file_start(id), &name, size));
                 Vec::new()
             }
             Err(ReadError::Io(e)) => {
@@ -145,7 +148,8 @@ impl Loader {
     pub(crate) fn root_bytes(&mut self, name: &str, bytes: &[u8]) -> Vec<Item> {
         if bytes.len() > MAX_FILE_SIZE {
             let id = self.placeholder(name, Path::new(name));
-            self.diags.push(too_large(file_start(id), name));
+            self.diags
+                .push(too_large(file_start(id), name, bytes.len() as u64));
             return Vec::new();
         }
         self.load_bytes(
@@ -273,8 +277,8 @@ impl Loader {
         }
         let bytes = match read_limited(&full) {
             Ok(b) => b,
-            Err(ReadError::TooLarge) => {
-                self.diags.push(too_large(s.span, &name));
+            Err(ReadError::TooLarge(size)) => {
+                self.diags.push(too_large(s.span, &name, size));
                 return Vec::new();
             }
             Err(ReadError::Io(e)) => {

@@ -216,7 +216,7 @@ fn e0105_file_too_large() {
     let p = parse_bytes("big.gw", &big);
     assert_eq!(
         render_all(&p.diagnostics, &p.sources),
-        "error[E0105]: `big.gw` is too large
+        "error[E0105]: `big.gw` is too large: 16777217 bytes, the limit is 16 MiB (16777216 bytes)
  --> big.gw
   = note: gw refuses files over 16 MiB before parsing them; split the file with `include`
 

@@ -87,7 +87,8 @@ fn twenty_megabytes_is_refused_before_parsing() {
     assert_eq!(codes(&p), vec!["E0105"]);
     let out = render_all(&p.diagnostics, &p.sources);
     assert!(
-        out.starts_with("error[E0105]: `big.gw` is too large\n --> big.gw\n"),
+        out.starts_with("error[E0105]: `big.gw` is too large: ")
+            && out.contains(" bytes, the limit is 16 MiB (16777216 bytes)\n --> big.gw\n"),
         "{out}"
     );
     // The same input as one huge expression line is refused as well.
