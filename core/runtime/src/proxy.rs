@@ -120,11 +120,12 @@ async fn send<'w>(
             .or(up.request_timeout)
             .unwrap_or(image.timeouts.request),
     );
-    let mut connect_retries = if t.route.retry.on_connect_error {
-        t.route.retry.count
-    } else {
-        0
-    };
+    // One budget for every retry condition the route names (`retry N on ...`).
+    let retry = t.route.retry;
+    let mut retries = retry.count;
+    // Timeouts and 5xx may mean the upstream acted on the request: resend only idempotent
+    // methods (nginx's proxy_next_upstream rule), and only when the whole request is in `out`.
+    let resendable = is_idempotent(c.head.method.of(&c.hb));
     let mut stale_retry = true;
     let mut fresh_only = false;
     let mut exclude = None;
@@ -169,8 +170,8 @@ async fn send<'w>(
                     w.upstreams
                         .borrow_mut()
                         .connect_failed(up_id, server, Instant::now());
-                    if connect_retries > 0 {
-                        connect_retries -= 1;
+                    if retry.on_connect_error && retries > 0 {
+                        retries -= 1;
                         exclude = Some(server);
                         continue;
                     }
@@ -207,6 +208,13 @@ async fn send<'w>(
             Box::pin(stream_request(w, c, &mut conn, &mut out, body, &mut head, timeouts)).await
         };
         match got {
+            Ok(_) if retry.on_5xx && head.status >= 500 && complete && resendable && retries > 0 => {
+                retries -= 1;
+                exclude = Some(server);
+                // the 5xx body is not read: this connection cannot be reused
+                conn.close();
+                continue;
+            }
             Ok(n) => {
                 c.rhb.clear();
                 c.rhb
@@ -231,6 +239,18 @@ async fn send<'w>(
                 conn.close();
                 continue;
             }
+            Err(Failed::Read(e))
+                if e.kind == ErrorKind::UpstreamTimeout
+                    && retry.on_timeout
+                    && complete
+                    && resendable
+                    && retries > 0 =>
+            {
+                retries -= 1;
+                exclude = Some(server);
+                conn.close();
+                continue;
+            }
             Err(Failed::Write(e) | Failed::Read(e)) => {
                 conn.close();
                 break Err(e);
@@ -240,6 +260,11 @@ async fn send<'w>(
     c.resp_head = head;
     w.pool.put(out);
     result
+}
+
+/// Methods a retry may resend after the upstream may have seen them (RFC 9110 §9.2.2).
+fn is_idempotent(method: &[u8]) -> bool {
+    matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"PUT" | b"DELETE" | b"TRACE")
 }
 
 /// Where an exchange with the upstream failed: a failed write on a stale pooled connection

@@ -39,6 +39,7 @@ mod limits;
 mod message_types;
 mod paths;
 mod real_clients;
+mod retries;
 mod smuggling;
 mod timeouts;
 mod upstream_failures;
