@@ -24,6 +24,22 @@ impl<'g, 'a> Lower<'g, 'a> {
         }
     }
 
+    /// A plugin use: its spec gets a slot, and a `call` op passes it registers
+    /// `arg..arg + argc`. Returns the slot (a cache's store call reuses it).
+    pub(crate) fn call_plugin(
+        &mut self,
+        plugin: &str,
+        state_key: String,
+        args: Vec<(String, Value)>,
+        (arg, argc): (u8, u8),
+        span: Span,
+    ) -> u16 {
+        let spec = self.spec(plugin, state_key, args, span);
+        let slot = self.g.slot(spec, span);
+        self.b.op(Op::Call { slot, arg, argc }, span);
+        slot
+    }
+
     /// The slot of one auth declaration by name (jwt, api_keys or authorizer), with its
     /// identity argument loaded into a register when it has one.
     pub(crate) fn auth_member(
@@ -140,21 +156,8 @@ impl<'g, 'a> Lower<'g, 'a> {
                 let argc = u8::try_from(regs.len()).unwrap_or(0);
                 let base = self.window(&regs, s.span);
                 let key = format!("{}#any", self.sc.route);
-                let spec = self.spec(
-                    "auth.any",
-                    key,
-                    vec![("members".into(), Value::List(slots.into()))],
-                    s.span,
-                );
-                let slot = self.g.slot(spec, s.span);
-                self.b.op(
-                    Op::Call {
-                        slot,
-                        arg: base,
-                        argc,
-                    },
-                    s.span,
-                );
+                let members = vec![("members".into(), Value::List(slots.into()))];
+                self.call_plugin("auth.any", key, members, (base, argc), s.span);
             }
         }
     }

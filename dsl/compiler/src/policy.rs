@@ -75,10 +75,8 @@ impl<'g, 'a> Lower<'g, 'a> {
             ("burst".into(), Value::Int(burst)),
             ("key".into(), Value::str(&key_text)),
         ];
-        let spec = self.spec("throttle", state_key, args, s.span);
-        let slot = self.g.slot(spec, s.span);
-        let (arg, argc) = key.map_or((0, 0), |r| (r, 1));
-        self.b.op(Op::Call { slot, arg, argc }, s.span);
+        let window = key.map_or((0, 0), |r| (r, 1));
+        self.call_plugin("throttle", state_key, args, window, s.span);
     }
 
     pub(crate) fn throttle_plan(&mut self, s: &Stmt) {
@@ -124,16 +122,7 @@ impl<'g, 'a> Lower<'g, 'a> {
             },
             s.span,
         );
-        let spec = self.spec("throttle.plan", "plans".into(), plans, s.span);
-        let slot = self.g.slot(spec, s.span);
-        self.b.op(
-            Op::Call {
-                slot,
-                arg: base,
-                argc: 2,
-            },
-            s.span,
-        );
+        self.call_plugin("throttle.plan", "plans".into(), plans, (base, 2), s.span);
     }
 
     pub(crate) fn cache(&mut self, s: &Stmt, spec: &'a CacheSpec, rs: &mut RouteSettings<'a>) {
@@ -209,16 +198,7 @@ impl<'g, 'a> Lower<'g, 'a> {
             self.sc.route,
             crate::image::fnv1a(text.as_bytes())
         );
-        let pspec = self.spec("cache", state_key, args, s.span);
-        let slot = self.g.slot(pspec, s.span);
-        self.b.op(
-            Op::Call {
-                slot,
-                arg: base,
-                argc,
-            },
-            s.span,
-        );
+        let slot = self.call_plugin("cache", state_key, args, (base, argc), s.span);
         self.sc.facts.caches.push(s.span);
         rs.cache = Some(CacheUse {
             slot,

@@ -1,7 +1,7 @@
 //! `validate params` (retypes the fields it checks), `validate body SCHEMA` (types `body.*`)
 //! and `buffer body SIZE` (makes `body.*` readable as `json?`).
 
-use gw_program::{Op, Value};
+use gw_program::Value;
 use gw_syntax::Diagnostic;
 use gw_syntax::ast::{Ident, Lit, ParamSpec, Stmt};
 
@@ -132,21 +132,8 @@ impl<'g, 'a> Lower<'g, 'a> {
         let argc = u8::try_from(loads.len()).unwrap_or(0);
         let base = self.window(&loads, s.span);
         let key = format!("{}#params", self.sc.route);
-        let spec = self.spec(
-            "validate.params",
-            key,
-            vec![("params".into(), Value::List(entries.into()))],
-            s.span,
-        );
-        let slot = self.g.slot(spec, s.span);
-        self.b.op(
-            Op::Call {
-                slot,
-                arg: base,
-                argc,
-            },
-            s.span,
-        );
+        let params = vec![("params".into(), Value::List(entries.into()))];
+        self.call_plugin("validate.params", key, params, (base, argc), s.span);
         self.sc
             .retyped
             .retain(|r| !retyped.iter().any(|n| n.key == r.key));
@@ -178,16 +165,7 @@ impl<'g, 'a> Lower<'g, 'a> {
             ("schema_id".into(), Value::Int(i64::from(id))),
         ];
         let key = format!("{}#body", self.sc.route);
-        let spec = self.spec("validate.body", key, args, s.span);
-        let slot = self.g.slot(spec, s.span);
-        self.b.op(
-            Op::Call {
-                slot,
-                arg: 0,
-                argc: 0,
-            },
-            s.span,
-        );
+        self.call_plugin("validate.body", key, args, (0, 0), s.span);
         self.sc.facts.body = BodyState::Schema(id);
         rs.buffer_body = true;
     }
