@@ -257,6 +257,10 @@ impl<'g, 'a> Lower<'g, 'a> {
                     } else if params.is_empty() {
                         d = d
                             .with_help(format!("route `{}` has no path parameters", self.sc.route));
+                    } else {
+                        let list: Vec<String> =
+                            params.iter().map(|p| format!("`{{{p}}}`")).collect();
+                        d = d.with_help(format!("this route has {}", list.join(", ")));
                     }
                     self.emit(d);
                     None
