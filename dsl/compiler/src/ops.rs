@@ -143,12 +143,12 @@ impl<'g, 'a> Lower<'g, 'a> {
             );
             return Val::err();
         }
-        if op == BinOp::Contains && self.g.cx.snippet(a.span).trim() == "claim.scope" {
+        if let (BinOp::Contains, Some(claim)) = (op, scope_claim(a)) {
             self.emit(
                 Diagnostic::warning(
                     "W0101",
                     e.span,
-                    "`contains` on `claim.scope` matches substrings",
+                    format!("`contains` on `claim.{claim}` matches substrings"),
                 )
                 .with_label("a substring test: any scope containing this text passes")
                 .with_help(format!(
@@ -274,5 +274,27 @@ impl<'g, 'a> Lower<'g, 'a> {
             ty,
             o: Opnd::R(dst),
         }
+    }
+}
+
+/// The scope claim (`scope` or `scp`) an expression reads, anywhere inside it
+/// (`claim.scope`, `(claim.scope ?? "") + " "`, `lower(claim.scp)`).
+fn scope_claim(e: &gw_syntax::ast::Expr) -> Option<&'static str> {
+    use gw_syntax::ast::ExprKind;
+    match &e.kind {
+        ExprKind::Member(base, field) => match (&base.kind, field.name.as_str()) {
+            (ExprKind::Name(root), "scope") if root.name == "claim" => Some("scope"),
+            (ExprKind::Name(root), "scp") if root.name == "claim" => Some("scp"),
+            _ => scope_claim(base),
+        },
+        ExprKind::Index(a, b) | ExprKind::Binary(_, a, b) => {
+            scope_claim(a).or_else(|| scope_claim(b))
+        }
+        ExprKind::Unary(_, a) => scope_claim(a),
+        ExprKind::Ternary(c, a, b) => scope_claim(c)
+            .or_else(|| scope_claim(a))
+            .or_else(|| scope_claim(b)),
+        ExprKind::Call { args, .. } | ExprKind::List(args) => args.iter().find_map(scope_claim),
+        ExprKind::Lit(_) | ExprKind::Str(_) | ExprKind::Name(_) => None,
     }
 }
