@@ -147,15 +147,49 @@ pub(crate) fn percent(cx: &mut Ctx<'_>, l: &Lit) -> Option<u32> {
 
 /// An HTTP status code 100..=599.
 pub(crate) fn status(cx: &mut Ctx<'_>, l: &Lit) -> Option<u16> {
-    let s = int(cx, l, 100, 599)?;
-    u16::try_from(s).ok()
+    match l.value {
+        LitValue::Int(i @ 100..=599) => u16::try_from(i).ok(),
+        LitValue::Int(i) => {
+            cx.emit(
+                Diagnostic::error("E0304", l.span, format!("`{i}` is not an HTTP status"))
+                    .with_label("must be between 100 and 599"),
+            );
+            None
+        }
+        _ => {
+            mismatch(cx, l, "an HTTP status", "`403`, `429`");
+            None
+        }
+    }
 }
 
 fn out_of_range(cx: &mut Ctx<'_>, l: &Lit, got: &str, min: &str, max: &str) {
+    let message = match setting_before(cx, l) {
+        Some(word) => format!("`{word}` must be between {min} and {max}, not {got}"),
+        None => format!("value out of range: {got}"),
+    };
     cx.emit(
-        Diagnostic::error("E0304", l.span, format!("value out of range: {got}"))
+        Diagnostic::error("E0304", l.span, message)
             .with_label(format!("must be between {min} and {max}")),
     );
+}
+
+/// The keyword a literal is the value of (`burst` in `burst 0`), read from the source: every
+/// setting and statement argument follows its keyword on the same line. `else` (a status)
+/// and operators name nothing.
+fn setting_before<'a>(cx: &Ctx<'a>, l: &Lit) -> Option<&'a str> {
+    let file = cx.sources.get(l.span.file)?;
+    let before = file.text.get(..l.span.start as usize)?;
+    let line = before.rsplit('\n').next()?.trim_end();
+    let word = line
+        .rsplit(|c: char| c.is_whitespace() || c == '{' || c == ';')
+        .next()?;
+    let is_name = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && word.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
+    (is_name && word != "else").then_some(word)
 }
 
 fn fmt_ms(ms: u64) -> String {
