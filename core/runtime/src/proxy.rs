@@ -205,10 +205,15 @@ async fn send<'w>(
         } else {
             let timeouts = (request_timeout, body_timeout);
             let body = (body_in.as_mut(), how);
-            Box::pin(stream_request(w, c, &mut conn, &mut out, body, &mut head, timeouts)).await
+            Box::pin(stream_request(
+                w, c, &mut conn, &mut out, body, &mut head, timeouts,
+            ))
+            .await
         };
         match got {
-            Ok(_) if retry.on_5xx && head.status >= 500 && complete && resendable && retries > 0 => {
+            Ok(_)
+                if retry.on_5xx && head.status >= 500 && complete && resendable && retries > 0 =>
+            {
                 retries -= 1;
                 exclude = Some(server);
                 // the 5xx body is not read: this connection cannot be reused
@@ -264,7 +269,10 @@ async fn send<'w>(
 
 /// Methods a retry may resend after the upstream may have seen them (RFC 9110 §9.2.2).
 fn is_idempotent(method: &[u8]) -> bool {
-    matches!(method, b"GET" | b"HEAD" | b"OPTIONS" | b"PUT" | b"DELETE" | b"TRACE")
+    matches!(
+        method,
+        b"GET" | b"HEAD" | b"OPTIONS" | b"PUT" | b"DELETE" | b"TRACE"
+    )
 }
 
 /// Where an exchange with the upstream failed: a failed write on a stale pooled connection

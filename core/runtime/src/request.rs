@@ -89,7 +89,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 canary,
                 upgrade: false,
             };
-            Box::pin(crate::proxy::forward(w, cfg, c, t)).await
+            crate::proxy::forward(w, cfg, c, t).await
         }
         Exit::Upgrade { upstream, hash } => {
             let t = Target {
@@ -99,7 +99,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 canary: false,
                 upgrade: true,
             };
-            Box::pin(crate::proxy::forward(w, cfg, c, t)).await
+            crate::proxy::forward(w, cfg, c, t).await
         }
         Exit::Respond { status, body, json } => {
             Box::pin(respond::mock(w, cfg, c, status, body, json)).await

@@ -116,7 +116,15 @@ async fn relay_head(
             canary: t.canary,
             body: buffered.then_some(rbody.as_slice()),
         };
-        let exit = Box::pin(crate::request::run_phase(w, cfg, c, t.route, prog, Some(view))).await;
+        let exit = Box::pin(crate::request::run_phase(
+            w,
+            cfg,
+            c,
+            t.route,
+            prog,
+            Some(view),
+        ))
+        .await;
         c.rhb = rhb;
         c.resp_body = rbody;
         match exit {
