@@ -33,7 +33,10 @@ fn retry_on_5xx(d: Driver) {
         let r = c.request("GET", &format!("/r/{i}"), &[], b"");
         assert_eq!(r.status, 200, "request {i}: {}", r.text());
     }
-    assert!(bad.count() >= 1, "round robin never tried the failing server");
+    assert!(
+        bad.count() >= 1,
+        "round robin never tried the failing server"
+    );
     assert_eq!(good.count(), 6);
 }
 
@@ -47,7 +50,11 @@ fn retry_on_timeout(d: Driver) {
         let t = Instant::now();
         let r = c.request("GET", &format!("/t/{i}"), &[], b"");
         assert_eq!(r.status, 200, "request {i}: {}", r.text());
-        assert!(t.elapsed() < Duration::from_secs(3), "took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(3),
+            "took {:?}",
+            t.elapsed()
+        );
     }
     assert!(slow.count() >= 1, "round robin never tried the slow server");
 }
@@ -67,7 +74,11 @@ fn no_retry_without_the_condition(d: Driver) {
     let statuses: Vec<u16> = (0..4)
         .map(|i| c.request("GET", &format!("/n/{i}"), &[], b"").status)
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 503).count(),
+        2,
+        "{statuses:?}"
+    );
 }
 
 fn post_is_not_retried(d: Driver) {
@@ -81,6 +92,10 @@ fn post_is_not_retried(d: Driver) {
     let statuses: Vec<u16> = (0..4)
         .map(|i| c.request("POST", &format!("/p/{i}"), &[], b"{}").status)
         .collect();
-    assert_eq!(statuses.iter().filter(|s| **s == 503).count(), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 503).count(),
+        2,
+        "{statuses:?}"
+    );
     assert_eq!(bad.count() + good.count(), 4, "a POST was sent twice");
 }
