@@ -115,7 +115,11 @@ struct Filter<'a> {
 impl<'a> Filter<'a> {
     /// Whether the client's field `name` is copied upstream as it is.
     fn keeps(&self, name: &[u8]) -> bool {
-        self.survives(name) && !REGENERATED.iter().any(|r| r.eq_ignore_ascii_case(name))
+        // Length first: most names match no entry's length and skip the byte comparisons.
+        self.survives(name)
+            && !REGENERATED
+                .iter()
+                .any(|r| r.len() == name.len() && r.eq_ignore_ascii_case(name))
     }
 
     /// Not hop-by-hop (except Upgrade of a WebSocket handshake), not named by Connection and
@@ -168,13 +172,16 @@ pub fn write_forward_head<'a>(f: &'a ForwardHead<'a>, out: &mut Vec<u8>) {
         }
     }
 
+    // Formatted once for both X-Forwarded-For and Forwarded.
+    let ip = client_ip(f.client_ip);
+    let ip_text = IpText::new(ip);
     if !f.edits.drops(b"x-forwarded-for") {
         out.extend_from_slice(b"X-Forwarded-For: ");
         for v in filter.client_values(b"x-forwarded-for") {
             out.extend_from_slice(v);
             out.extend_from_slice(b", ");
         }
-        write_ip(client_ip(f.client_ip), out);
+        out.extend_from_slice(ip_text.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     if !f.edits.drops(b"x-forwarded-proto") {
@@ -186,7 +193,7 @@ pub fn write_forward_head<'a>(f: &'a ForwardHead<'a>, out: &mut Vec<u8>) {
             out.extend_from_slice(v);
             out.extend_from_slice(b", ");
         }
-        write_forwarded_element(client_ip(f.client_ip), f.tls, client_host, out);
+        write_forwarded_element(&ip_text, f.tls, client_host, out);
         out.extend_from_slice(b"\r\n");
     }
     let has_id = filter.client_values(b"x-request-id").next().is_some();
@@ -227,34 +234,70 @@ fn client_ip(ip: IpAddr) -> IpAddr {
     }
 }
 
-fn write_ip(ip: IpAddr, out: &mut Vec<u8>) {
-    match ip {
-        IpAddr::V4(v4) => {
-            for (i, octet) in v4.octets().into_iter().enumerate() {
-                if i > 0 {
-                    out.push(b'.');
+/// An IP address as text, on the stack: IPv4 digits written directly (no `fmt` on the hot
+/// path), IPv6 through `Display` (at most 45 bytes for `ffff:…:255.255.255.255`).
+struct IpText {
+    bytes: [u8; 48],
+    len: usize,
+    v6: bool,
+}
+
+impl IpText {
+    fn new(ip: IpAddr) -> Self {
+        let mut t = IpText {
+            bytes: [0; 48],
+            len: 0,
+            v6: false,
+        };
+        match ip {
+            IpAddr::V4(v4) => {
+                for (i, octet) in v4.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        t.push(b'.');
+                    }
+                    if octet >= 100 {
+                        t.push(b'0' + octet / 100);
+                    }
+                    if octet >= 10 {
+                        t.push(b'0' + octet / 10 % 10);
+                    }
+                    t.push(b'0' + octet % 10);
                 }
-                write_decimal(u64::from(octet), out);
+            }
+            IpAddr::V6(v6) => {
+                t.v6 = true;
+                let mut w = t.bytes.as_mut_slice();
+                // 48 bytes hold any IPv6 text; a failure would leave the text cut short.
+                let _ = write!(w, "{v6}");
+                let left = w.len();
+                t.len = t.bytes.len() - left;
             }
         }
-        IpAddr::V6(v6) => {
-            // Writing to a Vec cannot fail; it only grows the Vec.
-            let _ = write!(out, "{v6}");
+        t
+    }
+
+    fn push(&mut self, b: u8) {
+        if let Some(slot) = self.bytes.get_mut(self.len) {
+            *slot = b;
+            self.len += 1;
         }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or(&[])
     }
 }
 
 /// `for=192.0.2.1;proto=http;host="api.example"`, IPv6 as `for="[2001:db8::1]"` (RFC 7239
 /// §6); `host` is the Host the client sent, quoted (it may hold `:`), left out when empty.
-fn write_forwarded_element(ip: IpAddr, tls: bool, host: &[u8], out: &mut Vec<u8>) {
+fn write_forwarded_element(ip: &IpText, tls: bool, host: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(b"for=");
-    match ip {
-        IpAddr::V4(_) => write_ip(ip, out),
-        IpAddr::V6(_) => {
-            out.extend_from_slice(b"\"[");
-            write_ip(ip, out);
-            out.extend_from_slice(b"]\"");
-        }
+    if ip.v6 {
+        out.extend_from_slice(b"\"[");
+        out.extend_from_slice(ip.as_bytes());
+        out.extend_from_slice(b"]\"");
+    } else {
+        out.extend_from_slice(ip.as_bytes());
     }
     out.extend_from_slice(b";proto=");
     out.extend_from_slice(proto(tls));

@@ -23,37 +23,35 @@ pub(crate) fn find_head_end(
 ) -> Result<Option<usize>, ScanError> {
     let window = buf.get(..limit.min(buf.len())).unwrap_or(buf);
     let mut i = from;
-    let mut line_start = false;
-    while let Some(&b) = window.get(i) {
-        if !line_start && let Some(n) = plain_run(window.get(i..).unwrap_or(&[])) {
-            i += n;
-            continue;
-        }
-        if b >= 0x20 && b != 0x7f {
-            if line_start && b == b' ' {
-                return Err(ScanError::Malformed("obsolete line folding"));
-            }
-            line_start = false;
-            i += 1;
-            continue;
-        }
-        match b {
-            b'\r' => match window.get(i + 1) {
-                None => break,
-                Some(b'\n') if line_start => return Ok(Some(i + 2)),
-                Some(b'\n') => {
-                    line_start = true;
-                    i += 2;
-                }
-                Some(_) => return Err(ScanError::Malformed("bare CR in head")),
-            },
-            b'\n' => return Err(ScanError::Malformed("bare LF in head")),
-            b'\t' if line_start => return Err(ScanError::Malformed("obsolete line folding")),
-            b'\t' => {
-                line_start = false;
+    // One pass: jump from special byte (control or DEL) to special byte a word at a time; a
+    // well-formed head has only CR, LF and HT among them, so most words are skipped whole.
+    while let Some(at) = next_special(window, i) {
+        i = at;
+        match window.get(i) {
+            Some(b'\r') => {}
+            Some(b'\n') => return Err(ScanError::Malformed("bare LF in head")),
+            // HT inside a line; one starting a line is caught right after its CRLF below.
+            Some(b'\t') => {
                 i += 1;
+                continue;
             }
             _ => return Err(ScanError::Malformed("control character in head")),
+        }
+        match window.get(i + 1) {
+            None => break,
+            Some(b'\n') => i += 2,
+            Some(_) => return Err(ScanError::Malformed("bare CR in head")),
+        }
+        // At the start of a line: CRLF ends the head, SP or HT is obs-fold; anything else is
+        // left to the scan (a bare CR, LF or control character there is found by it).
+        match (window.get(i), window.get(i + 1)) {
+            (None, _) | (Some(b'\r'), None) => break,
+            (Some(b'\r'), Some(b'\n')) => return Ok(Some(i + 2)),
+            (Some(b'\r'), Some(_)) => return Err(ScanError::Malformed("bare CR in head")),
+            (Some(b' ' | b'\t'), _) => {
+                return Err(ScanError::Malformed("obsolete line folding"));
+            }
+            (Some(_), _) => {}
         }
     }
     if buf.len() > limit {
@@ -63,28 +61,33 @@ pub(crate) fn find_head_end(
     }
 }
 
-/// The length of the run of 8-byte words at the start of `bytes` that hold no control
-/// character and no DEL (obs-text is fine), or `None` if the first word has one or is short.
-/// Heads are mostly such bytes: checking a word at a time keeps the scan near memchr speed.
-fn plain_run(bytes: &[u8]) -> Option<usize> {
+/// The index of the first control character (HT, CR and LF included) or DEL in `bytes` at or
+/// after `from`. Heads are mostly plain bytes (obs-text is plain here): checking a word at a
+/// time keeps the scan near memchr speed.
+fn next_special(bytes: &[u8], from: usize) -> Option<usize> {
     const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
-    let mut n = 0;
-    for word in bytes.chunks_exact(8) {
+    let mut i = from;
+    while let Some(word) = bytes.get(i..i + 8) {
         let mut w = [0u8; 8];
         w.copy_from_slice(word);
         let x = u64::from_le_bytes(w);
         // A byte below 0x20 (classic "has less than" test; bytes >= 0x80 are excluded by !x)
-        // or equal to 0x7f (a zero byte in x ^ 0x7f..).
+        // or equal to 0x7f (a zero byte in x ^ 0x7f..). A borrow can only flag bytes above a
+        // true hit, so the lowest flag (the first byte, little-endian) is always a true hit.
         let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH;
         let y = x ^ (ONES * 0x7f);
         let del = y.wrapping_sub(ONES) & !y & HIGH;
-        if below | del != 0 {
-            break;
+        let hits = below | del;
+        if hits != 0 {
+            return Some(i + (hits.trailing_zeros() / 8) as usize);
         }
-        n += 8;
+        i += 8;
     }
-    if n == 0 { None } else { Some(n) }
+    let tail = bytes.get(i..)?;
+    tail.iter()
+        .position(|&b| b < 0x20 || b == 0x7f)
+        .map(|n| i + n)
 }
 
 #[cfg(test)]
@@ -128,6 +131,20 @@ mod tests {
                 Err(Malformed("control character in head")),
             ),
             (b"GET / HTTP/1.1\r\nA: b\tc\r\n\r\n", Ok(Some(26))),
+            (
+                b"GET / HTTP/1.1\r\n\x7fA: b\r\n\r\n",
+                Err(Malformed("control character in head")),
+            ),
+            (
+                b"GET / HTTP/1.1\r\n\nA: b\r\n\r\n",
+                Err(Malformed("bare LF in head")),
+            ),
+            (
+                b"GET / HTTP/1.1\r\n\rA: b\r\n\r\n",
+                Err(Malformed("bare CR in head")),
+            ),
+            (b"GET / HTTP/1.1\r\nA: b\r\n", Ok(None)),
+            (b"GET / HTTP/1.1\r\nA: \xe9\xff\tb\r\n\r\n", Ok(Some(27))),
         ];
         for (raw, want) in table {
             assert_eq!(
@@ -140,21 +157,22 @@ mod tests {
     }
 
     #[test]
-    fn plain_runs() {
-        assert_eq!(plain_run(b"abcdefgh"), Some(8));
-        assert_eq!(plain_run(b"abcdefghijklmnop\r\n"), Some(16));
-        assert_eq!(plain_run(b"abcdefg"), None);
-        assert_eq!(plain_run(b"\xff\x80 ~!zZ0abc"), Some(8));
-        for bad in 0u8..0x20 {
-            for at in 0..8 {
-                let mut w = *b"abcdefgh";
+    fn specials() {
+        assert_eq!(next_special(b"abcdefgh", 0), None);
+        assert_eq!(next_special(b"abcdefghijklmnop\r\n", 0), Some(16));
+        assert_eq!(next_special(b"abcdefghijklmnop\r\n", 17), Some(17));
+        assert_eq!(next_special(b"abc\tefg", 0), Some(3));
+        assert_eq!(next_special(b"\xff\x80 ~!zZ0abc", 0), None);
+        for bad in (0u8..0x20).chain([0x7f]) {
+            for at in 0..16 {
+                let mut w = *b"abcdefghabcdefgh";
                 w[at] = bad;
-                assert_eq!(plain_run(&w), None, "{bad:#x} at {at}");
+                assert_eq!(next_special(&w, 0), Some(at), "{bad:#x} at {at}");
+                // A borrow from a lower hit must not hide the first one.
+                w[15] = 0;
+                assert_eq!(next_special(&w, 0), Some(at), "{bad:#x} at {at} + NUL");
             }
         }
-        let mut w = *b"abcdefghabcdefgh";
-        w[12] = 0x7f;
-        assert_eq!(plain_run(&w), Some(8));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! not have: Content-Length with Transfer-Encoding, Transfer-Encoding other than exactly
 //! `chunked`, or Transfer-Encoding in an HTTP/1.0 response are all `BadResponse` (502).
 
+use std::mem::MaybeUninit;
+
 use crate::framing::FramingFields;
 use crate::head::{ScanError, find_head_end};
 use crate::lexical::offset_in;
@@ -65,9 +67,12 @@ pub fn parse_response(
         Err(ScanError::Malformed(why)) => return Err(ProtoError::BadResponse(why)),
     };
     let bytes = buf.get(..end).unwrap_or(buf);
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut slots);
-    match resp.parse(bytes) {
+    // Uninitialised slots: no 4 KiB memset per response (httparse fills what it parses).
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, bytes, &mut slots)
+    {
         Ok(httparse::Status::Complete(n)) if n == end => {}
         Ok(_) => return Err(ProtoError::BadResponse("malformed head")),
         Err(httparse::Error::TooManyHeaders) => {

@@ -182,3 +182,21 @@ fn host_choice() {
         "{got}"
     );
 }
+
+#[test]
+fn ip_text_matches_display() {
+    for a in [0u8, 9, 10, 99, 100, 199, 200, 255] {
+        for b in [0u8, 7, 42, 255] {
+            let ip = IpAddr::V4(Ipv4Addr::new(a, b, 100 - b % 100, 1));
+            assert_eq!(IpText::new(ip).as_bytes(), ip.to_string().as_bytes());
+        }
+    }
+    let long = Ipv6Addr::new(
+        0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff, 0xffff,
+    );
+    for v6 in [long, Ipv6Addr::LOCALHOST, "2001:db8::1".parse().unwrap()] {
+        let text = IpText::new(IpAddr::V6(v6));
+        assert!(text.v6);
+        assert_eq!(text.as_bytes(), v6.to_string().as_bytes());
+    }
+}

@@ -1,0 +1,104 @@
+//! Runs one hot-path function N times on realistic heads, for instruction counting:
+//! `valgrind --tool=callgrind target/release/examples/hotpath FN N` at two N; the
+//! difference in total instructions divided by the difference in N is the per-call cost.
+//! FN: parse_request | parse_response | write_forward_head | write_response_head, or
+//! parse_request_wrk | parse_response_wrk for the heads of bench/run.sh (wrk and nginx).
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr};
+
+use gw_proto::{
+    ClientHead, ForwardHead, HeadLimits, HeaderEdits, RequestHead, ResponseHead, UpstreamHost,
+    parse_request, parse_response, write_forward_head, write_response_head,
+};
+
+const REQUEST: &[u8] = b"GET /api/v1/items/42?fields=name,price HTTP/1.1\r\n\
+Host: api.example.com\r\n\
+User-Agent: curl/8.5.0\r\n\
+Accept: application/json\r\n\
+Accept-Encoding: gzip, deflate, br\r\n\
+Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl\r\n\
+X-Forwarded-For: 198.51.100.7\r\n\
+Connection: keep-alive\r\n\r\n";
+
+const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\n\
+Server: nginx/1.22.1\r\n\
+Date: Wed, 25 Nov 2026 14:40:00 GMT\r\n\
+Content-Type: application/json\r\n\
+Content-Length: 11\r\n\
+Connection: keep-alive\r\n\
+Cache-Control: no-store\r\n\r\n";
+
+/// What wrk sends in bench/run.sh, and the nginx upstream's answer.
+const WRK_REQUEST: &[u8] = b"GET /bench HTTP/1.1\r\nHost: 127.0.0.1:18080\r\n\r\n";
+const WRK_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\
+Date: Wed, 25 Nov 2026 14:40:00 GMT\r\nContent-Type: application/json\r\n\
+Content-Length: 11\r\nConnection: keep-alive\r\n\r\n";
+
+fn main() -> Result<(), String> {
+    let mut args = std::env::args().skip(1);
+    let which = args.next().unwrap_or_default();
+    let n: u64 = args
+        .next()
+        .and_then(|s| s.parse().ok())
+        .ok_or("usage: hotpath FN N")?;
+    let limits = HeadLimits::default();
+    let mut req = RequestHead::default();
+    parse_request(REQUEST, &limits, &mut req).map_err(|e| e.to_string())?;
+    let mut resp = ResponseHead::default();
+    parse_response(RESPONSE, false, &mut resp).map_err(|e| e.to_string())?;
+    let edits = HeaderEdits::new();
+    let mut out = Vec::with_capacity(1024);
+    let forward = ForwardHead {
+        request: &req,
+        buf: REQUEST,
+        path: req.path.of(REQUEST),
+        query: req.query.of(REQUEST),
+        client_ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 21)),
+        tls: false,
+        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
+        edits: &edits,
+        host: UpstreamHost::Client,
+        framing: resp.framing,
+    };
+    let client = ClientHead {
+        status: resp.status,
+        reason: resp.reason.of(RESPONSE),
+        upstream: Some((&resp, RESPONSE)),
+        framing: resp.framing,
+        close: false,
+        client_minor: 1,
+        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
+        via: b"",
+        edits: &edits,
+    };
+    let mut req2 = RequestHead::default();
+    let mut resp2 = ResponseHead::default();
+    for _ in 0..n {
+        match which.as_str() {
+            "parse_request" => {
+                let _ = black_box(parse_request(black_box(REQUEST), &limits, &mut req2));
+            }
+            "parse_request_wrk" => {
+                let _ = black_box(parse_request(black_box(WRK_REQUEST), &limits, &mut req2));
+            }
+            "parse_response_wrk" => {
+                let _ = black_box(parse_response(black_box(WRK_RESPONSE), false, &mut resp2));
+            }
+            "parse_response" => {
+                let _ = black_box(parse_response(black_box(RESPONSE), false, &mut resp2));
+            }
+            "write_forward_head" => {
+                out.clear();
+                write_forward_head(black_box(&forward), &mut out);
+            }
+            "write_response_head" => {
+                out.clear();
+                write_response_head(black_box(&client), &mut out);
+            }
+            _ => return Err(format!("unknown function {which:?}")),
+        }
+    }
+    black_box(&out);
+    Ok(())
+}
