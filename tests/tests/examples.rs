@@ -11,6 +11,9 @@ use std::path::{Path, PathBuf};
 use gw_compiler::Options;
 use gw_syntax::{Diagnostic, Parsed};
 
+mod common;
+use common::{bless, gw_files, stem, workspace_root};
+
 /// The fixed environment `env("X")` reads; the examples' defaults apply to everything else.
 const ENV: &[(&str, &str)] = &[("REGION", "eu-west-1")];
 
@@ -25,11 +28,6 @@ const REQUIRED: &[&str] = &[
     "limits",
 ];
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
 fn examples_dir() -> PathBuf {
     workspace_root().join("grammar/examples")
 }
@@ -38,25 +36,8 @@ fn golden_dir() -> PathBuf {
     workspace_root().join("tests/golden/disasm")
 }
 
-fn bless() -> bool {
-    std::env::var_os("GW_BLESS").is_some_and(|v| v != "0" && !v.is_empty())
-}
-
 fn example_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(examples_dir())
-        .expect("grammar/examples exists")
-        .map(|e| e.expect("readable dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "gw"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .expect("utf-8 file name")
-        .to_string()
+    gw_files(&examples_dir())
 }
 
 /// Name every source relative to grammar/examples.

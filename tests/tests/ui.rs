@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 use gw_compiler::Options;
 use gw_syntax::{Diagnostic, Parsed};
 
+mod common;
+use common::{bless, gw_files, stem, workspace_root};
+
 /// Every code of LANGUAGE.md §8 and of the syntax and compiler crates' code lists: each must
 /// be the prefix of at least one ui file and appear in at least one golden.
 const CODES: &[&str] = &[
@@ -49,35 +52,12 @@ fn too_large() -> Vec<u8> {
     text
 }
 
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().unwrap_or(manifest).to_path_buf()
-}
-
 fn ui_dir() -> PathBuf {
     workspace_root().join("tests/ui")
 }
 
-fn bless() -> bool {
-    std::env::var_os("GW_BLESS").is_some_and(|v| v != "0" && !v.is_empty())
-}
-
-/// The `.gw` files directly in tests/ui (fixtures/ holds included files, not cases).
 fn ui_files() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(ui_dir())
-        .expect("tests/ui exists")
-        .map(|e| e.expect("readable dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "gw"))
-        .collect();
-    files.sort();
-    files
-}
-
-fn stem(path: &Path) -> String {
-    path.file_stem()
-        .and_then(|s| s.to_str())
-        .expect("utf-8 file name")
-        .to_string()
+    gw_files(&ui_dir())
 }
 
 /// `e0201_unknown_claim` -> `error[E0201]`; `w0204_x` -> `warning[W0204]`.
