@@ -38,7 +38,11 @@ pub fn write_response_head(h: &ClientHead<'_>, out: &mut Vec<u8>) {
     let switching = h.status == 101;
     let mut has_id = false;
     if let Some((resp, buf)) = h.upstream {
-        let connection = connection_span(&resp.headers, buf);
+        let connection = if resp.connection_plain {
+            &[][..]
+        } else {
+            connection_span(&resp.headers, buf)
+        };
         for (name, value) in &resp.headers {
             let name = name.of(buf);
             let upgrade_kept = switching && name.eq_ignore_ascii_case(b"upgrade");

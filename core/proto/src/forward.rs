@@ -146,7 +146,11 @@ pub fn write_forward_head<'a>(f: &'a ForwardHead<'a>, out: &mut Vec<u8>) {
     let req = f.request;
     let filter = Filter {
         f,
-        connection: connection_span(&req.headers, f.buf),
+        connection: if req.connection_plain {
+            &[]
+        } else {
+            connection_span(&req.headers, f.buf)
+        },
     };
     out.extend_from_slice(req.method.of(f.buf));
     out.push(b' ');

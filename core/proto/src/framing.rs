@@ -15,6 +15,8 @@ pub(crate) struct FramingFields {
     pub close: bool,
     pub keep_alive: bool,
     pub conn_upgrade: bool,
+    /// A Connection field named something beyond `close`, `keep-alive` and `upgrade`.
+    pub conn_other: bool,
     pub upgrade_websocket: bool,
     pub expect_continue: bool,
     pub hosts: u32,
@@ -46,6 +48,8 @@ impl FramingFields {
                         self.keep_alive = true;
                     } else if item.eq_ignore_ascii_case(b"upgrade") {
                         self.conn_upgrade = true;
+                    } else if !item.is_empty() {
+                        self.conn_other = true;
                     }
                 }
             }
@@ -141,8 +145,10 @@ mod tests {
         ]);
         let f = f.unwrap();
         assert!(f.keep_alive && f.conn_upgrade && f.upgrade_websocket && !f.close);
+        assert!(!f.conn_other);
         let f = fields(&[("Connection", "foo"), ("Connection", "close")]).unwrap();
-        assert!(f.close);
+        assert!(f.close && f.conn_other);
+        assert!(!fields(&[("Connection", " , close,")]).unwrap().conn_other);
         let f = fields(&[("Expect", "100-Continue"), ("Host", "a"), ("Host", "b")]).unwrap();
         assert!(f.expect_continue);
         assert_eq!(f.hosts, 2);

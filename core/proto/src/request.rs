@@ -46,6 +46,10 @@ pub struct RequestHead {
     pub upgrade_websocket: bool,
     /// The Host header (or the authority of an absolute-form target).
     pub host: Range,
+    /// True only when the parser saw that no Connection field names a field beyond `close`,
+    /// `keep-alive` and `upgrade`: the head writers then skip looking for fields Connection
+    /// names. False (the default, as for a head built by hand) makes them look.
+    pub connection_plain: bool,
 }
 
 impl RequestHead {
@@ -256,6 +260,8 @@ fn fill(
     let authority = split_target(method, target, target_at, head)?;
 
     head.headers.clear();
+    // Stale until this head's fields are all seen.
+    head.connection_plain = false;
     let mut f = FramingFields::default();
     for h in headers {
         let (name, value) = (h.name.as_bytes(), h.value);
@@ -266,6 +272,7 @@ fn fill(
     }
 
     head.framing = request_framing(&f, minor)?;
+    head.connection_plain = !f.conn_other;
     if f.hosts > 1 {
         return Err(ProtoError::BadRequest("more than one Host"));
     }

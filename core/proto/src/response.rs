@@ -28,6 +28,10 @@ pub struct ResponseHead {
     /// The upstream connection can carry another request after this response's body.
     /// False for `UntilClose` framing and for 101 (the connection becomes a tunnel).
     pub keep_alive: bool,
+    /// True only when the parser saw that no Connection field names a field beyond `close`,
+    /// `keep-alive` and `upgrade`: the head writers then skip looking for fields Connection
+    /// names. False (the default, as for a head built by hand) makes them look.
+    pub connection_plain: bool,
 }
 
 impl ResponseHead {
@@ -93,6 +97,8 @@ pub fn parse_response(
     head.minor = minor;
     head.reason = range_of(buf, reason.as_bytes());
     head.headers.clear();
+    // Stale until this head's fields are all seen.
+    head.connection_plain = false;
     let mut f = FramingFields::default();
     for h in resp.headers.iter() {
         let (name, value) = (h.name.as_bytes(), h.value);
@@ -102,6 +108,7 @@ pub fn parse_response(
             .push((range_of(buf, name), range_of(buf, value)));
     }
     head.framing = response_framing(&f, status, minor, head_request)?;
+    head.connection_plain = !f.conn_other;
     head.keep_alive = status != 101
         && head.framing != Framing::UntilClose
         && if minor == 1 {

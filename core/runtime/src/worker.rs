@@ -136,25 +136,46 @@ impl Worker {
         self.seq.set(n);
         let hi = mix(self.seed.0 ^ n);
         let lo = mix(self.seed.1 ^ n.rotate_left(17) ^ self.id as u64);
-        let hex = b"0123456789abcdef";
-        let mut text = [b'-'; 36];
-        let mut at = 0;
-        for (i, word) in [hi, lo].into_iter().enumerate() {
-            for shift in (0..16u32).rev() {
-                // a dash before hex digits 8, 12, 16 and 20 (8-4-4-4-12)
-                if matches!(i * 16 + 15 - shift as usize, 8 | 12 | 16 | 20) {
-                    at += 1;
-                }
-                let nib = (word >> (shift * 4)) & 15;
-                if let (Some(slot), Some(d)) = (text.get_mut(at), hex.get(nib as usize)) {
-                    *slot = *d;
-                }
-                at += 1;
-            }
-        }
+        let text = uuid_text(hi, lo);
         out.clear();
         out.push_str(std::str::from_utf8(&text).unwrap_or_default());
     }
+}
+
+/// `hi` and `lo` as lower-case hex in UUID layout (8-4-4-4-12), without `fmt` or a per-digit
+/// loop: this runs for every request.
+fn uuid_text(hi: u64, lo: u64) -> [u8; 36] {
+    let digits = [
+        hex8((hi >> 32) as u32),
+        hex8(hi as u32),
+        hex8((lo >> 32) as u32),
+        hex8(lo as u32),
+    ];
+    let mut text = [b'-'; 36];
+    // (from digit, to position, count)
+    for (from, to, n) in [(0, 0, 8), (8, 9, 4), (12, 14, 4), (16, 19, 4), (20, 24, 12)] {
+        for i in 0..n {
+            let d = digits
+                .get((from + i) / 8)
+                .and_then(|w| w.get((from + i) % 8));
+            if let (Some(slot), Some(d)) = (text.get_mut(to + i), d) {
+                *slot = *d;
+            }
+        }
+    }
+    text
+}
+
+/// The 8 hex digits of `x`, most significant first, a word at a time.
+fn hex8(x: u32) -> [u8; 8] {
+    // One nibble per byte, most significant nibble in the most significant byte.
+    let x = u64::from(x);
+    let v = ((x & 0xffff_0000) << 16) | (x & 0xffff);
+    let v = ((v & 0x0000_ff00_0000_ff00) << 8) | (v & 0x0000_00ff_0000_00ff);
+    let v = ((v & 0x00f0_00f0_00f0_00f0) << 4) | (v & 0x000f_000f_000f_000f);
+    // 1 in each byte whose nibble is 10 or more: those skip from '9'+1 to 'a'.
+    let letters = ((v + 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101;
+    (v + 0x3030_3030_3030_3030 + letters * 39).to_be_bytes()
 }
 
 fn mix(mut z: u64) -> u64 {
@@ -309,5 +330,25 @@ mod tests {
         let groups: Vec<usize> = a.split('-').map(str::len).collect();
         assert_eq!(groups, [8, 4, 4, 4, 12]);
         assert!(a.bytes().all(|c| c == b'-' || c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn uuid_text_matches_fmt() {
+        for (hi, lo) in [
+            (0, 0),
+            (u64::MAX, u64::MAX),
+            (0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210),
+            (mix(1), mix(2)),
+        ] {
+            let want = format!(
+                "{:08x}-{:04x}-{:04x}-{:04x}-{:012x}",
+                hi >> 32,
+                (hi >> 16) & 0xffff,
+                hi & 0xffff,
+                lo >> 48,
+                lo & 0xffff_ffff_ffff
+            );
+            assert_eq!(String::from_utf8(uuid_text(hi, lo).to_vec()).unwrap(), want);
+        }
     }
 }

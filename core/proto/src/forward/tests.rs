@@ -200,3 +200,28 @@ fn ip_text_matches_display() {
         assert_eq!(text.as_bytes(), v6.to_string().as_bytes());
     }
 }
+
+#[test]
+fn connection_named_fields_dropped_whether_or_not_the_parser_flagged_them() {
+    let plain = parsed(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, , Upgrade\r\n\r\n");
+    assert!(plain.connection_plain);
+    let raw = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close, X-Secret\r\nX-Secret: s\r\n\r\n";
+    let head = parsed(raw);
+    assert!(!head.connection_plain);
+    let fh = ForwardHead {
+        request: &head,
+        buf: raw,
+        path: b"/",
+        query: b"",
+        client_ip: IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)),
+        tls: false,
+        request_id: b"rid-1",
+        edits: &HeaderEdits::new(),
+        host: UpstreamHost::Client,
+        framing: head.framing,
+    };
+    let mut out = Vec::new();
+    write_forward_head(&fh, &mut out);
+    let text = String::from_utf8(out).unwrap();
+    assert!(!text.contains("X-Secret"), "{text}");
+}
