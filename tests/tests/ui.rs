@@ -10,14 +10,13 @@
 //! - Files too large to commit (E0105) are generated at test time; see [`GENERATED`].
 //! - Paths print as `tests/ui/NAME.gw` whatever the working directory, so goldens are stable.
 
-use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use gw_compiler::Options;
 use gw_syntax::{Diagnostic, Parsed};
 
 mod common;
-use common::{bless, gw_files, stem, workspace_root};
+use common::{bless, diff, gw_files, stem, workspace_root};
 
 /// Every code of LANGUAGE.md §8 and of the syntax and compiler crates' code lists: each must
 /// be the prefix of at least one ui file and appear in at least one golden.
@@ -137,37 +136,6 @@ fn run_guarded(path: &Path, display: &str, plugins: Option<Vec<String>>) -> Resu
             .unwrap_or_default();
         format!("PANIC: {msg}")
     })
-}
-
-/// A line diff (longest common subsequence), `-` expected and `+` actual.
-fn diff(expected: &str, actual: &str) -> String {
-    let a: Vec<&str> = expected.lines().collect();
-    let b: Vec<&str> = actual.lines().collect();
-    let mut lcs = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for i in (0..a.len()).rev() {
-        for j in (0..b.len()).rev() {
-            lcs[i][j] = if a[i] == b[j] {
-                lcs[i + 1][j + 1] + 1
-            } else {
-                lcs[i + 1][j].max(lcs[i][j + 1])
-            };
-        }
-    }
-    let (mut i, mut j, mut out) = (0, 0, String::new());
-    while i < a.len() || j < b.len() {
-        if i < a.len() && j < b.len() && a[i] == b[j] {
-            let _ = writeln!(out, "  {}", a[i]);
-            i += 1;
-            j += 1;
-        } else if i < a.len() && (j == b.len() || lcs[i + 1][j] >= lcs[i][j + 1]) {
-            let _ = writeln!(out, "- {}", a[i]);
-            i += 1;
-        } else {
-            let _ = writeln!(out, "+ {}", b[j]);
-            j += 1;
-        }
-    }
-    out
 }
 
 /// Compare with (or, when blessing, write) `tests/ui/NAME.stderr`; a mismatch is returned.
