@@ -7,33 +7,11 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
+use gw_proto::samples::{REQUEST, RESPONSE, WRK_REQUEST, WRK_RESPONSE};
 use gw_proto::{
     ClientHead, ForwardHead, HeadLimits, HeaderEdits, RequestHead, ResponseHead, UpstreamHost,
     parse_request, parse_response, write_forward_head, write_response_head,
 };
-
-const REQUEST: &[u8] = b"GET /api/v1/items/42?fields=name,price HTTP/1.1\r\n\
-Host: api.example.com\r\n\
-User-Agent: curl/8.5.0\r\n\
-Accept: application/json\r\n\
-Accept-Encoding: gzip, deflate, br\r\n\
-Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0In0.c2lnbmF0dXJl\r\n\
-X-Forwarded-For: 198.51.100.7\r\n\
-Connection: keep-alive\r\n\r\n";
-
-const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\n\
-Server: nginx/1.22.1\r\n\
-Date: Wed, 25 Nov 2026 14:40:00 GMT\r\n\
-Content-Type: application/json\r\n\
-Content-Length: 11\r\n\
-Connection: keep-alive\r\n\
-Cache-Control: no-store\r\n\r\n";
-
-/// What wrk sends in bench/run.sh, and the nginx upstream's answer.
-const WRK_REQUEST: &[u8] = b"GET /bench HTTP/1.1\r\nHost: 127.0.0.1:18080\r\n\r\n";
-const WRK_RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\n\
-Date: Wed, 25 Nov 2026 14:40:00 GMT\r\nContent-Type: application/json\r\n\
-Content-Length: 11\r\nConnection: keep-alive\r\n\r\n";
 
 fn main() -> Result<(), String> {
     let mut args = std::env::args().skip(1);

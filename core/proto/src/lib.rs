@@ -24,6 +24,7 @@ mod lexical;
 mod path;
 mod request;
 mod response;
+pub mod samples;
 mod wire;
 
 pub use chunked::{Chunk, ChunkedDecoder, MAX_CHUNK_EXT, MAX_TRAILERS, write_chunk_header};
