@@ -105,15 +105,8 @@ impl<H: Host + ?Sized> Machine<'_, H> {
         let body = if tpl == NONE {
             None
         } else {
-            let tpl = self
-                .p
-                .templates
-                .get(usize::from(tpl))
-                .ok_or(Fault::Operand)?;
-            let Frame { regs, scratch, .. } = &mut *self.frame;
-            scratch.clear();
-            template::render(tpl, regs, scratch)?;
-            Some((0, u32::try_from(scratch.len()).map_err(|_| Fault::Invalid)?))
+            let len = self.render(tpl)?.len();
+            Some((0, u32::try_from(len).map_err(|_| Fault::Invalid)?))
         };
         self.finish(Exit::Respond { status, body, json })
     }
@@ -138,6 +131,13 @@ impl<H: Host + ?Sized> Machine<'_, H> {
 
     /// Effects on a rendered template (bodies).
     pub(crate) fn build(&mut self, tpl: u16, effect: for<'e> fn(&'e str) -> Effect<'e>) -> Step {
+        self.render(tpl)?;
+        self.host.apply(effect(&self.frame.scratch));
+        Ok(Flow::Next)
+    }
+
+    /// Render `templates[tpl]` into the frame's scratch buffer (cleared first).
+    pub(crate) fn render(&mut self, tpl: u16) -> Result<&str, Fault> {
         let tpl = self
             .p
             .templates
@@ -146,8 +146,7 @@ impl<H: Host + ?Sized> Machine<'_, H> {
         let Frame { regs, scratch, .. } = &mut *self.frame;
         scratch.clear();
         template::render(tpl, regs, scratch)?;
-        self.host.apply(effect(scratch));
-        Ok(Flow::Next)
+        Ok(scratch)
     }
 
     /// The `hash by` value of a forward, hashed; none when unset or absent.

@@ -4,7 +4,7 @@
 use gw_program::{Field, Op, Program, Reg, Str, Value};
 
 use crate::fault::{self, Fault};
-use crate::{Effect, Exit, Frame, Host, builtins, expr, template};
+use crate::{Effect, Exit, Frame, Host, builtins, expr};
 
 /// One run of a program against a host.
 pub(crate) struct Machine<'a, H: ?Sized> {
@@ -164,15 +164,7 @@ impl<'a, H: Host + ?Sized> Machine<'a, H> {
                 self.set(dst, v)
             }
             Op::TplBuild { dst, tpl } => {
-                let tpl = self
-                    .p
-                    .templates
-                    .get(usize::from(tpl))
-                    .ok_or(Fault::Operand)?;
-                let Frame { regs, scratch, .. } = &mut *self.frame;
-                scratch.clear();
-                template::render(tpl, regs, scratch)?;
-                let v = Value::Str(Str::new(scratch));
+                let v = Value::Str(Str::new(self.render(tpl)?));
                 self.set(dst, v)
             }
             Op::Index { dst, a, b } => {
