@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Instructions per proxied request (user space), repeatable even on a loaded machine:
+# gw runs under callgrind with instrumentation switched on after warm-up, wrk drives it at
+# c50 through `route ANY /{proxy+} { upstream u }` to an nginx upstream, and the total
+# instruction count is divided by wrk's request count.
+#   bench/callgrind.sh [GW_BINARY]        (default target/release/gw; builds it if missing)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+GW=${1:-target/release/gw}
+[ -x "$GW" ] || cargo build --release -p gw -j2
+for t in valgrind callgrind_control nginx wrk curl; do
+  command -v "$t" >/dev/null || { scripts/install-test-deps.sh; apt-get install -y -qq valgrind >/dev/null; break; }
+done
+W=$(mktemp -d)
+mkdir -p "$W/tmp"
+UP=${UP_PORT:-28080} PX=${PX_PORT:-28081}
+cleanup() { [ -f "$W/upstream.pid" ] && kill "$(cat "$W/upstream.pid")" 2>/dev/null; [ -n "${VP:-}" ] && kill "$VP" 2>/dev/null; true; }
+trap cleanup EXIT
+cat > "$W/up.conf" <<CONF
+daemon on; master_process on; worker_processes 1;
+error_log $W/upstream.err warn; pid $W/upstream.pid;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $W/tmp; proxy_temp_path $W/tmp; fastcgi_temp_path $W/tmp;
+  uwsgi_temp_path $W/tmp; scgi_temp_path $W/tmp;
+  keepalive_requests 10000000; keepalive_timeout 300s;
+  server {
+    listen 127.0.0.1:$UP;
+    location / { default_type application/json; return 200 '{"ok":true}'; }
+  }
+}
+CONF
+printf 'listen 127.0.0.1:%s\nupstream u {\n  server 127.0.0.1:%s\n}\nroute ANY /{proxy+} {\n  upstream u\n}\n' "$PX" "$UP" > "$W/proxy.gw"
+nginx -p "$W" -c "$W/up.conf"
+valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg.%p" \
+  "$GW" run "$W/proxy.gw" --workers 1 > "$W/gw.log" 2>&1 &
+VP=$!
+for _ in $(seq 1 100); do curl -s --max-time 1 "http://127.0.0.1:$PX/bench" >/dev/null && break; sleep 0.2; done
+callgrind_control -i on "$VP" >/dev/null
+timeout 30 wrk -t1 -c50 -d5s "http://127.0.0.1:$PX/bench" > "$W/wrk.txt"
+callgrind_control -d "$VP" >/dev/null
+kill -INT "$VP"; wait "$VP" || true; VP=
+requests=$(awk '/requests in/ {print $1}' "$W/wrk.txt")
+total=$(cat "$W"/cg.* | awk '/^totals:/ {s += $2} END {print s}')
+echo "requests: $requests  instructions: $total  per request: $((total / requests))"
