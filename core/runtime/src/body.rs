@@ -181,15 +181,18 @@ fn emit(data: &[u8], out: &mut Vec<u8>, how: OutFraming) {
 }
 
 /// Read up to `rb`'s spare room from `src`. `Ok(0)` is end of stream.
+/// Bounded by the connection's `watch`: a monoio timer here would make every request future
+/// 128-byte aligned (its `Sleep` is cache-padded), which costs an aligned allocation per request.
 pub async fn read_some<S: AsyncReadRent>(
     src: &mut S,
     rb: &mut RecvBuf,
     pool: &BufPool,
     max: usize,
-    timeout: Duration,
+    (watch, timeout): (&Watch, Duration),
     side: Side,
 ) -> Result<usize, Error> {
-    match monoio::time::timeout(timeout, read_untimed(src, rb, pool, max, side)).await {
+    let read = std::pin::pin!(read_untimed(src, rb, pool, max, side));
+    match watch.within(timeout, read).await {
         Ok(r) => r,
         Err(_) => Err(Error::new(timeout_kind(side), side, "read")),
     }
@@ -233,17 +236,22 @@ fn io_kind(side: Side) -> ErrorKind {
     }
 }
 
-/// Write all of `out` to `dst` and clear it (the buffer is kept).
+/// Write all of `out` to `dst` and clear it (the buffer is kept). Bounded by `watch`, as
+/// [`read_some`].
 pub async fn flush<D: AsyncWriteRent>(
     dst: &mut D,
     out: &mut Vec<u8>,
-    timeout: Duration,
+    (watch, timeout): (&Watch, Duration),
     side: Side,
 ) -> Result<(), Error> {
     if out.is_empty() {
         return Ok(());
     }
-    match monoio::time::timeout(timeout, write_untimed(dst, out, side)).await {
+    let r = {
+        let write = std::pin::pin!(write_untimed(dst, out, side));
+        watch.within(timeout, write).await
+    };
+    match r {
         Ok(r) => {
             out.clear();
             r

@@ -322,7 +322,7 @@ async fn stream_request(
     head: &mut ResponseHead,
     (timeout, body_timeout): (Duration, Duration),
 ) -> Result<usize, Failed> {
-    flush(&mut conn.stream, out, timeout, Side::Upstream)
+    flush(&mut conn.stream, out, (&c.watch, timeout), Side::Upstream)
         .await
         .map_err(Failed::Write)?;
     if let Some(b) = body_in {
@@ -344,9 +344,10 @@ async fn stream_request(
         c.must_close = false;
     }
     let is_head = c.head.method.of(&c.hb) == b"HEAD";
-    match monoio::time::timeout(timeout, read_head(w, conn, is_head, head)).await {
+    let read = std::pin::pin!(read_head(w, conn, is_head, head));
+    match c.watch.within(timeout, read).await {
         Ok(r) => r.map_err(Failed::Read),
-        Err(_) => Err(Failed::Read(Error::new(
+        Err(Elapsed) => Err(Failed::Read(Error::new(
             ErrorKind::UpstreamTimeout,
             Side::Upstream,
             "response head",

@@ -190,7 +190,7 @@ pub async fn read_body(w: &Worker, cfg: &Gen, c: &mut Conn, limit: u64) -> Resul
             &mut c.rb,
             &w.pool,
             crate::buffers::BIG * 4,
-            timeout,
+            (&c.watch, timeout),
             Side::Downstream,
         )
         .await;
@@ -210,7 +210,7 @@ pub async fn send_continue(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<(), Er
     let mut out = w.pool.small();
     out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
     let t = Duration::from_millis(cfg.image().timeouts.idle);
-    let r = flush(&mut c.stream, &mut out, t, Side::Downstream).await;
+    let r = flush(&mut c.stream, &mut out, (&c.watch, t), Side::Downstream).await;
     w.pool.put(out);
     r
 }
@@ -305,7 +305,8 @@ async fn await_slot(cfg: &Gen, slot: u16) {
             cell.set(Some(inst));
             return;
         }
-        monoio::time::sleep(Duration::from_micros(200)).await;
+        // boxed: monoio's `Sleep` is 128-byte aligned and would make every request future so
+        Box::pin(monoio::time::sleep(Duration::from_micros(200))).await;
     }
 }
 

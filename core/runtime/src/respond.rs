@@ -222,7 +222,7 @@ pub fn conn_header(w: &Worker, c: &Conn, keep: bool) -> ConnHeader {
 
 async fn finish(w: &Worker, cfg: &Gen, c: &mut Conn, keep: bool) -> Next {
     let t = Duration::from_millis(cfg.image().timeouts.idle);
-    let sent = flush(&mut c.stream, &mut c.out, t, Side::Downstream).await;
+    let sent = flush(&mut c.stream, &mut c.out, (&c.watch, t), Side::Downstream).await;
     if sent.is_ok() && conn_header(w, c, keep).keep_alive {
         Next::KeepAlive
     } else {
@@ -263,7 +263,7 @@ async fn settle_body(w: &Worker, cfg: &Gen, c: &mut Conn) -> bool {
             &mut c.rb,
             &w.pool,
             crate::buffers::BIG,
-            t,
+            (&c.watch, t),
             Side::Downstream,
         )
         .await;

@@ -84,7 +84,7 @@ async fn relay_head(
                 &mut conn.rb,
                 &w.pool,
                 crate::buffers::BIG * 4,
-                timeout,
+                (&c.watch, timeout),
                 Side::Upstream,
             )
             .await;
@@ -202,7 +202,13 @@ async fn relay_head(
     };
     write_response_head(&out_head, &mut c.out);
     if upgrade {
-        let sent = flush(&mut c.stream, &mut c.out, timeout, Side::Downstream).await;
+        let sent = flush(
+            &mut c.stream,
+            &mut c.out,
+            (&c.watch, timeout),
+            Side::Downstream,
+        )
+        .await;
         if sent.is_err() {
             conn.close();
             return Next::Close;
@@ -220,7 +226,13 @@ async fn relay_head(
         if !is_head {
             c.out.extend_from_slice(c.edits.get(span).as_bytes());
         }
-        let r = flush(&mut c.stream, &mut c.out, timeout, Side::Downstream).await;
+        let r = flush(
+            &mut c.stream,
+            &mut c.out,
+            (&c.watch, timeout),
+            Side::Downstream,
+        )
+        .await;
         conn.close();
         return if r.is_ok() && keep {
             Next::KeepAlive
@@ -232,7 +244,13 @@ async fn relay_head(
         if buffered && !is_head {
             c.out.extend_from_slice(&c.resp_body);
         }
-        let r = flush(&mut c.stream, &mut c.out, timeout, Side::Downstream).await;
+        let r = flush(
+            &mut c.stream,
+            &mut c.out,
+            (&c.watch, timeout),
+            Side::Downstream,
+        )
+        .await;
         if head.keep_alive && (buffered || upstream_body.is_done()) && conn.rb.is_empty() {
             conn.release();
         } else {
