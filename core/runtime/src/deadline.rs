@@ -4,23 +4,57 @@
 //! and a future move each time — measured at ~600 instructions per operation, more than the
 //! proxying code around it. Here a connection owns one [`Watch`], registered once with its
 //! worker's [`Watchdog`]; bounding an operation only writes the deadline into the watch, and the
-//! watchdog's sweep (every [`TICK`]) wakes the operations whose deadline has passed. A deadline
-//! fires up to one tick late, which no timeout of the configuration is fine-grained enough to
-//! notice.
+//! watchdog's sweep (every [`TICK`]) wakes the operations whose deadline has passed.
+//!
+//! Deadlines are read off `CLOCK_MONOTONIC_COARSE` (the kernel's tick-updated clock: the vDSO
+//! returns it without reading the TSC), padded by its resolution so none fires early. A
+//! deadline fires up to one tick plus two clock resolutions late, which no timeout of the
+//! configuration is fine-grained enough to notice.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::rc::{Rc, Weak};
+use std::sync::OnceLock;
 use std::task::{Poll, Waker};
 use std::time::{Duration, Instant};
+
+use nix::time::{ClockId, clock_getres, clock_gettime};
 
 /// How often the watchdog looks at the deadlines.
 pub const TICK: Duration = Duration::from_millis(10);
 
+/// Milliseconds on the coarse monotonic clock (or, where it is missing, since the first call).
+pub fn coarse_ms() -> u64 {
+    match clock_gettime(ClockId::CLOCK_MONOTONIC_COARSE) {
+        Ok(t) => (t.tv_sec() as u64)
+            .saturating_mul(1000)
+            .saturating_add(t.tv_nsec() as u64 / 1_000_000),
+        Err(_) => {
+            static EPOCH: OnceLock<Instant> = OnceLock::new();
+            EPOCH.get_or_init(Instant::now).elapsed().as_millis() as u64
+        }
+    }
+}
+
+/// The coarse clock's resolution in whole milliseconds, rounded up (1 ms at least): how far
+/// [`coarse_ms`] may lag the true time.
+fn coarse_slack_ms() -> u64 {
+    static SLACK: OnceLock<u64> = OnceLock::new();
+    *SLACK.get_or_init(|| {
+        clock_getres(ClockId::CLOCK_MONOTONIC_COARSE).map_or(1, |r| {
+            let ns = (r.tv_sec() as u64)
+                .saturating_mul(1_000_000_000)
+                .saturating_add(r.tv_nsec() as u64);
+            ns.div_ceil(1_000_000).max(1)
+        })
+    })
+}
+
 /// One connection's deadline: at most one bounded operation at a time.
 #[derive(Debug, Default)]
 pub struct Watch {
-    deadline: Cell<Option<Instant>>,
+    /// On the [`coarse_ms`] clock.
+    deadline: Cell<Option<u64>>,
     fired: Cell<bool>,
     waker: RefCell<Option<Waker>>,
 }
@@ -33,7 +67,11 @@ impl Watch {
     /// Run `fut` until it completes or `limit` passes (the future is then dropped, which
     /// cancels its I/O).
     pub async fn within<F: Future>(&self, limit: Duration, fut: F) -> Result<F::Output, Elapsed> {
-        self.deadline.set(Some(Instant::now() + limit));
+        let limit_ms = u64::try_from(limit.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
+        let deadline = coarse_ms()
+            .saturating_add(limit_ms)
+            .saturating_add(coarse_slack_ms());
+        self.deadline.set(Some(deadline));
         self.fired.set(false);
         let mut fut = std::pin::pin!(fut);
         let out = std::future::poll_fn(|cx| {
@@ -56,8 +94,8 @@ impl Watch {
         out.ok_or(Elapsed)
     }
 
-    /// Fire if the deadline has passed.
-    fn check(&self, now: Instant) {
+    /// Fire if the deadline has passed (`now` on the [`coarse_ms`] clock).
+    fn check(&self, now: u64) {
         if let Some(d) = self.deadline.get()
             && now >= d
         {
@@ -85,7 +123,8 @@ impl Watchdog {
     }
 
     /// Fire every watch whose deadline has passed; forget dropped ones.
-    pub fn sweep(&self, now: Instant) {
+    pub fn sweep(&self) {
+        let now = coarse_ms();
         // collect first: a woken task only runs later, but keep the borrow short anyway
         let due: Vec<Rc<Watch>> = {
             let mut list = self.watches.borrow_mut();
@@ -132,7 +171,7 @@ mod tests {
                 monoio::spawn(async move {
                     while !stop2.get() {
                         monoio::time::sleep(TICK).await;
-                        sweeper.sweep(Instant::now());
+                        sweeper.sweep();
                     }
                 });
                 let w = dog.watch();
@@ -153,7 +192,7 @@ mod tests {
                 let again = w.within(Duration::from_millis(200), async { 6 }).await;
                 assert_eq!(again, Ok(6));
                 drop(w);
-                dog.sweep(Instant::now());
+                dog.sweep();
                 assert!(dog.is_empty());
                 stop.set(true);
             })

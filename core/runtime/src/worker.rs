@@ -145,25 +145,15 @@ impl Worker {
 /// `hi` and `lo` as lower-case hex in UUID layout (8-4-4-4-12), without `fmt` or a per-digit
 /// loop: this runs for every request.
 fn uuid_text(hi: u64, lo: u64) -> [u8; 36] {
-    let digits = [
-        hex8((hi >> 32) as u32),
-        hex8(hi as u32),
-        hex8((lo >> 32) as u32),
-        hex8(lo as u32),
-    ];
-    let mut text = [b'-'; 36];
-    // (from digit, to position, count)
-    for (from, to, n) in [(0, 0, 8), (8, 9, 4), (12, 14, 4), (16, 19, 4), (20, 24, 12)] {
-        for i in 0..n {
-            let d = digits
-                .get((from + i) / 8)
-                .and_then(|w| w.get((from + i) % 8));
-            if let (Some(slot), Some(d)) = (text.get_mut(to + i), d) {
-                *slot = *d;
-            }
-        }
-    }
-    text
+    let a = hex8((hi >> 32) as u32);
+    let b = hex8(hi as u32);
+    let c = hex8((lo >> 32) as u32);
+    let d = hex8(lo as u32);
+    [
+        a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7], b'-', b[0], b[1], b[2], b[3], b'-', b[4],
+        b[5], b[6], b[7], b'-', c[0], c[1], c[2], c[3], b'-', c[4], c[5], c[6], c[7], d[0], d[1],
+        d[2], d[3], d[4], d[5], d[6], d[7],
+    ]
 }
 
 /// The 8 hex digits of `x`, most significant first, a word at a time.
@@ -309,7 +299,7 @@ async fn sweep_loop(w: Rc<Worker>) {
 async fn watchdog_loop(w: Rc<Worker>) {
     loop {
         monoio::time::sleep(TICK).await;
-        w.watchdog.sweep(Instant::now());
+        w.watchdog.sweep();
     }
 }
 
