@@ -308,8 +308,17 @@ impl<S: AsyncReadRent, D: AsyncWriteRent> Pump<'_, S, D> {
                 return Ok(());
             }
             let side = self.src_side;
-            let read = read_untimed(self.src, self.rb, self.pool, crate::buffers::BIG * 4, side);
-            let n = match self.watch.within(self.read_timeout, read).await {
+            let read = {
+                let read = std::pin::pin!(read_untimed(
+                    self.src,
+                    self.rb,
+                    self.pool,
+                    crate::buffers::BIG * 4,
+                    side
+                ));
+                self.watch.within(self.read_timeout, read).await
+            };
+            let n = match read {
                 Ok(r) => r?,
                 Err(Elapsed) => return Err(Error::new(timeout_kind(side), side, "read")),
             };
@@ -334,8 +343,11 @@ impl<S: AsyncReadRent, D: AsyncWriteRent> Pump<'_, S, D> {
             return Ok(());
         }
         let side = self.dst_side;
-        let write = write_untimed(self.dst, self.out, side);
-        match self.watch.within(self.write_timeout, write).await {
+        let r = {
+            let write = std::pin::pin!(write_untimed(self.dst, self.out, side));
+            self.watch.within(self.write_timeout, write).await
+        };
+        match r {
             Ok(r) => {
                 self.out.clear();
                 r

@@ -13,6 +13,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::pin::Pin;
 use std::rc::{Rc, Weak};
 use std::sync::OnceLock;
 use std::task::{Poll, Waker};
@@ -64,16 +65,20 @@ pub struct Watch {
 pub struct Elapsed;
 
 impl Watch {
-    /// Run `fut` until it completes or `limit` passes (the future is then dropped, which
-    /// cancels its I/O).
-    pub async fn within<F: Future>(&self, limit: Duration, fut: F) -> Result<F::Output, Elapsed> {
+    /// Run `fut` until it completes or `limit` passes (the caller then drops it, which
+    /// cancels its I/O). Pinned by the caller: taken by value, the future would be stored (and
+    /// copied) twice, as the argument and as the pinned local.
+    pub async fn within<F: Future>(
+        &self,
+        limit: Duration,
+        mut fut: Pin<&mut F>,
+    ) -> Result<F::Output, Elapsed> {
         let limit_ms = u64::try_from(limit.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX);
         let deadline = coarse_ms()
             .saturating_add(limit_ms)
             .saturating_add(coarse_slack_ms());
         self.deadline.set(Some(deadline));
         self.fired.set(false);
-        let mut fut = std::pin::pin!(fut);
         let out = std::future::poll_fn(|cx| {
             if self.fired.get() {
                 return Poll::Ready(None);
@@ -159,6 +164,7 @@ impl Watchdog {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::pin::pin;
 
     #[test]
     fn a_fast_operation_completes_and_a_slow_one_times_out() {
@@ -175,13 +181,15 @@ mod tests {
                     }
                 });
                 let w = dog.watch();
-                let fast = w.within(Duration::from_millis(200), async { 5 }).await;
+                let fast = w
+                    .within(Duration::from_millis(200), pin!(async { 5 }))
+                    .await;
                 assert_eq!(fast, Ok(5));
                 let started = Instant::now();
                 let slow = w
                     .within(
                         Duration::from_millis(30),
-                        monoio::time::sleep(Duration::from_secs(5)),
+                        pin!(monoio::time::sleep(Duration::from_secs(5))),
                     )
                     .await;
                 assert_eq!(slow, Err(Elapsed));
@@ -189,7 +197,9 @@ mod tests {
                 assert!(took >= Duration::from_millis(30), "{took:?}");
                 assert!(took < Duration::from_millis(30) + TICK * 20, "{took:?}");
                 // the watch is reusable after firing
-                let again = w.within(Duration::from_millis(200), async { 6 }).await;
+                let again = w
+                    .within(Duration::from_millis(200), pin!(async { 6 }))
+                    .await;
                 assert_eq!(again, Ok(6));
                 drop(w);
                 dog.sweep();

@@ -293,14 +293,14 @@ async fn exchange(
     head: &mut ResponseHead,
     timeout: Duration,
 ) -> Result<usize, Failed> {
-    let io = async {
+    let io = std::pin::pin!(async {
         write_untimed(&mut conn.stream, out, Side::Upstream)
             .await
             .map_err(Failed::Write)?;
         read_head(w, conn, is_head, head)
             .await
             .map_err(Failed::Read)
-    };
+    });
     match watch.within(timeout, io).await {
         Ok(r) => r,
         Err(Elapsed) => Err(Failed::Read(Error::new(
