@@ -134,7 +134,7 @@ async fn send<'w>(
     let is_head = c.head.method.of(&c.hb) == b"HEAD";
     let mut head = std::mem::take(&mut c.resp_head);
     let result = loop {
-        let now = Instant::now();
+        let now = w.now();
         let picked = w
             .upstreams
             .borrow_mut()
@@ -189,8 +189,12 @@ async fn send<'w>(
             sent_continue = true;
             Box::pin(send_continue(w, cfg, c)).await?;
         }
-        // a pooled connection was taken at `now`: no second clock read
-        let started = if reused { now } else { Instant::now() };
+        // only the response program reads the latency
+        let started = if t.route.response.is_some() {
+            Instant::now()
+        } else {
+            now
+        };
         let got = if complete {
             exchange(
                 w,

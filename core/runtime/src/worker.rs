@@ -85,6 +85,9 @@ pub struct Worker {
     pub conns: Cell<u32>,
     /// Requests between their first head byte and their last response byte.
     pub inflight: Cell<u32>,
+    /// The time as of the last watchdog tick: for the upstream pools' idle and ejection
+    /// bookkeeping, which a clock read per pick and per release would cost more than it gains.
+    clock: Cell<Instant>,
     seq: Cell<u64>,
     seed: (u64, u64),
 }
@@ -109,9 +112,15 @@ impl Worker {
             watchdog: Watchdog::default(),
             conns: Cell::new(0),
             inflight: Cell::new(0),
+            clock: Cell::new(Instant::now()),
             seq: Cell::new(0),
             seed,
         }
+    }
+
+    /// The time as of the last watchdog tick (at most [`TICK`] old while the worker runs).
+    pub fn now(&self) -> Instant {
+        self.clock.get()
     }
 
     /// The configuration new requests use.
@@ -299,6 +308,7 @@ async fn sweep_loop(w: Rc<Worker>) {
 async fn watchdog_loop(w: Rc<Worker>) {
     loop {
         monoio::time::sleep(TICK).await;
+        w.clock.set(Instant::now());
         w.watchdog.sweep();
     }
 }

@@ -3,7 +3,7 @@
 //! marked retryable, which is how a stale pooled connection shows).
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gw_proto::{ResponseHead, Status};
 use monoio::net::TcpStream;
@@ -58,7 +58,7 @@ impl UpConn<'_> {
         rb.release(&w.pool);
         w.upstreams
             .borrow_mut()
-            .put(track.up, track.server, stream, Instant::now());
+            .put(track.up, track.server, stream, w.now());
     }
 
     /// The stream and its unread bytes, for a tunnel.
