@@ -2,7 +2,9 @@
 //! `valgrind --tool=callgrind target/release/examples/hotpath FN N` at two N; the
 //! difference in total instructions divided by the difference in N is the per-call cost.
 //! FN: parse_request | parse_response | write_forward_head | write_response_head, or
-//! parse_request_wrk | parse_response_wrk for the heads of bench/run.sh (wrk and nginx).
+//! parse_request_wrk | parse_response_wrk | write_forward_head_wrk | write_response_head_wrk
+//! for the heads of bench/run.sh (wrk and nginx), the writers set up as gw-runtime's proxy does;
+//! normalize_path | normalize_path_wrk on the two requests' paths.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
@@ -10,7 +12,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use gw_proto::samples::{REQUEST, RESPONSE, WRK_REQUEST, WRK_RESPONSE};
 use gw_proto::{
     ClientHead, ForwardHead, HeadLimits, HeaderEdits, RequestHead, ResponseHead, UpstreamHost,
-    parse_request, parse_response, write_forward_head, write_response_head,
+    normalize_path, parse_request, parse_response, write_forward_head, write_response_head,
 };
 
 fn main() -> Result<(), String> {
@@ -50,6 +52,35 @@ fn main() -> Result<(), String> {
         via: b"",
         edits: &edits,
     };
+    let mut wrk_req = RequestHead::default();
+    parse_request(WRK_REQUEST, &limits, &mut wrk_req).map_err(|e| e.to_string())?;
+    let mut wrk_resp = ResponseHead::default();
+    parse_response(WRK_RESPONSE, false, &mut wrk_resp).map_err(|e| e.to_string())?;
+    let wrk_forward = ForwardHead {
+        request: &wrk_req,
+        buf: WRK_REQUEST,
+        path: wrk_req.path.of(WRK_REQUEST),
+        query: wrk_req.query.of(WRK_REQUEST),
+        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        tls: false,
+        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
+        edits: &edits,
+        host: UpstreamHost::ClientOr(b"127.0.0.1:18080"),
+        framing: wrk_req.framing,
+    };
+    let wrk_client = ClientHead {
+        status: wrk_resp.status,
+        reason: wrk_resp.reason.of(WRK_RESPONSE),
+        upstream: Some((&wrk_resp, WRK_RESPONSE)),
+        framing: wrk_resp.framing,
+        close: false,
+        client_minor: 1,
+        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
+        via: b"",
+        edits: &edits,
+    };
+    let (path, wrk_path) = (req.path.of(REQUEST), wrk_req.path.of(WRK_REQUEST));
+    let mut normal = String::with_capacity(256);
     let mut req2 = RequestHead::default();
     let mut resp2 = ResponseHead::default();
     for _ in 0..n {
@@ -73,6 +104,20 @@ fn main() -> Result<(), String> {
             "write_response_head" => {
                 out.clear();
                 write_response_head(black_box(&client), &mut out);
+            }
+            "write_forward_head_wrk" => {
+                out.clear();
+                write_forward_head(black_box(&wrk_forward), &mut out);
+            }
+            "write_response_head_wrk" => {
+                out.clear();
+                write_response_head(black_box(&wrk_client), &mut out);
+            }
+            "normalize_path" => {
+                let _ = black_box(normalize_path(black_box(path), &mut normal));
+            }
+            "normalize_path_wrk" => {
+                let _ = black_box(normalize_path(black_box(wrk_path), &mut normal));
             }
             _ => return Err(format!("unknown function {which:?}")),
         }

@@ -3,7 +3,8 @@
 
 use crate::edits::HeaderEdits;
 use crate::forward::{connection_span, is_hop_by_hop, named_by_connection};
-use crate::wire::{write_decimal, write_header, write_status_line};
+use crate::lexical::eq_lower;
+use crate::wire::{Runs, write_decimal, write_header, write_status_line};
 use crate::{Framing, ResponseHead};
 
 /// Everything needed to write a response head to the client.
@@ -43,21 +44,25 @@ pub fn write_response_head(h: &ClientHead<'_>, out: &mut Vec<u8>) {
         } else {
             connection_span(&resp.headers, buf)
         };
-        for (name, value) in &resp.headers {
-            let name = name.of(buf);
-            let upgrade_kept = switching && name.eq_ignore_ascii_case(b"upgrade");
+        let reframing = h.framing != Framing::None;
+        let mut runs = Runs::new(buf);
+        for &(name_range, value) in &resp.headers {
+            let name = name_range.of(buf);
             let hop = is_hop_by_hop(name) || named_by_connection(connection, buf, name);
-            let reframed =
-                h.framing != Framing::None && name.eq_ignore_ascii_case(b"content-length");
+            let upgrade_kept = hop && switching && eq_lower(name, b"upgrade");
+            let reframed = reframing && eq_lower(name, b"content-length");
             if (hop && !upgrade_kept) || reframed || h.edits.drops(name) {
                 continue;
             }
-            has_id |= name.eq_ignore_ascii_case(b"x-request-id");
-            write_header(name, value.of(buf), out);
+            has_id |= eq_lower(name, b"x-request-id");
+            runs.push(name_range, value, out);
         }
+        runs.flush(out);
     }
     if !has_id && !h.request_id.is_empty() && !h.edits.drops(b"x-request-id") {
-        write_header(b"X-Request-Id", h.request_id, out);
+        out.extend_from_slice(b"X-Request-Id: ");
+        out.extend_from_slice(h.request_id);
+        out.extend_from_slice(b"\r\n");
     }
     if !h.via.is_empty() && !h.edits.drops(b"via") {
         write_header(b"Via", h.via, out);

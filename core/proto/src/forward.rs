@@ -5,26 +5,29 @@ use std::io::Write;
 use std::net::IpAddr;
 
 use crate::edits::HeaderEdits;
-use crate::lexical::{list_contains, list_items};
-use crate::wire::{write_decimal, write_header};
+use crate::lexical::{eq_lower, list_contains, list_items};
+use crate::wire::{Runs, write_decimal, write_header};
 use crate::{Framing, Range, RequestHead};
 
 /// True for hop-by-hop headers that a proxy must not forward (RFC 9110 §7.6.1): Connection,
 /// Keep-Alive, Proxy-Connection, TE, Trailer, Transfer-Encoding, Upgrade, and the proxy's own
 /// credentials (Proxy-Authorization, Proxy-Authenticate; RFC 2616 §13.5.1).
 pub fn is_hop_by_hop(name: &[u8]) -> bool {
-    // Dispatch on length: most names are none of these and cost one comparison.
-    let candidates: &[&[u8]] = match name.len() {
-        2 => &[b"te"],
-        7 => &[b"trailer", b"upgrade"],
-        10 => &[b"connection", b"keep-alive"],
-        16 => &[b"proxy-connection"],
-        17 => &[b"transfer-encoding"],
-        18 => &[b"proxy-authenticate"],
-        19 => &[b"proxy-authorization"],
-        _ => return false,
-    };
-    candidates.iter().any(|h| h.eq_ignore_ascii_case(name))
+    // Dispatch on length and first letter: most names are none of these and cost a comparison
+    // or two.
+    let first = name.first().map_or(0, |b| b | 0x20);
+    match (name.len(), first) {
+        (2, b't') => eq_lower(name, b"te"),
+        (7, b't') => eq_lower(name, b"trailer"),
+        (7, b'u') => eq_lower(name, b"upgrade"),
+        (10, b'c') => eq_lower(name, b"connection"),
+        (10, b'k') => eq_lower(name, b"keep-alive"),
+        (16, b'p') => eq_lower(name, b"proxy-connection"),
+        (17, b't') => eq_lower(name, b"transfer-encoding"),
+        (18, b'p') => eq_lower(name, b"proxy-authenticate"),
+        (19, b'p') => eq_lower(name, b"proxy-authorization"),
+        _ => false,
+    }
 }
 
 /// The part of `headers` from the first Connection field to the last, found once per head so
@@ -97,14 +100,17 @@ pub struct ForwardHead<'a> {
 
 /// Fields gw writes itself; the client's copies are dropped or merged. Expect is dropped: gw
 /// answers `100-continue` itself, so the upstream must not send an interim response too.
-const REGENERATED: [&[u8]; 6] = [
-    b"host",
-    b"content-length",
-    b"x-forwarded-for",
-    b"x-forwarded-proto",
-    b"forwarded",
-    b"expect",
-];
+fn is_regenerated(name: &[u8]) -> bool {
+    match name.len() {
+        4 => eq_lower(name, b"host"),
+        6 => eq_lower(name, b"expect"),
+        9 => eq_lower(name, b"forwarded"),
+        14 => eq_lower(name, b"content-length"),
+        15 => eq_lower(name, b"x-forwarded-for"),
+        17 => eq_lower(name, b"x-forwarded-proto"),
+        _ => false,
+    }
+}
 
 /// Decides which of the client's fields go upstream.
 struct Filter<'a> {
@@ -113,21 +119,11 @@ struct Filter<'a> {
 }
 
 impl<'a> Filter<'a> {
-    /// Whether the client's field `name` is copied upstream as it is.
-    fn keeps(&self, name: &[u8]) -> bool {
-        // Length first: most names match no entry's length and skip the byte comparisons.
-        self.survives(name)
-            && !REGENERATED
-                .iter()
-                .any(|r| r.len() == name.len() && r.eq_ignore_ascii_case(name))
-    }
-
     /// Not hop-by-hop (except Upgrade of a WebSocket handshake), not named by Connection and
     /// not dropped by an edit.
     fn survives(&self, name: &[u8]) -> bool {
-        let upgrade_kept =
-            self.f.request.upgrade_websocket && name.eq_ignore_ascii_case(b"upgrade");
         let hop = is_hop_by_hop(name) || named_by_connection(self.connection, self.f.buf, name);
+        let upgrade_kept = hop && self.f.request.upgrade_websocket && eq_lower(name, b"upgrade");
         (upgrade_kept || !hop) && !self.f.edits.drops(name)
     }
 
@@ -139,6 +135,15 @@ impl<'a> Filter<'a> {
             .headers_named(self.f.buf, name)
             .filter(move |_| survives)
     }
+}
+
+/// Which of the fields merged into gw's own the client sent (found while copying the rest).
+#[derive(Default)]
+struct Sent {
+    x_forwarded_for: bool,
+    forwarded: bool,
+    /// An X-Request-Id that was copied upstream.
+    request_id: bool,
 }
 
 /// Write the upstream request head (HTTP/1.1, always keep-alive) to `out`.
@@ -159,50 +164,66 @@ pub fn write_forward_head<'a>(f: &'a ForwardHead<'a>, out: &mut Vec<u8>) {
         out.push(b'?');
         out.extend_from_slice(f.query);
     }
-    out.extend_from_slice(b" HTTP/1.1\r\n");
-
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
     let client_host = req.host.of(f.buf);
     let host = match (f.edits.set_value(b"host"), f.host) {
         (Some(v), _) | (None, UpstreamHost::Set(v)) => v,
         (None, UpstreamHost::ClientOr(v)) if client_host.is_empty() => v,
         (None, UpstreamHost::Client | UpstreamHost::ClientOr(_)) => client_host,
     };
-    write_header(b"Host", host, out);
+    out.extend_from_slice(host);
+    out.extend_from_slice(b"\r\n");
 
-    for (name, value) in &req.headers {
-        let name = name.of(f.buf);
-        if filter.keeps(name) {
-            write_header(name, value.of(f.buf), out);
+    let mut sent = Sent::default();
+    let mut runs = Runs::new(f.buf);
+    for &(name_range, value) in &req.headers {
+        let name = name_range.of(f.buf);
+        if is_regenerated(name) {
+            sent.x_forwarded_for |= eq_lower(name, b"x-forwarded-for");
+            sent.forwarded |= eq_lower(name, b"forwarded");
+        } else if filter.survives(name) {
+            sent.request_id |= eq_lower(name, b"x-request-id");
+            runs.push(name_range, value, out);
         }
     }
+    runs.flush(out);
 
     // Formatted once for both X-Forwarded-For and Forwarded.
     let ip = client_ip(f.client_ip);
     let ip_text = IpText::new(ip);
     if !f.edits.drops(b"x-forwarded-for") {
         out.extend_from_slice(b"X-Forwarded-For: ");
-        for v in filter.client_values(b"x-forwarded-for") {
-            out.extend_from_slice(v);
-            out.extend_from_slice(b", ");
+        if sent.x_forwarded_for {
+            for v in filter.client_values(b"x-forwarded-for") {
+                out.extend_from_slice(v);
+                out.extend_from_slice(b", ");
+            }
         }
         out.extend_from_slice(ip_text.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
     if !f.edits.drops(b"x-forwarded-proto") {
-        write_header(b"X-Forwarded-Proto", proto(f.tls), out);
+        out.extend_from_slice(if f.tls {
+            b"X-Forwarded-Proto: https\r\n"
+        } else {
+            b"X-Forwarded-Proto: http\r\n"
+        });
     }
     if !f.edits.drops(b"forwarded") {
         out.extend_from_slice(b"Forwarded: ");
-        for v in filter.client_values(b"forwarded") {
-            out.extend_from_slice(v);
-            out.extend_from_slice(b", ");
+        if sent.forwarded {
+            for v in filter.client_values(b"forwarded") {
+                out.extend_from_slice(v);
+                out.extend_from_slice(b", ");
+            }
         }
         write_forwarded_element(&ip_text, f.tls, client_host, out);
         out.extend_from_slice(b"\r\n");
     }
-    let has_id = filter.client_values(b"x-request-id").next().is_some();
-    if !has_id && !f.request_id.is_empty() && !f.edits.drops(b"x-request-id") {
-        write_header(b"X-Request-Id", f.request_id, out);
+    if !sent.request_id && !f.request_id.is_empty() && !f.edits.drops(b"x-request-id") {
+        out.extend_from_slice(b"X-Request-Id: ");
+        out.extend_from_slice(f.request_id);
+        out.extend_from_slice(b"\r\n");
     }
     match f.framing {
         Framing::Length(n) => {
@@ -213,21 +234,17 @@ pub fn write_forward_head<'a>(f: &'a ForwardHead<'a>, out: &mut Vec<u8>) {
         Framing::Chunked => write_header(b"Transfer-Encoding", b"chunked", out),
         Framing::None | Framing::UntilClose => {}
     }
-    if req.upgrade_websocket {
-        write_header(b"Connection", b"upgrade", out);
+    out.extend_from_slice(if req.upgrade_websocket {
+        b"Connection: upgrade\r\n"
     } else {
-        write_header(b"Connection", b"keep-alive", out);
-    }
+        b"Connection: keep-alive\r\n"
+    });
     for (name, value) in f.edits.added() {
         if !name.eq_ignore_ascii_case(b"host") {
             write_header(name, value, out);
         }
     }
     out.extend_from_slice(b"\r\n");
-}
-
-fn proto(tls: bool) -> &'static [u8] {
-    if tls { b"https" } else { b"http" }
 }
 
 /// A dual-stack listener reports IPv4 clients as `::ffff:a.b.c.d`: forward them as IPv4.
@@ -303,8 +320,7 @@ fn write_forwarded_element(ip: &IpText, tls: bool, host: &[u8], out: &mut Vec<u8
     } else {
         out.extend_from_slice(ip.as_bytes());
     }
-    out.extend_from_slice(b";proto=");
-    out.extend_from_slice(proto(tls));
+    out.extend_from_slice(if tls { b";proto=https" } else { b";proto=http" });
     // The parser admits only authority characters in a Host, none of which needs escaping
     // inside a quoted-string.
     if !host.is_empty() {

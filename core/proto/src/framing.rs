@@ -1,7 +1,7 @@
 //! The header fields that decide framing and connection handling, gathered in one pass over a
 //! head and shared by the request and response parsers.
 
-use crate::lexical::{list_items, parse_content_length};
+use crate::lexical::{eq_lower, list_items, parse_content_length};
 
 /// What the framing-relevant fields of one head said.
 #[derive(Debug, Default, Clone, Copy)]
@@ -26,34 +26,34 @@ pub(crate) struct FramingFields {
 
 impl FramingFields {
     /// Account for one header field. `at` is the value's position in the buffer (for Host).
+    #[inline]
     pub fn add(&mut self, name: &[u8], value: &[u8], at: usize) -> Result<(), &'static str> {
-        // Dispatch on length first: most fields are none of these.
-        match name.len() {
-            4 if name.eq_ignore_ascii_case(b"host") => {
+        // Dispatch on length and first letter first: most fields (Server, Date, Content-Type,
+        // Accept...) are none of these and cost a comparison or two.
+        let first = name.first().map_or(0, |b| b | 0x20);
+        match (name.len(), first) {
+            (4, b'h') if eq_lower(name, b"host") => {
                 self.hosts += 1;
                 self.host = Some((at, at + value.len()));
             }
-            6 if name.eq_ignore_ascii_case(b"expect") => {
-                self.expect_continue |= value.eq_ignore_ascii_case(b"100-continue");
+            (6, b'e') if eq_lower(name, b"expect") => {
+                self.expect_continue |= eq_lower(value, b"100-continue");
             }
-            7 if name.eq_ignore_ascii_case(b"upgrade") => {
-                self.upgrade_websocket |=
-                    list_items(value).any(|p| p.eq_ignore_ascii_case(b"websocket"));
+            (7, b'u') if eq_lower(name, b"upgrade") => {
+                self.upgrade_websocket |= list_items(value).any(|p| eq_lower(p, b"websocket"));
             }
-            10 if name.eq_ignore_ascii_case(b"connection") => {
+            (10, b'c') if eq_lower(name, b"connection") => {
                 for item in list_items(value) {
-                    if item.eq_ignore_ascii_case(b"close") {
-                        self.close = true;
-                    } else if item.eq_ignore_ascii_case(b"keep-alive") {
-                        self.keep_alive = true;
-                    } else if item.eq_ignore_ascii_case(b"upgrade") {
-                        self.conn_upgrade = true;
-                    } else if !item.is_empty() {
-                        self.conn_other = true;
+                    match item.len() {
+                        0 => {}
+                        5 if eq_lower(item, b"close") => self.close = true,
+                        10 if eq_lower(item, b"keep-alive") => self.keep_alive = true,
+                        7 if eq_lower(item, b"upgrade") => self.conn_upgrade = true,
+                        _ => self.conn_other = true,
                     }
                 }
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => {
+            (14, b'c') if eq_lower(name, b"content-length") => {
                 // Duplicates are accepted only when identical (RFC 9110 §8.6 allows that much);
                 // anything else is ambiguous framing.
                 let n = parse_content_length(value).ok_or("invalid Content-Length")?;
@@ -62,7 +62,7 @@ impl FramingFields {
                     _ => self.content_length = Some(n),
                 }
             }
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => self.add_codings(value)?,
+            (17, b't') if eq_lower(name, b"transfer-encoding") => self.add_codings(value)?,
             _ => {}
         }
         Ok(())
@@ -78,7 +78,7 @@ impl FramingFields {
                 // Anything after chunked, including a second chunked, is refused (RFC 9112 §6.1).
                 return Err("chunked is not the final transfer coding");
             }
-            if coding.eq_ignore_ascii_case(b"chunked") {
+            if eq_lower(coding, b"chunked") {
                 self.chunked_last = true;
             } else {
                 self.other_coding = true;

@@ -1,31 +1,44 @@
 //! RFC 9110 lexical rules shared by the parsers and the writers: tokens, field values, comma
 //! lists and case-insensitive names.
 
+/// A 256-entry membership table: one load per byte instead of a chain of comparisons.
+const fn byte_table(set: &[u8], alnum: bool) -> [bool; 256] {
+    let mut t = [false; 256];
+    let mut rest: &mut [bool] = &mut t;
+    let mut c: u8 = 0;
+    while let Some((slot, tail)) = rest.split_first_mut() {
+        *slot = (alnum && c.is_ascii_alphanumeric()) || contains(set, c);
+        rest = tail;
+        c = c.wrapping_add(1);
+    }
+    t
+}
+
+const fn contains(set: &[u8], c: u8) -> bool {
+    let mut s = set;
+    while let [first, tail @ ..] = s {
+        if *first == c {
+            return true;
+        }
+        s = tail;
+    }
+    false
+}
+
+static TCHAR: [bool; 256] = byte_table(b"!#$%&'*+-.^_`|~", true);
+
+/// Host / authority characters: unreserved, pct-encoded, sub-delims, `:`, `[`, `]`.
+static AUTHORITY: [bool; 256] = byte_table(b"-._~%!$&'()*+,;=:[]", true);
+
 /// `tchar` (RFC 9110 §5.6.2).
+#[inline]
 pub(crate) fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric()
-        || matches!(
-            b,
-            b'!' | b'#'
-                | b'$'
-                | b'%'
-                | b'&'
-                | b'\''
-                | b'*'
-                | b'+'
-                | b'-'
-                | b'.'
-                | b'^'
-                | b'_'
-                | b'`'
-                | b'|'
-                | b'~'
-        )
+    TCHAR.get(usize::from(b)).copied().unwrap_or(false)
 }
 
 /// A non-empty run of `tchar`: a method or a field name.
 pub(crate) fn is_token(s: &[u8]) -> bool {
-    !s.is_empty() && s.iter().all(|&b| is_tchar(b))
+    !s.is_empty() && s.iter().fold(true, |ok, &b| ok & is_tchar(b))
 }
 
 /// Field-value bytes: VCHAR, obs-text, SP and HT. Everything else (CR, LF, NUL, other controls,
@@ -76,35 +89,31 @@ pub(crate) fn parse_content_length(v: &[u8]) -> Option<u64> {
 /// Characters of a Host value / URI authority: reg-name, IP-literal and port
 /// (RFC 3986 §3.2.2: unreserved, pct-encoded, sub-delims, `:`, `[`, `]`). No userinfo (`@`).
 pub(crate) fn is_authority(v: &[u8]) -> bool {
-    v.iter().all(|&b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'%'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-            )
+    // No early exit: a branch-free fold unrolls well, and a refused Host is rare.
+    v.iter().fold(true, |ok, &b| {
+        ok & AUTHORITY.get(usize::from(b)).copied().unwrap_or(false)
     })
 }
 
 /// Byte offset of `part` inside `whole` (`part` must be a sub-slice, as httparse returns).
 pub(crate) fn offset_in(whole: &[u8], part: &[u8]) -> usize {
     (part.as_ptr() as usize).wrapping_sub(whole.as_ptr() as usize)
+}
+
+/// `s` equals `lower` ignoring ASCII case, where `lower` is lowercase; `N` is known at compile
+/// time, so this is a few word operations rather than a byte loop with early exits.
+#[inline]
+pub(crate) fn eq_lower<const N: usize>(s: &[u8], lower: &[u8; N]) -> bool {
+    let Some(s) = s.first_chunk::<N>().filter(|_| s.len() == N) else {
+        return false;
+    };
+    let diff = s.iter().zip(lower).fold(0u8, |d, (&a, &l)| {
+        // Setting bit 5 lowercases a letter; only letter positions of `lower` get it, so no
+        // other byte can be folded onto a match.
+        let fold = if l.is_ascii_lowercase() { 0x20 } else { 0 };
+        d | ((a | fold) ^ l)
+    });
+    diff == 0
 }
 
 #[cfg(test)]
@@ -155,5 +164,40 @@ mod tests {
         assert!(is_authority(b"[::1]:8080"));
         assert!(!is_authority(b"user@host"));
         assert!(!is_authority(b"a/b"));
+        assert!(!is_authority(b"a b") && !is_authority(b"\xe9"));
+    }
+
+    #[test]
+    fn tables_match_the_definitions() {
+        let tchar_set = b"!#$%&'*+-.^_`|~";
+        let authority_set = b"-._~%!$&'()*+,;=:[]";
+        for b in 0..=255u8 {
+            assert_eq!(
+                is_tchar(b),
+                b.is_ascii_alphanumeric() || tchar_set.contains(&b),
+                "{b:#x}"
+            );
+            assert_eq!(
+                is_authority(&[b]),
+                b.is_ascii_alphanumeric() || authority_set.contains(&b),
+                "{b:#x}"
+            );
+        }
+    }
+
+    #[test]
+    fn eq_lower_folds_letters_only() {
+        assert!(eq_lower(b"Content-Length", b"content-length"));
+        assert!(eq_lower(b"CONTENT-LENGTH", b"content-length"));
+        assert!(!eq_lower(b"content\rlength", b"content-length"));
+        assert!(!eq_lower(b"content-lengt", b"content-length"));
+        assert!(!eq_lower(b"content-lengthx", b"content-length"));
+        assert!(!eq_lower(b"100-continuE\x00", b"100-continue"));
+        assert!(eq_lower(b"100-CONTINUE", b"100-continue"));
+        // '0' | 0x20 is '0' but 0x10 | 0x20 is 0x30: digits must not fold.
+        assert!(!eq_lower(b"\x10", b"0"));
+        for b in 0..=255u8 {
+            assert_eq!(eq_lower(&[b], b"k"), b == b'k' || b == b'K', "{b:#x}");
+        }
     }
 }

@@ -58,6 +58,36 @@ fn push_escape(b: u8, out: &mut String) {
 /// `//`), writing the result to `out` (replacing its content). `%2F` stays encoded and is not a
 /// separator. See the module documentation for every rule.
 pub fn normalize_path(raw: &[u8], out: &mut String) -> Result<(), ProtoError> {
+    if copy_if_normal(raw, out) {
+        return Ok(());
+    }
+    normalize_segments(raw, out)
+}
+
+/// Copy `raw` to `out` (replacing its content) when it is already in normal form, so that
+/// normalising would copy it unchanged (most paths): it starts with `/`, holds visible ASCII
+/// only, and has no escape, no backslash, no empty segment and no segment starting with a dot.
+/// One pass that checks and copies; false (with `out` partly written) otherwise.
+fn copy_if_normal(raw: &[u8], out: &mut String) -> bool {
+    out.clear();
+    if raw.first() != Some(&b'/') {
+        return false;
+    }
+    out.reserve(raw.len());
+    let mut prev = 0u8;
+    for &b in raw {
+        let plain = b.is_ascii_graphic() && b != b'%' && b != b'\\';
+        if !plain || (prev == b'/' && (b == b'/' || b == b'.')) {
+            return false;
+        }
+        out.push(char::from(b));
+        prev = b;
+    }
+    true
+}
+
+/// The general case of [`normalize_path`], segment by segment.
+fn normalize_segments(raw: &[u8], out: &mut String) -> Result<(), ProtoError> {
     out.clear();
     if raw.is_empty() {
         out.push('/');
