@@ -14,7 +14,7 @@
 use std::mem::MaybeUninit;
 
 use crate::framing::FramingFields;
-use crate::head::{ScanError, find_head_end};
+use crate::head::lines_end_in_crlf;
 use crate::lexical::{is_authority, is_token, offset_in};
 use crate::{Framing, HeadLimits, ProtoError, Range, Status};
 
@@ -89,16 +89,8 @@ pub fn parse_request(
     if !check_request_line(buf, start, limits)? {
         return too_large_or_partial(buf, limits);
     }
-    let end = match find_head_end(buf, start, limits.head) {
-        Ok(Some(end)) => end,
-        Ok(None) => return Ok(Status::Partial),
-        Err(ScanError::TooLarge) => return Err(ProtoError::HeadersTooLarge),
-        Err(ScanError::Malformed(why)) => return Err(ProtoError::BadRequest(why)),
-    };
-    if u32::try_from(end).is_err() {
-        return Err(ProtoError::HeadersTooLarge);
-    }
-    let bytes = buf.get(..end).unwrap_or(buf);
+    // httparse sees at most `limits.head` bytes: a head not complete within them is too large
+    let window = buf.get(..limits.head.min(buf.len())).unwrap_or(buf);
     // Uninitialised slots: no 4 KiB memset per request (httparse fills what it parses).
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let slots = match slots.get_mut(..limits.headers.min(MAX_HEADERS)) {
@@ -106,11 +98,22 @@ pub fn parse_request(
         None => &mut [],
     };
     let mut req = httparse::Request::new(&mut []);
-    match req.parse_with_uninit_headers(bytes, slots) {
-        Ok(httparse::Status::Complete(n)) if n == end => {}
-        Ok(_) => return Err(ProtoError::BadRequest("malformed head")),
+    let end = match req.parse_with_uninit_headers(window, slots) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return too_large_or_partial(buf, limits),
         Err(httparse::Error::TooManyHeaders) => return Err(ProtoError::HeadersTooLarge),
         Err(e) => return Err(ProtoError::BadRequest(httparse_reason(e))),
+    };
+    if u32::try_from(end).is_err() {
+        return Err(ProtoError::HeadersTooLarge);
+    }
+    let bytes = window.get(..end).unwrap_or(window);
+    let name_starts = req
+        .headers
+        .iter()
+        .map(|h| offset_in(buf, h.name.as_bytes()));
+    if !lines_end_in_crlf(bytes, name_starts) {
+        return Err(ProtoError::BadRequest("bare LF in head"));
     }
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Err(ProtoError::BadRequest("malformed request line"));

@@ -8,7 +8,7 @@
 use std::mem::MaybeUninit;
 
 use crate::framing::FramingFields;
-use crate::head::{ScanError, find_head_end};
+use crate::head::lines_end_in_crlf;
 use crate::lexical::offset_in;
 use crate::request::MAX_HEADERS;
 use crate::{Framing, ProtoError, Range, Status};
@@ -64,21 +64,18 @@ pub fn parse_response(
     if buf.get(..seen) != prefix.get(..seen) {
         return Err(ProtoError::BadResponse("not an HTTP/1.x response"));
     }
-    let end = match find_head_end(buf, 0, MAX_RESPONSE_HEAD) {
-        Ok(Some(end)) => end,
-        Ok(None) => return Ok(Status::Partial),
-        Err(ScanError::TooLarge) => return Err(ProtoError::BadResponse("response head too large")),
-        Err(ScanError::Malformed(why)) => return Err(ProtoError::BadResponse(why)),
-    };
-    let bytes = buf.get(..end).unwrap_or(buf);
+    let window = buf.get(..MAX_RESPONSE_HEAD.min(buf.len())).unwrap_or(buf);
     // Uninitialised slots: no 4 KiB memset per response (httparse fills what it parses).
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
-    match httparse::ParserConfig::default()
-        .parse_response_with_uninit_headers(&mut resp, bytes, &mut slots)
+    let end = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, window, &mut slots)
     {
-        Ok(httparse::Status::Complete(n)) if n == end => {}
-        Ok(_) => return Err(ProtoError::BadResponse("malformed head")),
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) if buf.len() > MAX_RESPONSE_HEAD => {
+            return Err(ProtoError::BadResponse("response head too large"));
+        }
+        Ok(httparse::Status::Partial) => return Ok(Status::Partial),
         Err(httparse::Error::TooManyHeaders) => {
             return Err(ProtoError::BadResponse("too many headers"));
         }
@@ -86,6 +83,14 @@ pub fn parse_response(
             return Err(ProtoError::BadResponse("unsupported version"));
         }
         Err(_) => return Err(ProtoError::BadResponse("malformed head")),
+    };
+    let bytes = window.get(..end).unwrap_or(window);
+    let name_starts = resp
+        .headers
+        .iter()
+        .map(|h| offset_in(buf, h.name.as_bytes()));
+    if !lines_end_in_crlf(bytes, name_starts) {
+        return Err(ProtoError::BadResponse("bare LF in head"));
     }
     let (Some(minor), Some(status), Some(reason)) = (resp.version, resp.code, resp.reason) else {
         return Err(ProtoError::BadResponse("malformed status line"));
