@@ -9,7 +9,10 @@
 # Environment: ROUNDS (3), DURATION (10, s), LAT_DURATION (5, s), CONNS (50), PROXIES
 # ("gw nginx haproxy floor"), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT (18080: upstream, then
 # +1 gw, +2 nginx, +3 haproxy, +4 floor), FLOOR_DRIVER (uring|epoll), GW_ARGS (extra `gw run`
-# arguments), SKIP_BUILD (1: use the existing target/release binaries).
+# arguments), SKIP_BUILD (1: use the existing target/release binaries), SPIN_CPUS (a diagnostic:
+# keep these cores from going idle with SCHED_IDLE busy loops for the whole run, which shows how
+# much of "added latency" is the wake-up of an idle core; CPU figures of such a run are not
+# comparable with a normal run's).
 # Output: a table on stdout; raw numbers, configs and logs in bench/results/<UTC time>/.
 set -euo pipefail
 
@@ -25,6 +28,7 @@ BASE_PORT=${BASE_PORT:-18080}
 FLOOR_DRIVER=${FLOOR_DRIVER:-uring}
 GW_ARGS=${GW_ARGS:-}
 SKIP_BUILD=${SKIP_BUILD:-0}
+SPIN_CPUS=${SPIN_CPUS:-}
 # `route ANY /{proxy+}` needs at least one segment, so no request goes to `/`.
 URL_PATH=/bench
 BODY='{"ok":true}'
@@ -230,6 +234,13 @@ EOF
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
+for c in $SPIN_CPUS; do
+  [[ $c =~ ^[0-9]+$ ]] && [ "$c" -lt "$CPUS" ] || die "SPIN_CPUS: no core '$c'"
+  # SCHED_IDLE: runs only when nothing else wants the core, so it keeps the core from
+  # halting while giving way to the proxy or the load
+  start "spin$c" "$c" chrt -i 0 sh -c 'while :; do :; done'
+  note "core $c kept busy by an idle-priority loop (SPIN_CPUS)"
+done
 start upstream "$LOAD_CPU" nginx -p "$WORK" -e "$WORK/upstream.err" -c "$WORK/upstream-nginx.conf"
 ready "$STARTED" "$UP_PORT" || die "the upstream nginx did not start: $(cat "$WORK"/upstream*)"
 
