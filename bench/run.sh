@@ -105,15 +105,20 @@ ready() {
 
 port_free() { ! curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null; }
 
-# cpu_ticks PID: utime+stime of the process and its children (nginx's worker), in ticks.
+# cpu_ticks PID [user]: utime+stime (or utime alone) of the process and its children (nginx's
+# worker), in ticks.
 cpu_ticks() {
-  local total=0 p stat rest
+  local total=0 p stat rest only_user=${2:-}
   for p in "$1" $(cat /proc/"$1"/task/*/children 2>/dev/null); do
     stat=$(cat /proc/"$p"/stat 2>/dev/null) || continue
     rest=${stat##*) }
     # shellcheck disable=SC2086
     set -- $rest
-    total=$((total + ${12} + ${13}))
+    if [ -n "$only_user" ]; then
+      total=$((total + ${12}))
+    else
+      total=$((total + ${12} + ${13}))
+    fi
   done
   echo "$total"
 }
@@ -270,7 +275,7 @@ note "proxies: ${ACTIVE[*]}; $ROUNDS rounds of ${DURATION}s (c$CONNS) + ${LAT_DU
 
 # --- measure -------------------------------------------------------------------------------
 RAW="$RESULTS/raw.tsv"
-printf 'round\ttarget\trps\trequests\tcpu_ticks\tcpu_us_per_req\terrors\tc1_p50_us\tc1_p99_us\tc50_p50_us\tc50_p99_us\n' >"$RAW"
+printf 'round\ttarget\trps\trequests\tcpu_ticks\tcpu_us_per_req\terrors\tc1_p50_us\tc1_p99_us\tc50_p50_us\tc50_p99_us\tuser_us_per_req\n' >"$RAW"
 for r in $(seq "$ROUNDS"); do
   out="$WORK/r$r-direct-c1.txt"
   wrk_run "$out" 1 "$LAT_DURATION" "$UP_PORT" || die "wrk against the upstream failed"
@@ -283,17 +288,21 @@ for r in $(seq "$ROUNDS"); do
     kill -0 "${PID[$p]}" 2>/dev/null || { note "$p died: see $RESULTS/$p.log"; continue; }
     load="$WORK/r$r-$p-c$CONNS.txt"
     before=$(cpu_ticks "${PID[$p]}")
+    user_before=$(cpu_ticks "${PID[$p]}" user)
     wrk_run "$load" "$CONNS" "$DURATION" "${PORT[$p]}" || continue
     after=$(cpu_ticks "${PID[$p]}")
+    user_after=$(cpu_ticks "${PID[$p]}" user)
     lat="$WORK/r$r-$p-c1.txt"
     wrk_run "$lat" 1 "$LAT_DURATION" "${PORT[$p]}" || continue
     reqs=$(wrk_field "$load" requests)
     ticks=$((after - before))
     per=$(awk -v t="$ticks" -v h="$TCK" -v n="$reqs" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
+    user_per=$(awk -v t="$((user_after - user_before))" -v h="$TCK" -v n="$reqs" \
+      'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
     errs=$(($(wrk_field "$load" errors) + $(wrk_field "$lat" errors)))
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" "$(wrk_field "$load" rps)" \
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" "$(wrk_field "$load" rps)" \
       "$reqs" "$ticks" "$per" "$errs" "$(wrk_field "$lat" p50)" "$(wrk_field "$lat" p99)" \
-      "$(wrk_field "$load" p50)" "$(wrk_field "$load" p99)" >>"$RAW"
+      "$(wrk_field "$load" p50)" "$(wrk_field "$load" p99)" "$user_per" >>"$RAW"
     note "round $r/$ROUNDS $p: $(wrk_field "$load" rps) req/s, $per µs CPU/req"
   done
   cp "$WORK"/r"$r"-*.txt "$RESULTS"/
@@ -315,19 +324,21 @@ median() {
 sum_errors() { awk -F'\t' -v t="$1" '$2 == t { n += $7 } END { print n + 0 }' "$RAW"; }
 
 NGX_CPU=$(median cpu_us_per_req nginx 3)
+FLOOR_CPU=$(median cpu_us_per_req floor 3)
 NGX_RPS=$(median rps nginx 1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
 {
   echo "Side-by-side: median of $ROUNDS interleaved rounds; proxy on cpu $PROXY_CPU, nginx upstream + wrk on cpu $LOAD_CPU"
   echo "(throughput: wrk -t1 -c$CONNS -d${DURATION}s; latency: wrk -t1 -c1 -d${LAT_DURATION}s, added = proxy - direct)"
   echo
-  echo "| proxy | req/s | CPU µs/req | CPU vs nginx | req/s vs nginx | added p50 µs | added p99 µs | c$CONNS p50/p99 µs | errors |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| proxy | req/s | CPU µs/req | user µs/req | CPU vs nginx | CPU vs floor | req/s vs nginx | added p50 µs | added p99 µs | c$CONNS p50/p99 µs | errors |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   for p in "${ACTIVE[@]}"; do
     cpu=$(median cpu_us_per_req "$p" 3)
     rps=$(median rps "$p" 0)
-    printf '| %s | %s | %s | %s | %s | %s | %s | %s/%s | %s |\n' "$p" "$rps" \
-      "$(median cpu_us_per_req "$p" 2)" "$(ratio "$cpu" "$NGX_CPU")" "$(ratio "$rps" "$NGX_RPS")" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s/%s | %s |\n' "$p" "$rps" \
+      "$(median cpu_us_per_req "$p" 2)" "$(median user_us_per_req "$p" 2)" \
+      "$(ratio "$cpu" "$NGX_CPU")" "$(ratio "$cpu" "$FLOOR_CPU")" "$(ratio "$rps" "$NGX_RPS")" \
       "$(median c1_p50_us "$p" 0 1)" "$(median c1_p99_us "$p" 0 1)" \
       "$(median c50_p50_us "$p" 0)" "$(median c50_p99_us "$p" 0)" "$(sum_errors "$p")"
   done
