@@ -44,7 +44,7 @@ impl Driver {
     }
 }
 
-/// Path of the gw binary, built on first use if missing.
+/// Path of the gw binary, brought up to date on first use (`cargo build -p gw`).
 pub fn gw_bin() -> &'static Path {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
@@ -63,9 +63,9 @@ pub fn gw_bin() -> &'static Path {
             )
         });
         let bin = profile_dir.join("gw");
-        if !bin.exists() {
-            build_gw(profile_dir);
-        }
+        // always: a gw binary left from an older tree would be tested otherwise (a no-op when
+        // it is up to date)
+        build_gw(profile_dir);
         assert!(
             bin.exists(),
             "{} missing after `cargo build -p gw`",
