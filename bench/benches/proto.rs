@@ -6,10 +6,10 @@ use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gw_proto::samples::{REQUEST, RESPONSE, WRK_REQUEST, WRK_RESPONSE};
+use gw_proto::samples::{REQUEST, RESPONSE, WRK_REQUEST, WRK_RESPONSE, client_head, forward_head};
 use gw_proto::{
-    ClientHead, ForwardHead, Framing, HeadLimits, HeaderEdits, RequestHead, ResponseHead,
-    UpstreamHost, parse_request, parse_response, write_forward_head, write_response_head,
+    HeadLimits, HeaderEdits, RequestHead, ResponseHead, parse_request, parse_response,
+    write_forward_head, write_response_head,
 };
 
 fn parsed_request(raw: &[u8]) -> RequestHead {
@@ -46,18 +46,12 @@ fn bench_write(c: &mut Criterion) {
     let req = parsed_request(REQUEST);
     let edits = HeaderEdits::new();
     let mut out = Vec::with_capacity(1024);
-    let forward = ForwardHead {
-        request: &req,
-        buf: REQUEST,
-        path: req.path.of(REQUEST),
-        query: req.query.of(REQUEST),
-        client_ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 21)),
-        tls: false,
-        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
-        edits: &edits,
-        host: UpstreamHost::Client,
-        framing: Framing::None,
-    };
+    let forward = forward_head(
+        &req,
+        REQUEST,
+        IpAddr::V4(Ipv4Addr::new(203, 0, 113, 21)),
+        &edits,
+    );
     c.bench_function("write_forward_head", |b| {
         b.iter(|| {
             out.clear();
@@ -65,17 +59,7 @@ fn bench_write(c: &mut Criterion) {
         })
     });
     let resp = parsed_response(RESPONSE);
-    let client = ClientHead {
-        status: resp.status,
-        reason: resp.reason.of(RESPONSE),
-        upstream: Some((&resp, RESPONSE)),
-        framing: resp.framing,
-        close: false,
-        client_minor: 1,
-        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
-        via: b"",
-        edits: &edits,
-    };
+    let client = client_head(&resp, RESPONSE, &edits);
     c.bench_function("write_response_head", |b| {
         b.iter(|| {
             out.clear();
@@ -88,18 +72,7 @@ fn bench_write(c: &mut Criterion) {
 /// The writers on bench/run.sh's heads, set up as gw-runtime's proxy does.
 fn bench_write_wrk(c: &mut Criterion, edits: &HeaderEdits, out: &mut Vec<u8>) {
     let req = parsed_request(WRK_REQUEST);
-    let forward = ForwardHead {
-        request: &req,
-        buf: WRK_REQUEST,
-        path: req.path.of(WRK_REQUEST),
-        query: req.query.of(WRK_REQUEST),
-        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        tls: false,
-        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
-        edits,
-        host: UpstreamHost::ClientOr(b"127.0.0.1:18080"),
-        framing: req.framing,
-    };
+    let forward = forward_head(&req, WRK_REQUEST, IpAddr::V4(Ipv4Addr::LOCALHOST), edits);
     c.bench_function("write_forward_head_wrk", |b| {
         b.iter(|| {
             out.clear();
@@ -107,17 +80,7 @@ fn bench_write_wrk(c: &mut Criterion, edits: &HeaderEdits, out: &mut Vec<u8>) {
         })
     });
     let resp = parsed_response(WRK_RESPONSE);
-    let client = ClientHead {
-        status: resp.status,
-        reason: resp.reason.of(WRK_RESPONSE),
-        upstream: Some((&resp, WRK_RESPONSE)),
-        framing: resp.framing,
-        close: false,
-        client_minor: 1,
-        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
-        via: b"",
-        edits,
-    };
+    let client = client_head(&resp, WRK_RESPONSE, edits);
     c.bench_function("write_response_head_wrk", |b| {
         b.iter(|| {
             out.clear();

@@ -9,10 +9,10 @@
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 
-use gw_proto::samples::{REQUEST, RESPONSE, WRK_REQUEST, WRK_RESPONSE};
+use gw_proto::samples::{REQUEST, RESPONSE, WRK_REQUEST, WRK_RESPONSE, client_head, forward_head};
 use gw_proto::{
-    ClientHead, ForwardHead, HeadLimits, HeaderEdits, RequestHead, ResponseHead, UpstreamHost,
-    normalize_path, parse_request, parse_response, write_forward_head, write_response_head,
+    HeadLimits, HeaderEdits, RequestHead, ResponseHead, normalize_path, parse_request,
+    parse_response, write_forward_head, write_response_head,
 };
 
 fn main() -> Result<(), String> {
@@ -29,56 +29,24 @@ fn main() -> Result<(), String> {
     parse_response(RESPONSE, false, &mut resp).map_err(|e| e.to_string())?;
     let edits = HeaderEdits::new();
     let mut out = Vec::with_capacity(1024);
-    let forward = ForwardHead {
-        request: &req,
-        buf: REQUEST,
-        path: req.path.of(REQUEST),
-        query: req.query.of(REQUEST),
-        client_ip: IpAddr::V4(Ipv4Addr::new(203, 0, 113, 21)),
-        tls: false,
-        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
-        edits: &edits,
-        host: UpstreamHost::Client,
-        framing: resp.framing,
-    };
-    let client = ClientHead {
-        status: resp.status,
-        reason: resp.reason.of(RESPONSE),
-        upstream: Some((&resp, RESPONSE)),
-        framing: resp.framing,
-        close: false,
-        client_minor: 1,
-        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
-        via: b"",
-        edits: &edits,
-    };
+    let forward = forward_head(
+        &req,
+        REQUEST,
+        IpAddr::V4(Ipv4Addr::new(203, 0, 113, 21)),
+        &edits,
+    );
+    let client = client_head(&resp, RESPONSE, &edits);
     let mut wrk_req = RequestHead::default();
     parse_request(WRK_REQUEST, &limits, &mut wrk_req).map_err(|e| e.to_string())?;
     let mut wrk_resp = ResponseHead::default();
     parse_response(WRK_RESPONSE, false, &mut wrk_resp).map_err(|e| e.to_string())?;
-    let wrk_forward = ForwardHead {
-        request: &wrk_req,
-        buf: WRK_REQUEST,
-        path: wrk_req.path.of(WRK_REQUEST),
-        query: wrk_req.query.of(WRK_REQUEST),
-        client_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
-        tls: false,
-        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
-        edits: &edits,
-        host: UpstreamHost::ClientOr(b"127.0.0.1:18080"),
-        framing: wrk_req.framing,
-    };
-    let wrk_client = ClientHead {
-        status: wrk_resp.status,
-        reason: wrk_resp.reason.of(WRK_RESPONSE),
-        upstream: Some((&wrk_resp, WRK_RESPONSE)),
-        framing: wrk_resp.framing,
-        close: false,
-        client_minor: 1,
-        request_id: b"01JDX3Z8W5Q9K2M4N6P8R0T2V4",
-        via: b"",
-        edits: &edits,
-    };
+    let wrk_forward = forward_head(
+        &wrk_req,
+        WRK_REQUEST,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        &edits,
+    );
+    let wrk_client = client_head(&wrk_resp, WRK_RESPONSE, &edits);
     let (path, wrk_path) = (req.path.of(REQUEST), wrk_req.path.of(WRK_REQUEST));
     let mut normal = String::with_capacity(256);
     let mut req2 = RequestHead::default();
