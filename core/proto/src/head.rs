@@ -11,7 +11,7 @@
 /// exactly the line ends: one before each field name and the two of the blank last line.
 /// Checking the two bytes before each line start costs a few instructions per field instead of
 /// a scan of every byte.
-pub(crate) fn lines_end_in_crlf(head: &[u8], name_starts: impl Iterator<Item = usize>) -> bool {
+pub(crate) fn lines_end_in_crlf(head: &[u8], name_starts: impl IntoIterator<Item = usize>) -> bool {
     let Some(last) = head.len().checked_sub(2) else {
         return false;
     };

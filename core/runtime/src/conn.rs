@@ -55,6 +55,19 @@ pub struct Conn {
     pub must_close: bool,
 }
 
+impl Conn {
+    /// Send `out` (the response being written) to the client within `timeout`, and clear it.
+    pub async fn flush_out(&mut self, timeout: Duration) -> Result<(), Error> {
+        crate::body::flush(
+            &mut self.stream,
+            &mut self.out,
+            (&self.watch, timeout),
+            Side::Downstream,
+        )
+        .await
+    }
+}
+
 /// What happens to the connection after a request.
 #[derive(Debug)]
 pub enum Next {

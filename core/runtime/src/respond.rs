@@ -7,7 +7,7 @@ use std::time::Duration;
 use gw_proto::Framing;
 use gw_vm::Exit;
 
-use crate::body::{BodyIn, OutFraming, flush};
+use crate::body::{BodyIn, OutFraming};
 use crate::conn::{Conn, Next};
 use crate::error::{Error, Side, write_error_body};
 use crate::head::{ConnHeader, OwnResponse, write_own_response};
@@ -222,7 +222,7 @@ pub fn conn_header(w: &Worker, c: &Conn, keep: bool) -> ConnHeader {
 
 async fn finish(w: &Worker, cfg: &Gen, c: &mut Conn, keep: bool) -> Next {
     let t = Duration::from_millis(cfg.image().timeouts.idle);
-    let sent = flush(&mut c.stream, &mut c.out, (&c.watch, t), Side::Downstream).await;
+    let sent = c.flush_out(t).await;
     if sent.is_ok() && conn_header(w, c, keep).keep_alive {
         Next::KeepAlive
     } else {

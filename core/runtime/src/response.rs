@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use gw_proto::Framing;
 use gw_vm::Exit;
 
-use crate::body::{BodyIn, OutFraming, Pump, flush, read_some};
+use crate::body::{BodyIn, OutFraming, Pump, read_some};
 use crate::conn::{Conn, Next};
 use crate::error::{Error, ErrorKind, Side};
 use crate::host::RespView;
@@ -202,13 +202,7 @@ async fn relay_head(
     };
     write_response_head(&out_head, &mut c.out);
     if upgrade {
-        let sent = flush(
-            &mut c.stream,
-            &mut c.out,
-            (&c.watch, timeout),
-            Side::Downstream,
-        )
-        .await;
+        let sent = c.flush_out(timeout).await;
         if sent.is_err() {
             conn.close();
             return Next::Close;
@@ -226,13 +220,7 @@ async fn relay_head(
         if !is_head {
             c.out.extend_from_slice(c.edits.get(span).as_bytes());
         }
-        let r = flush(
-            &mut c.stream,
-            &mut c.out,
-            (&c.watch, timeout),
-            Side::Downstream,
-        )
-        .await;
+        let r = c.flush_out(timeout).await;
         conn.close();
         return if r.is_ok() && keep {
             Next::KeepAlive
@@ -244,13 +232,7 @@ async fn relay_head(
         if buffered && !is_head {
             c.out.extend_from_slice(&c.resp_body);
         }
-        let r = flush(
-            &mut c.stream,
-            &mut c.out,
-            (&c.watch, timeout),
-            Side::Downstream,
-        )
-        .await;
+        let r = c.flush_out(timeout).await;
         if head.keep_alive && (buffered || upstream_body.is_done()) && conn.rb.is_empty() {
             conn.release();
         } else {

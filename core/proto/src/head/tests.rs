@@ -17,14 +17,14 @@ fn response(raw: &[u8]) -> Result<Status, ProtoError> {
 #[test]
 fn line_end_check() {
     let ok: &[u8] = b"GET / HTTP/1.1\r\nA: b\r\nC: d\r\n\r\n";
-    assert!(lines_end_in_crlf(ok, [16, 22].into_iter()));
-    assert!(lines_end_in_crlf(b"GET / HTTP/1.1\r\n\r\n", [].into_iter()));
-    assert!(!lines_end_in_crlf(b"GET / HTTP/1.1\n\r\n", [].into_iter()));
-    assert!(!lines_end_in_crlf(b"GET / HTTP/1.1\r\n\n", [].into_iter()));
+    assert!(lines_end_in_crlf(ok, [16, 22]));
+    assert!(lines_end_in_crlf(b"GET / HTTP/1.1\r\n\r\n", []));
+    assert!(!lines_end_in_crlf(b"GET / HTTP/1.1\n\r\n", []));
+    assert!(!lines_end_in_crlf(b"GET / HTTP/1.1\r\n\n", []));
     let lf: &[u8] = b"GET / HTTP/1.1\r\nA: b\nC: d\r\n\r\n";
-    assert!(!lines_end_in_crlf(lf, [16, 21].into_iter()));
-    assert!(!lines_end_in_crlf(b"\r\n", [].into_iter()));
-    assert!(!lines_end_in_crlf(b"", [].into_iter()));
+    assert!(!lines_end_in_crlf(lf, [16, 21]));
+    assert!(!lines_end_in_crlf(b"\r\n", []));
+    assert!(!lines_end_in_crlf(b"", []));
 }
 
 #[test]
