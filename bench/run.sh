@@ -8,8 +8,9 @@
 #
 # Environment: ROUNDS (3), DURATION (10, s), LAT_DURATION (5, s), CONNS (50), PROXIES
 # ("gw nginx haproxy floor"), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT (18080: upstream, then
-# +1 gw, +2 nginx, +3 haproxy, +4 floor), FLOOR_DRIVER (uring|epoll), GW_ARGS (extra `gw run`
-# arguments), SKIP_BUILD (1: use the existing target/release binaries), SPIN_CPUS (a diagnostic:
+# +1 gw, +2 nginx, +3 haproxy, +4 floor), FLOOR_DRIVER (uring|epoll), FLOOR_DEFER (yes|no|auto:
+# the floor's io_uring with DEFER_TASKRUN or not; auto matches gw's ring, which drops it unless
+# GW_ARGS has `--busy-poll off`), GW_ARGS (extra `gw run` arguments), SKIP_BUILD (1: use the existing target/release binaries), SPIN_CPUS (a diagnostic:
 # keep these cores from going idle with SCHED_IDLE busy loops for the whole run, which shows how
 # much of "added latency" is the wake-up of an idle core; CPU figures of such a run are not
 # comparable with a normal run's).
@@ -26,6 +27,7 @@ PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-18080}
 FLOOR_DRIVER=${FLOOR_DRIVER:-uring}
+FLOOR_DEFER=${FLOOR_DEFER:-auto}
 GW_ARGS=${GW_ARGS:-}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SPIN_CPUS=${SPIN_CPUS:-}
@@ -43,6 +45,15 @@ done
 for p in $PROXIES; do
   case $p in gw|nginx|haproxy|floor) ;; *) die "unknown proxy '$p' in PROXIES" ;; esac
 done
+unset GW_BUSY_POLL # gw's busy-polling is set through GW_ARGS only, so the floor can match it
+if [ "$FLOOR_DEFER" = auto ]; then
+  case " $GW_ARGS " in
+    *" --busy-poll off "* | *" --busy-poll 0 "* | *" --busy-poll=off "* | *" --busy-poll=0 "*)
+      FLOOR_DEFER=yes ;;
+    *) FLOOR_DEFER=no ;;
+  esac
+fi
+case $FLOOR_DEFER in yes|no) ;; *) die "FLOOR_DEFER must be yes, no or auto" ;; esac
 
 # --- tools -------------------------------------------------------------------------------
 PATH=$PATH:/usr/sbin:/usr/local/sbin
@@ -235,7 +246,7 @@ EOF
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
-    "PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER GW_ARGS=$GW_ARGS"
+    "PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS"
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
@@ -260,7 +271,7 @@ for p in $PROXIES; do
       start gw "$PROXY_CPU" "$ROOT/target/release/gw" run "$WORK/proxy.gw" --workers 1 $GW_ARGS ;;
     nginx) start nginx "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/proxy.err" -c "$WORK/proxy-nginx.conf" ;;
     haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/proxy-haproxy.cfg" ;;
-    floor) start floor "$PROXY_CPU" "$ROOT/target/release/gw-floor" --driver "$FLOOR_DRIVER" \
+    floor) start floor "$PROXY_CPU" "$ROOT/target/release/gw-floor" --driver "$FLOOR_DRIVER" --defer-taskrun "$FLOOR_DEFER" \
       --listen "127.0.0.1:${PORT[floor]}" --upstream "127.0.0.1:$UP_PORT" ;;
   esac
   if ready "$STARTED" "${PORT[$p]}"; then

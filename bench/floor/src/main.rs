@@ -1,11 +1,13 @@
 //! `gw-floor`: what the kernel's TCP work alone costs. One thread, one monoio runtime, set up
-//! the way gw's workers are (io_uring with COOP_TASKRUN + SINGLE_ISSUER + DEFER_TASKRUN, or the
-//! epoll driver with `--driver epoll`). Each accepted connection gets one upstream connection;
+//! the way gw's workers are (io_uring with COOP_TASKRUN + SINGLE_ISSUER, plus DEFER_TASKRUN
+//! unless `--defer-taskrun no`, which is the ring of a busy-polling gw worker; or the epoll
+//! driver with `--driver epoll`). Each accepted connection gets one upstream connection;
 //! bytes are copied both ways and nothing is parsed. bench/run.sh measures it beside gw, nginx
 //! and HAProxy so their figures have a floor to be read against.
 //!
 //! ```text
 //! gw-floor --listen 127.0.0.1:8100 --upstream 127.0.0.1:8080 [--driver uring|epoll]
+//!          [--defer-taskrun yes|no]
 //! ```
 #![cfg_attr(
     not(test),
@@ -27,7 +29,8 @@ use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
 /// Submission queue entries, as gw's workers use.
 const RING_ENTRIES: u32 = 4096;
 
-const USAGE: &str = "usage: gw-floor --listen ADDR --upstream ADDR [--driver uring|epoll]\n\
+const USAGE: &str = "usage: gw-floor --listen ADDR --upstream ADDR [--driver uring|epoll] \
+     [--defer-taskrun yes|no]\n\
      Forwards bytes between each accepted connection and one new connection to the upstream.";
 
 /// Which monoio driver to run.
@@ -43,10 +46,12 @@ struct Args {
     listen: SocketAddr,
     upstream: SocketAddr,
     driver: Driver,
+    /// io_uring's DEFER_TASKRUN (gw's workers drop it when they busy-poll).
+    defer: bool,
 }
 
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
-    let (mut listen, mut upstream, mut driver) = (None, None, Driver::Uring);
+    let (mut listen, mut upstream, mut driver, mut defer) = (None, None, Driver::Uring, true);
     while let Some(flag) = args.next() {
         if flag == "-h" || flag == "--help" {
             return Err(USAGE.to_owned());
@@ -69,6 +74,13 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
                     _ => return Err(format!("--driver {value}: want uring or epoll")),
                 }
             }
+            "--defer-taskrun" => {
+                defer = match value.as_str() {
+                    "yes" => true,
+                    "no" => false,
+                    _ => return Err(format!("--defer-taskrun {value}: want yes or no")),
+                }
+            }
             _ => return Err(format!("unknown argument {flag}\n{USAGE}")),
         }
     }
@@ -76,15 +88,18 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Args, String> {
         listen: listen.ok_or_else(|| format!("--listen is required\n{USAGE}"))?,
         upstream: upstream.ok_or_else(|| format!("--upstream is required\n{USAGE}"))?,
         driver,
+        defer,
     })
 }
 
-fn uring_setup() -> io_uring::Builder {
+fn uring_setup(defer: bool) -> io_uring::Builder {
     let mut b = io_uring::IoUring::builder();
-    // The runtime's thread is the ring's only issuer; completions run when it asks for them.
-    b.setup_coop_taskrun()
-        .setup_single_issuer()
-        .setup_defer_taskrun();
+    // The runtime's thread is the ring's only issuer; with DEFER_TASKRUN, completions run
+    // when it asks for them.
+    b.setup_coop_taskrun().setup_single_issuer();
+    if defer {
+        b.setup_defer_taskrun();
+    }
     b
 }
 
@@ -93,7 +108,7 @@ fn run(args: &Args) -> std::io::Result<()> {
     match args.driver {
         Driver::Uring => RuntimeBuilder::<IoUringDriver>::new()
             .with_entries(RING_ENTRIES)
-            .uring_builder(uring_setup())
+            .uring_builder(uring_setup(args.defer))
             .build()?
             .block_on(serve),
         Driver::Epoll => RuntimeBuilder::<LegacyDriver>::new()
@@ -112,8 +127,11 @@ fn main() -> ExitCode {
         }
     };
     eprintln!(
-        "gw-floor: {} -> {} ({:?} driver)",
-        args.listen, args.upstream, args.driver
+        "gw-floor: {} -> {} ({:?} driver{})",
+        args.listen,
+        args.upstream,
+        args.driver,
+        if args.defer { "" } else { ", no DEFER_TASKRUN" }
     );
     match run(&args) {
         Ok(()) => ExitCode::SUCCESS,
@@ -138,6 +156,14 @@ mod tests {
         assert_eq!(a.listen.port(), 1);
         assert_eq!(a.upstream.port(), 2);
         assert_eq!(a.driver, Driver::Epoll);
+        assert!(a.defer);
+        let a = parse("--listen 127.0.0.1:1 --upstream 127.0.0.1:2 --defer-taskrun no").unwrap();
+        assert!(!a.defer);
+        assert!(
+            parse("--defer-taskrun maybe")
+                .unwrap_err()
+                .contains("yes or no")
+        );
         assert_eq!(
             parse("--listen 127.0.0.1:1 --upstream 127.0.0.1:2")
                 .unwrap()

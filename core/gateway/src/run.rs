@@ -1,4 +1,9 @@
-//! `gw run FILE [--workers N] [--driver uring|epoll]`: compile, then serve.
+//! `gw run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME]`: compile, then serve.
+//!
+//! `--busy-poll` (default `100us`, `off` to disable; env `GW_BUSY_POLL`) is how long a
+//! lightly loaded worker keeps polling for I/O after a request starts or ends before it
+//! sleeps (gw-runtime's spin.rs). It is fixed for the process: the io_uring set-up depends on
+//! it.
 //!
 //! Prints one `gw: listening on http://ADDR (N workers, DRIVER)` line per listener on stdout
 //! once every worker accepts, and flushes it. SIGTERM / SIGINT stop accepting, let in-flight
@@ -19,13 +24,60 @@ pub(crate) struct RunArgs {
     pub opts: Options,
 }
 
-const USAGE: &str = "usage: gw run FILE [--workers N] [--driver uring|epoll]";
+const USAGE: &str =
+    "usage: gw run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME|off]";
 
-/// Parse `gw run` arguments; `GW_DRIVER` is the default for `--driver`.
-pub(crate) fn parse_args(args: &[String], env_driver: Option<String>) -> Result<RunArgs, String> {
+/// The environment's defaults for `gw run`'s options.
+#[derive(Debug, Default)]
+pub(crate) struct RunEnv {
+    /// `GW_DRIVER`
+    pub driver: Option<String>,
+    /// `GW_BUSY_POLL`
+    pub busy_poll: Option<String>,
+}
+
+impl RunEnv {
+    fn read() -> RunEnv {
+        RunEnv {
+            driver: std::env::var("GW_DRIVER").ok(),
+            busy_poll: std::env::var("GW_BUSY_POLL").ok(),
+        }
+    }
+}
+
+/// `100us`, `50µs`, `1ms`, `0` or `off`: a busy-poll window, at most one second.
+fn busy_poll_window(v: &str) -> Result<std::time::Duration, String> {
+    let v = v.trim();
+    if v == "off" || v == "0" {
+        return Ok(std::time::Duration::ZERO);
+    }
+    let digits = v.bytes().take_while(u8::is_ascii_digit).count();
+    let (num, unit) = v.split_at(digits);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("--busy-poll: `{v}` is not a time like `100us`"))?;
+    let us = match unit {
+        "us" | "µs" => n,
+        "ms" => n.saturating_mul(1_000),
+        "s" => n.saturating_mul(1_000_000),
+        _ => {
+            return Err(format!(
+                "--busy-poll: `{v}` needs a unit: us, ms or s (or `off`)"
+            ));
+        }
+    };
+    if us > 1_000_000 {
+        return Err(format!("--busy-poll: `{v}` is over the 1s maximum"));
+    }
+    Ok(std::time::Duration::from_micros(us))
+}
+
+/// Parse `gw run` arguments; `env` holds the defaults for `--driver` and `--busy-poll`.
+pub(crate) fn parse_args(args: &[String], env: RunEnv) -> Result<RunArgs, String> {
     let mut file = None;
     let mut opts = Options::default();
-    let mut driver = env_driver;
+    let mut driver = env.driver;
+    let mut busy_poll = env.busy_poll;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -40,6 +92,16 @@ pub(crate) fn parse_args(args: &[String], env_driver: Option<String>) -> Result<
                 opts.workers = Some(n);
             }
             "--driver" => driver = Some(it.next().ok_or("--driver needs uring or epoll")?.clone()),
+            "--busy-poll" => {
+                busy_poll = Some(
+                    it.next()
+                        .ok_or("--busy-poll needs a time or `off`")?
+                        .clone(),
+                )
+            }
+            s if s.starts_with("--busy-poll=") => {
+                busy_poll = Some(s.trim_start_matches("--busy-poll=").into())
+            }
             s if s.starts_with("--workers=") => {
                 let v = s.trim_start_matches("--workers=");
                 let n: usize = v
@@ -59,6 +121,9 @@ pub(crate) fn parse_args(args: &[String], env_driver: Option<String>) -> Result<
         opts.driver = Some(
             Driver::parse(&d).ok_or_else(|| format!("unknown driver `{d}` (uring or epoll)"))?,
         );
+    }
+    if let Some(b) = busy_poll.filter(|b| !b.is_empty()) {
+        opts.busy_poll = Some(busy_poll_window(&b)?);
     }
     let file = file.ok_or("missing FILE")?;
     Ok(RunArgs { file, opts })
@@ -149,7 +214,7 @@ pub(crate) fn serve(
 }
 
 pub fn main(args: &[String]) -> i32 {
-    let parsed = match parse_args(args, std::env::var("GW_DRIVER").ok()) {
+    let parsed = match parse_args(args, RunEnv::read()) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("gw run: {e}\n{USAGE}");
@@ -186,29 +251,72 @@ mod tests {
         a.iter().map(|s| s.to_string()).collect()
     }
 
+    fn env_driver(d: &str) -> RunEnv {
+        RunEnv {
+            driver: Some(d.into()),
+            busy_poll: None,
+        }
+    }
+
     #[test]
     fn parses_workers_and_driver() {
         let p = parse_args(
             &args(&["api.gw", "--workers", "2", "--driver", "epoll"]),
-            None,
+            RunEnv::default(),
         )
         .unwrap();
         assert_eq!(p.file, PathBuf::from("api.gw"));
         assert_eq!(p.opts.workers, Some(2));
         assert_eq!(p.opts.driver, Some(Driver::Legacy));
-        let p = parse_args(&args(&["api.gw"]), Some("uring".into())).unwrap();
+        let p = parse_args(&args(&["api.gw"]), env_driver("uring")).unwrap();
         assert_eq!(p.opts.driver, Some(Driver::Uring));
-        let p = parse_args(&args(&["--driver=uring", "api.gw"]), Some("epoll".into())).unwrap();
+        let p = parse_args(&args(&["--driver=uring", "api.gw"]), env_driver("epoll")).unwrap();
         assert_eq!(p.opts.driver, Some(Driver::Uring));
     }
 
     #[test]
     fn rejects_bad_arguments() {
-        assert!(parse_args(&args(&[]), None).is_err());
-        assert!(parse_args(&args(&["a.gw", "--workers", "x"]), None).is_err());
-        assert!(parse_args(&args(&["a.gw", "--workers", "0"]), None).is_err());
-        assert!(parse_args(&args(&["a.gw", "--driver", "kqueue"]), None).is_err());
-        assert!(parse_args(&args(&["a.gw", "b.gw"]), None).is_err());
-        assert!(parse_args(&args(&["a.gw", "--bogus"]), None).is_err());
+        let bad = |a: &[&str]| parse_args(&args(a), RunEnv::default()).is_err();
+        assert!(bad(&[]));
+        assert!(bad(&["a.gw", "--workers", "x"]));
+        assert!(bad(&["a.gw", "--workers", "0"]));
+        assert!(bad(&["a.gw", "--driver", "kqueue"]));
+        assert!(bad(&["a.gw", "b.gw"]));
+        assert!(bad(&["a.gw", "--bogus"]));
+        assert!(bad(&["a.gw", "--busy-poll", "100"]));
+        assert!(bad(&["a.gw", "--busy-poll", "fast"]));
+        assert!(bad(&["a.gw", "--busy-poll", "2s"]));
+        assert!(bad(&["a.gw", "--busy-poll"]));
+    }
+
+    #[test]
+    fn parses_busy_poll() {
+        use std::time::Duration;
+        let window = |a: &[&str], env: Option<&str>| {
+            let env = RunEnv {
+                driver: None,
+                busy_poll: env.map(Into::into),
+            };
+            parse_args(&args(a), env).unwrap().opts.busy_poll
+        };
+        assert_eq!(window(&["a.gw"], None), None);
+        assert_eq!(
+            window(&["a.gw", "--busy-poll", "50us"], None),
+            Some(Duration::from_micros(50))
+        );
+        assert_eq!(
+            window(&["a.gw", "--busy-poll=2ms"], None),
+            Some(Duration::from_millis(2))
+        );
+        assert_eq!(
+            window(&["a.gw", "--busy-poll", "off"], None),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(window(&["a.gw"], Some("0")), Some(Duration::ZERO));
+        // the flag beats the environment
+        assert_eq!(
+            window(&["a.gw", "--busy-poll", "10µs"], Some("off")),
+            Some(Duration::from_micros(10))
+        );
     }
 }

@@ -417,7 +417,7 @@ mod tests {
     fn a_large_write_goes_out_whole_and_in_order() {
         use monoio::io::AsyncReadRentExt;
         for d in [crate::Driver::Uring, crate::Driver::Legacy] {
-            d.block_on(async {
+            d.block_on(false, async {
                 let listener = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
                 let addr = listener.local_addr().unwrap();
                 let data: Vec<u8> = (0..4u32 << 20).map(|i| (i % 251) as u8).collect();

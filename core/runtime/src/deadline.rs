@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn a_fast_operation_completes_and_a_slow_one_times_out() {
         for d in [crate::Driver::Uring, crate::Driver::Legacy] {
-            d.block_on(async {
+            d.block_on(false, async {
                 let dog = Rc::new(Watchdog::default());
                 let sweeper = dog.clone();
                 let stop = Rc::new(Cell::new(false));

@@ -1,6 +1,7 @@
 //! The I/O driver of a worker's monoio runtime: io_uring set up as DESIGN.md §4 measured
-//! (COOP_TASKRUN + SINGLE_ISSUER + DEFER_TASKRUN: each worker is its ring's only issuer), or
-//! the legacy epoll driver where io_uring cannot be set up.
+//! (COOP_TASKRUN + SINGLE_ISSUER + DEFER_TASKRUN: each worker is its ring's only issuer;
+//! without DEFER_TASKRUN for a busy-polling worker, see spin.rs), or the legacy epoll driver
+//! where io_uring cannot be set up.
 
 use std::fmt;
 use std::future::Future;
@@ -43,12 +44,13 @@ impl Driver {
     }
 
     /// Build a runtime of this driver on the current thread and run `fut` to completion.
-    pub fn block_on<F: Future>(self, fut: F) -> io::Result<F::Output> {
+    /// `busy_poll`: the worker will poll its ring without blocking (spin.rs).
+    pub fn block_on<F: Future>(self, busy_poll: bool, fut: F) -> io::Result<F::Output> {
         match self {
             Driver::Uring => {
                 let mut rt = RuntimeBuilder::<IoUringDriver>::new()
                     .with_entries(RING_ENTRIES)
-                    .uring_builder(uring_setup())
+                    .uring_builder(uring_setup(!busy_poll))
                     .enable_timer()
                     .build()?;
                 Ok(rt.block_on(fut))
@@ -73,11 +75,14 @@ impl fmt::Display for Driver {
     }
 }
 
-fn uring_setup() -> io_uring::Builder {
+/// `defer`: post completions only when the worker asks for them (DEFER_TASKRUN), which a
+/// worker that busy-polls never does without blocking.
+fn uring_setup(defer: bool) -> io_uring::Builder {
     let mut b = io_uring::IoUring::builder();
-    b.setup_coop_taskrun()
-        .setup_single_issuer()
-        .setup_defer_taskrun();
+    b.setup_coop_taskrun().setup_single_issuer();
+    if defer {
+        b.setup_defer_taskrun();
+    }
     b
 }
 
@@ -92,7 +97,7 @@ fn probe_uring() -> io::Result<()> {
     }
     let rt = RuntimeBuilder::<TimeDriver<IoUringDriver>>::new()
         .with_entries(256)
-        .uring_builder(uring_setup())
+        .uring_builder(uring_setup(true))
         .build()?;
     drop(rt);
     Ok(())
@@ -113,9 +118,13 @@ mod tests {
 
     #[test]
     fn both_drivers_run_a_future_with_timers() {
-        for d in [Driver::Uring, Driver::Legacy] {
+        for (d, busy_poll) in [
+            (Driver::Uring, false),
+            (Driver::Uring, true),
+            (Driver::Legacy, false),
+        ] {
             let out = d
-                .block_on(async {
+                .block_on(busy_poll, async {
                     monoio::time::sleep(std::time::Duration::from_millis(1)).await;
                     7
                 })

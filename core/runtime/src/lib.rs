@@ -37,6 +37,7 @@ pub mod respond;
 pub mod response;
 pub mod server;
 pub mod signals;
+pub mod spin;
 pub mod stop;
 pub mod tunnel;
 pub mod upstream;

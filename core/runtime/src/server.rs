@@ -21,6 +21,8 @@ pub struct Options {
     pub driver: Option<Driver>,
     /// Do not pin worker `i` to core `i % cores` (pinned by default).
     pub no_pin: bool,
+    /// Busy-poll window (`--busy-poll`, spin.rs); `None`: the default, zero: off.
+    pub busy_poll: Option<std::time::Duration>,
 }
 
 /// A running gateway.
@@ -72,6 +74,7 @@ impl Server {
         }
         let (mut sockets, bound) = bind_all(&addrs, count)?;
         let (driver, driver_reason) = Driver::choose(opts.driver);
+        let busy_poll = opts.busy_poll.unwrap_or(crate::spin::DEFAULT_WINDOW);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(count);
         let mut senders = Vec::with_capacity(count);
@@ -89,6 +92,7 @@ impl Server {
                 loaded: loaded.clone(),
                 control: rx,
                 ready: ready_tx.clone(),
+                busy_poll,
             };
             let t = std::thread::Builder::new()
                 .name(format!("gw-worker-{id}"))

@@ -67,7 +67,7 @@ mod tests {
     #[test]
     fn waiters_wake_on_trigger() {
         crate::Driver::Legacy
-            .block_on(async {
+            .block_on(false, async {
                 let stop = Rc::new(Stop::new());
                 let s2 = stop.clone();
                 let waiter = monoio::spawn(async move {

@@ -16,6 +16,7 @@ use crate::deadline::{TICK, Watchdog};
 use crate::driver::Driver;
 use crate::host::Slots;
 use crate::loaded::Loaded;
+use crate::spin::Spin;
 use crate::stop::Stop;
 use crate::upstream::pool::Upstreams;
 
@@ -85,6 +86,8 @@ pub struct Worker {
     pub conns: Cell<u32>,
     /// Requests between their first head byte and their last response byte.
     pub inflight: Cell<u32>,
+    /// Busy-polling state (spin.rs).
+    pub spin: Spin,
     /// The time as of the last watchdog tick: for the upstream pools' idle and ejection
     /// bookkeeping, which a clock read per pick and per release would cost more than it gains.
     clock: Cell<Instant>,
@@ -112,6 +115,7 @@ impl Worker {
             watchdog: Watchdog::default(),
             conns: Cell::new(0),
             inflight: Cell::new(0),
+            spin: Spin::default(),
             clock: Cell::new(Instant::now()),
             seq: Cell::new(0),
             seed,
@@ -194,6 +198,8 @@ pub struct WorkerSpec {
     pub control: flume::Receiver<Control>,
     /// Reports once listening (or why it could not start).
     pub ready: std::sync::mpsc::Sender<Result<(), String>>,
+    /// Busy-poll window (zero: off).
+    pub busy_poll: Duration,
 }
 
 /// The body of a worker thread.
@@ -204,7 +210,8 @@ pub fn run(spec: WorkerSpec, driver: Driver) {
         eprintln!("gw: worker {}: cannot pin to core {cpu}: {e}", spec.id);
     }
     let ready = spec.ready.clone();
-    if let Err(e) = driver.block_on(main(spec)) {
+    let busy_poll = !spec.busy_poll.is_zero();
+    if let Err(e) = driver.block_on(busy_poll, main(spec)) {
         let _ = ready.send(Err(format!("cannot start the {driver} runtime: {e}")));
     }
 }
@@ -216,10 +223,13 @@ async fn main(spec: WorkerSpec) {
         loaded,
         control,
         ready,
+        busy_poll,
         ..
     } = spec;
     let drain = Duration::from_millis(loaded.image.timeouts.drain);
-    let w = Rc::new(Worker::new(id, loaded));
+    let mut w = Worker::new(id, loaded);
+    w.spin = Spin::new(busy_poll);
+    let w = Rc::new(w);
     for l in listeners {
         match TcpListener::from_std(l) {
             Ok(l) => {
@@ -234,6 +244,7 @@ async fn main(spec: WorkerSpec) {
     monoio::spawn(control_loop(w.clone(), control));
     monoio::spawn(sweep_loop(w.clone()));
     monoio::spawn(watchdog_loop(w.clone()));
+    crate::spin::spawn(&w);
     if id == 0 {
         crate::upstream::health::spawn_checks(&w);
     }
@@ -309,6 +320,7 @@ async fn watchdog_loop(w: Rc<Worker>) {
     loop {
         monoio::time::sleep(TICK).await;
         w.clock.set(Instant::now());
+        w.spin.tick();
         w.watchdog.sweep();
     }
 }

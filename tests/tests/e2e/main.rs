@@ -30,6 +30,7 @@ macro_rules! on_both_drivers {
 mod support;
 
 mod balancing;
+mod busy_poll;
 mod cli;
 mod concurrency;
 mod errors;

@@ -172,6 +172,7 @@ fn start(image: ConfigImage, driver: Driver) -> Server {
         workers: Some(1),
         driver: Some(driver),
         no_pin: true,
+        ..Options::default()
     };
     Server::start(Arc::new(loaded), &opts).unwrap()
 }

@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn probe_sees_up_and_down_servers() {
         crate::Driver::Legacy
-            .block_on(async {
+            .block_on(false, async {
                 let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
                 let addr = l.local_addr().unwrap();
                 let t = std::thread::spawn(move || {

@@ -306,7 +306,7 @@ mod tests {
     #[test]
     fn pool_is_lifo_and_ages_out() {
         crate::Driver::Legacy
-            .block_on(async {
+            .block_on(false, async {
                 let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
                 let addr = server.local_addr().unwrap();
                 let l = loaded(&[&addr.to_string()]);

@@ -114,6 +114,7 @@ fn serve(loaded: Arc<Loaded>, driver: Driver, workers: usize) -> Server {
         workers: Some(workers),
         driver: Some(driver),
         no_pin: true,
+        ..Options::default()
     };
     Server::start(loaded, &opts).unwrap()
 }
