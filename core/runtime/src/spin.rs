@@ -5,7 +5,8 @@
 //!
 //! Under load the worker never sleeps anyway, and a spin would only turn its idle gaps into
 //! CPU time, so the worker spins only while at most [`MAX_CONNS`] connections started a
-//! request in the current and the previous watchdog tick. An idle worker does not spin.
+//! request in the current and the previous watchdog tick. An idle worker does not spin, and a
+//! spinning one yields its core at each step to any other thread that wants it.
 //!
 //! io_uring's DEFER_TASKRUN posts completions only when the ring is entered with GETEVENTS,
 //! which monoio does only when it blocks; a busy-polling worker's ring is therefore set up
@@ -115,6 +116,9 @@ async fn spin_loop(w: Rc<Worker>) {
         let mut since = Instant::now();
         while s.light() {
             Step(s, false).await;
+            // give the core to any other thread that wants it (another worker, an upstream
+            // or client on the same core): the spin only uses time nobody else needs
+            std::thread::yield_now();
             let now = Instant::now();
             let e = s.events.get();
             if e != seen {
