@@ -2,8 +2,8 @@
 //! servers (a scripted std::net server, nginx), driven by a raw TCP client and by curl.
 //!
 //! Every test body is a `fn(Driver)` run twice, as `NAME_uring` and `NAME_epoll`
-//! ([`on_both_drivers!`]). Run: `cargo test -p gw-tests --test e2e` (it brings `gw` up to date first)
-//! (gw is built automatically only when target/<profile>/gw is missing; `GW_BIN` overrides).
+//! ([`on_both_drivers!`]). Run: `cargo test -p gw-tests --test e2e`, which brings `gw` up to
+//! date first (`GW_BIN` names another binary instead).
 //! Filter by driver with `-- _epoll` or `-- _uring`.
 
 // The harness's own threads share recordings through Mutexes; this is test code, not the
