@@ -1,8 +1,9 @@
 //! gw-runtime: the thread-per-core HTTP/1.1 reverse proxy.
 //!
 //! One worker thread per core, pinned, each with its own monoio runtime (io_uring set up with
-//! COOP_TASKRUN + SINGLE_ISSUER + DEFER_TASKRUN, or epoll where io_uring is unavailable), its
-//! own SO_REUSEPORT listeners, buffer pool, upstream connection pools and plugin instances.
+//! COOP_TASKRUN + SINGLE_ISSUER, plus DEFER_TASKRUN unless the worker busy-polls (spin.rs), or
+//! epoll where io_uring is unavailable), its own SO_REUSEPORT listeners, buffer pool, upstream
+//! connection pools and plugin instances.
 //! Workers share only the immutable [`Loaded`] configuration and its lock-free health board.
 //!
 //! Request path: accept -> read head (gw-proto, limits) -> normalise path -> route ->
