@@ -1,4 +1,4 @@
-//! `gw run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME]`: compile, then serve.
+//! `gw run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME|off]`: compile, serve.
 //!
 //! `--busy-poll` (default `100us`, `off` to disable; env `GW_BUSY_POLL`) is how long a
 //! lightly loaded worker keeps polling for I/O after a request starts or ends before it

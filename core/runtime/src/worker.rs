@@ -102,8 +102,9 @@ fn random_u64() -> u64 {
 }
 
 impl Worker {
-    /// A worker serving `loaded`.
-    pub fn new(id: usize, loaded: Arc<Loaded>) -> Worker {
+    /// A worker serving `loaded`, busy-polling for `busy_poll` after request events (zero:
+    /// not at all).
+    pub fn new(id: usize, loaded: Arc<Loaded>, busy_poll: Duration) -> Worker {
         let seed = (random_u64(), random_u64());
         let upstreams = Upstreams::new(&loaded, seed.0 ^ id as u64, None);
         Worker {
@@ -115,7 +116,7 @@ impl Worker {
             watchdog: Watchdog::default(),
             conns: Cell::new(0),
             inflight: Cell::new(0),
-            spin: Spin::default(),
+            spin: Spin::new(busy_poll),
             clock: Cell::new(Instant::now()),
             seq: Cell::new(0),
             seed,
@@ -227,9 +228,7 @@ async fn main(spec: WorkerSpec) {
         ..
     } = spec;
     let drain = Duration::from_millis(loaded.image.timeouts.drain);
-    let mut w = Worker::new(id, loaded);
-    w.spin = Spin::new(busy_poll);
-    let w = Rc::new(w);
+    let w = Rc::new(Worker::new(id, loaded, busy_poll));
     for l in listeners {
         match TcpListener::from_std(l) {
             Ok(l) => {
@@ -332,7 +331,7 @@ mod tests {
     #[test]
     fn request_ids_are_unique_and_uuid_shaped() {
         let loaded = Loaded::load(ConfigImage::default(), &gw_plugin::Registry::new(), None);
-        let w = Worker::new(0, Arc::new(loaded.unwrap()));
+        let w = Worker::new(0, Arc::new(loaded.unwrap()), Duration::ZERO);
         let mut a = String::new();
         let mut b = String::new();
         w.request_id(&mut a);
