@@ -4,6 +4,7 @@
 # c50 through `route ANY /{proxy+} { upstream u }` to an nginx upstream, and the total
 # instruction count is divided by wrk's request count.
 #   bench/callgrind.sh [GW_BINARY]        (default target/release/gw; builds it if missing)
+#   GW_ARGS="--busy-poll off" bench/callgrind.sh    (extra `gw run` arguments)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 GW=${1:-target/release/gw}
@@ -34,7 +35,7 @@ CONF
 printf 'listen 127.0.0.1:%s\nupstream u {\n  server 127.0.0.1:%s\n}\nroute ANY /{proxy+} {\n  upstream u\n}\n' "$PX" "$UP" > "$W/proxy.gw"
 nginx -p "$W" -c "$W/up.conf"
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg.%p" \
-  "$GW" run "$W/proxy.gw" --workers 1 > "$W/gw.log" 2>&1 &
+  "$GW" run "$W/proxy.gw" --workers 1 ${GW_ARGS:-} > "$W/gw.log" 2>&1 &
 VP=$!
 for _ in $(seq 1 100); do curl -s --max-time 1 "http://127.0.0.1:$PX/bench" >/dev/null && break; sleep 0.2; done
 callgrind_control -i on "$VP" >/dev/null

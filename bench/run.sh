@@ -303,7 +303,8 @@ for r in $(seq "$ROUNDS"); do
     wrk_run "$load" "$CONNS" "$DURATION" "${PORT[$p]}" || continue
     after=$(cpu_ticks "${PID[$p]}")
     user_after=$(cpu_ticks "${PID[$p]}" user)
-    lat="$WORK/r$r-$p-c1.txt"
+    # distinct from the load run's file, which is also -c1 when CONNS=1
+    lat="$WORK/r$r-$p-lat-c1.txt"
     wrk_run "$lat" 1 "$LAT_DURATION" "${PORT[$p]}" || continue
     reqs=$(wrk_field "$load" requests)
     ticks=$((after - before))
