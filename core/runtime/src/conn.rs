@@ -53,7 +53,8 @@ pub struct Conn {
     /// Part of the request body was consumed and the rest cannot be skipped: close after
     /// the response.
     pub must_close: bool,
-    /// The watchdog tick of this connection's last request start (busy-poll bookkeeping).
+    /// The watchdog tick of this connection's last request start or end (busy-poll
+    /// bookkeeping).
     pub active_tick: u32,
 }
 
@@ -152,7 +153,7 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
         if c.busy {
             c.busy = false;
             w.inflight.set(w.inflight.get().saturating_sub(1));
-            w.spin.event();
+            w.spin.request_event(&mut c.active_tick);
         }
         w.pool.put(std::mem::take(&mut c.out));
         c.json.clear();
@@ -184,7 +185,7 @@ async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
             if !c.busy {
                 c.busy = true;
                 w.inflight.set(w.inflight.get() + 1);
-                w.spin.started(&mut c.active_tick);
+                w.spin.request_event(&mut c.active_tick);
             }
             match gw_proto::parse_request(c.rb.unread(), &cfg.limits, &mut c.head) {
                 Ok(Status::Complete(n)) => {

@@ -4,9 +4,9 @@
 //! which on a VM is most of a proxy's added latency (bench/README.md).
 //!
 //! Under load the worker never sleeps anyway, and a spin would only turn its idle gaps into
-//! CPU time, so the worker spins only while at most [`MAX_CONNS`] connections started a
-//! request in the current and the previous watchdog tick. An idle worker does not spin, and a
-//! spinning one yields its core at each step to any other thread that wants it.
+//! CPU time, so the worker spins only while at most [`MAX_CONNS`] connections started or ended
+//! a request in the current and the previous watchdog tick. An idle worker does not spin, and a
+//! worker that shares its core with another busy thread stops spinning (see `spin_loop`).
 //!
 //! io_uring's DEFER_TASKRUN posts completions only when the ring is entered with GETEVENTS,
 //! which monoio does only when it blocks; a busy-polling worker's ring is therefore set up
@@ -19,6 +19,8 @@ use std::pin::Pin;
 use std::rc::Rc;
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
+
+use nix::time::{ClockId, clock_gettime};
 
 use crate::worker::Worker;
 
@@ -36,7 +38,8 @@ pub struct Spin {
     window: Duration,
     /// Request starts and ends: a change restarts the window.
     events: Cell<u64>,
-    /// Connections that started a request in this watchdog tick, and in the previous one.
+    /// Connections that started or ended a request in this watchdog tick, and in the
+    /// previous one.
     active: Cell<u32>,
     active_before: Cell<u32>,
     tick: Cell<u32>,
@@ -66,20 +69,16 @@ impl Spin {
         self.active.get().max(self.active_before.get()) <= MAX_CONNS
     }
 
-    /// A connection's request started; `stamp` is the connection's last active tick.
+    /// A connection's request started or ended; `stamp` is the connection's last active
+    /// tick. Ends count as activity too, so the responses that trail a burst do not look like
+    /// a lightly loaded worker.
     #[inline]
-    pub fn started(&self, stamp: &mut u32) {
+    pub fn request_event(&self, stamp: &mut u32) {
         let tick = self.tick.get();
         if *stamp != tick {
             *stamp = tick;
             self.active.set(self.active.get().saturating_add(1));
         }
-        self.event();
-    }
-
-    /// A request ended.
-    #[inline]
-    pub fn event(&self) {
         self.events.set(self.events.get().wrapping_add(1));
         if self.light()
             && let Some(w) = self.parked.take()
@@ -107,19 +106,44 @@ pub fn spawn(w: &Rc<Worker>) {
     }
 }
 
-/// Waits for a request event, then polls until no event came for the window.
+/// Waits for a request event, then polls until no event came for the window, or until
+/// another thread keeps taking the core: then the core is shared with a CPU-bound thread, a
+/// spinning worker would wait out that thread's time slices where a sleeping one is woken at
+/// once, and the worker sleeps for [`BACKOFF`] before it tries again.
 async fn spin_loop(w: Rc<Worker>) {
     let s = &w.spin;
+    let mut paused_until: Option<Instant> = None;
+    let mut losses = Losses::default();
     loop {
         Parked(s, s.events.get()).await;
+        if paused_until.is_some_and(|t| Instant::now() < t) {
+            continue;
+        }
         let mut seen = s.events.get();
         let mut since = Instant::now();
+        let mut prev = since;
+        // the thread's CPU clock is a syscall: read it every MARK_STEPS steps and after a
+        // long step, not at each step
+        let (mut mark, mut mark_cpu, mut steps) = (since, thread_cpu(), 0u32);
         while s.light() {
             Step(s, false).await;
-            // give the core to any other thread that wants it (another worker, an upstream
-            // or client on the same core): the spin only uses time nobody else needs
-            std::thread::yield_now();
             let now = Instant::now();
+            if now.duration_since(prev) > LOST_STEP {
+                let used = thread_cpu();
+                let stolen = now
+                    .duration_since(mark)
+                    .saturating_sub(used.saturating_sub(mark_cpu));
+                if stolen > LOST_STEP && losses.add(now) {
+                    paused_until = Some(now + BACKOFF);
+                    break;
+                }
+                (mark, mark_cpu, steps) = (now, used, 0);
+            } else if steps >= MARK_STEPS {
+                (mark, mark_cpu, steps) = (now, thread_cpu(), 0);
+            } else {
+                steps += 1;
+            }
+            prev = now;
             let e = s.events.get();
             if e != seen {
                 seen = e;
@@ -129,6 +153,50 @@ async fn spin_loop(w: Rc<Worker>) {
             }
         }
     }
+}
+
+/// Spin steps between two reads of the thread's CPU clock.
+const MARK_STEPS: u32 = 64;
+
+/// A spin step during which other threads held the core this long lost it to a time slice:
+/// longer than the runs of an I/O-bound neighbour (an upstream on the same core), shorter
+/// than a CPU-bound thread's slice.
+const LOST_STEP: Duration = Duration::from_micros(500);
+
+/// Lost steps within [`LOSS_SPAN`] that mean a CPU-bound neighbour; fewer are the kernel's or
+/// the hypervisor's occasional work.
+const LOSSES: u32 = 3;
+const LOSS_SPAN: Duration = Duration::from_millis(100);
+
+/// How long a worker that keeps losing its core while spinning sleeps between requests.
+pub const BACKOFF: Duration = Duration::from_secs(1);
+
+/// Recent lost steps.
+#[derive(Default)]
+struct Losses {
+    first: Option<Instant>,
+    count: u32,
+}
+
+impl Losses {
+    /// Count a lost step at `now`; true when that makes [`LOSSES`] within [`LOSS_SPAN`].
+    fn add(&mut self, now: Instant) -> bool {
+        match self.first {
+            Some(f) if now.duration_since(f) <= LOSS_SPAN => self.count += 1,
+            _ => (self.first, self.count) = (Some(now), 1),
+        }
+        if self.count >= LOSSES {
+            *self = Losses::default();
+            return true;
+        }
+        false
+    }
+}
+
+/// CPU time of this thread (zero if the clock is missing: every step then looks stolen, and
+/// the worker does not spin).
+fn thread_cpu() -> Duration {
+    clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
 
 /// Wakes the spinner each time the spinner wakes it.
@@ -188,20 +256,41 @@ mod tests {
         let mut stamps = [Spin::NEVER; 8];
         // one connection with many requests is one active connection
         for _ in 0..100 {
-            s.started(&mut stamps[0]);
+            s.request_event(&mut stamps[0]);
         }
         assert_eq!(s.active.get(), 1);
         for st in stamps.iter_mut().take(MAX_CONNS as usize) {
-            s.started(st);
+            s.request_event(st);
         }
         assert!(s.light());
-        s.started(&mut stamps[MAX_CONNS as usize]);
+        s.request_event(&mut stamps[MAX_CONNS as usize]);
         assert!(!s.light());
         // the busy tick still counts for one more tick, then the worker is light again
         s.tick();
         assert!(!s.light());
         s.tick();
         assert!(s.light());
+        // responses trailing a burst keep the worker busy
+        for st in stamps.iter_mut() {
+            s.request_event(st);
+        }
+        assert!(!s.light());
+    }
+
+    #[test]
+    fn losses_back_off_only_when_they_repeat() {
+        let t = Instant::now();
+        let mut l = Losses::default();
+        // occasional losses, further apart than the span
+        for i in 0..10 {
+            assert!(!l.add(t + LOSS_SPAN * 2 * i));
+        }
+        let t = t + LOSS_SPAN * 30;
+        assert!(!l.add(t));
+        assert!(!l.add(t + Duration::from_millis(3)));
+        assert!(l.add(t + Duration::from_millis(6)));
+        // and it starts counting afresh
+        assert!(!l.add(t + Duration::from_millis(9)));
     }
 
     #[test]

@@ -1,20 +1,28 @@
 //! Busy-polling (`--busy-poll`): a lightly loaded worker polls for its window after each
-//! request event and then sleeps; a busy one, or one with busy-polling off, does not spin.
-//! Measured on gw's own CPU time (/proc/PID/stat), with wide margins: a spinning worker
-//! burns most of a core, a sleeping one almost nothing.
+//! request event and then sleeps; a busy one, one that shares its core with a CPU-bound
+//! thread, or one with busy-polling off does not spin. Measured on gw's own CPU time
+//! (/proc/PID/stat), with wide margins: a spinning worker burns most of a core, a sleeping one
+//! almost nothing.
 
+use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use crate::support::gw::Proc;
 use crate::support::*;
 
 on_both_drivers! {
     spins_for_its_window_then_sleeps => spins_for_its_window_then_sleeps_uring, spins_for_its_window_then_sleeps_epoll;
     no_spin_when_off => no_spin_when_off_uring, no_spin_when_off_epoll;
     no_spin_under_load => no_spin_under_load_uring, no_spin_under_load_epoll;
+    backs_off_on_a_shared_core => backs_off_on_a_shared_core_uring, backs_off_on_a_shared_core_epoll;
 }
 
-const WINDOW: &str = "400ms";
+/// Long, so that a spinning worker shows clearly in gw's CPU time.
+const WINDOW: &str = "900ms";
+
+/// gw's back-off after it keeps losing its core while spinning (gw-runtime's spin.rs).
+const BACKOFF: Duration = Duration::from_secs(1);
 
 /// gw's CPU time (user + system) so far.
 fn cpu(gw: &Gw) -> Duration {
@@ -53,19 +61,50 @@ fn spins_for_its_window_then_sleeps(d: Driver) {
     // idle: nothing to spin for
     let idle = cpu_over(&gw, Duration::from_millis(300));
     assert!(idle < Duration::from_millis(60), "idle gw used {idle:?}");
-    let t = Instant::now();
-    assert_eq!(gw.get("/one").status, 200);
-    let spinning = cpu_over(&gw, Duration::from_millis(300));
-    assert!(
-        spinning >= Duration::from_millis(60),
-        "after a request, within the {WINDOW} window, gw used only {spinning:?} of CPU"
+    // Other tests' processes share this machine's cores; a worker that keeps losing its core
+    // to them backs off for a while, so a few tries, each after that back-off, are allowed.
+    let mut used = Vec::new();
+    for i in 0..3 {
+        let t = Instant::now();
+        assert_eq!(gw.get(&format!("/try/{i}")).status, 200);
+        let spinning = cpu_over(&gw, Duration::from_millis(600));
+        used.push(spinning);
+        // past the window (with a tick of margin)
+        thread::sleep(Duration::from_millis(950).saturating_sub(t.elapsed()));
+        let after = cpu_over(&gw, Duration::from_millis(300));
+        assert!(
+            after < Duration::from_millis(60),
+            "gw kept spinning past its window: {after:?} in 300ms"
+        );
+        if spinning >= Duration::from_millis(60) {
+            return;
+        }
+        thread::sleep(BACKOFF);
+    }
+    panic!("after a request, within the {WINDOW} window, gw used only {used:?} of CPU");
+}
+
+/// A CPU-bound process on the worker's core: the worker stops spinning (it would only wait
+/// out that process's time slices) and serves requests as a sleeping worker does.
+fn backs_off_on_a_shared_core(d: Driver) {
+    let (_up, gw) = start(d, WINDOW);
+    // gw pins worker 0 to core 0
+    let hog = Proc(
+        std::process::Command::new("taskset")
+            .args(["-c", "0", "sh", "-c", "while :; do :; done"])
+            .spawn()
+            .expect("start a busy loop with taskset"),
     );
-    // past the window (with a tick of margin)
-    thread::sleep(Duration::from_millis(450).saturating_sub(t.elapsed()));
-    let after = cpu_over(&gw, Duration::from_millis(300));
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(gw.get("/shared/0").status, 200);
+    // losing the core three times within 100ms takes a few of the loop's time slices
+    thread::sleep(Duration::from_millis(100));
+    assert_eq!(gw.get("/shared/1").status, 200);
+    let used = cpu_over(&gw, Duration::from_millis(500));
+    drop(hog);
     assert!(
-        after < Duration::from_millis(60),
-        "gw kept spinning past its window: {after:?} in 300ms"
+        used < Duration::from_millis(60),
+        "gw kept spinning on a core shared with a busy loop: {used:?} in 500ms"
     );
 }
 
@@ -81,11 +120,22 @@ fn no_spin_when_off(d: Driver) {
     );
 }
 
-/// Many connections with a request each, all at once: the worker is busy, so it does not spin
-/// afterwards (and it answers every request).
+/// Many connections with a request each, all at once, answered together by the upstream: the
+/// worker is busy (more than 4 active connections per tick as the requests start and as they
+/// end), so it does not spin afterwards; and it answers every request.
 fn no_spin_under_load(d: Driver) {
     const CONNS: usize = 40;
-    let (_up, gw) = start(d, WINDOW);
+    // each request waits for all the others, so the responses leave together
+    let together = Arc::new(Barrier::new(CONNS));
+    let up = Upstream::start("up", move |_| {
+        together.wait();
+        Reply::Echo
+    });
+    let gw = Gw::start_with(
+        d,
+        &format!("workers 1\n{}", proxy_all(up.addr())),
+        &["--busy-poll", WINDOW],
+    );
     let mut clients: Vec<Client> = (0..CONNS).map(|_| gw.connect()).collect();
     for (i, c) in clients.iter_mut().enumerate() {
         c.send(&build_request("GET", &format!("/load/{i}"), &[], b""));
