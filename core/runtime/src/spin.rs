@@ -193,8 +193,8 @@ impl Losses {
     }
 }
 
-/// CPU time of this thread (zero if the clock is missing: every step then looks stolen, and
-/// the worker does not spin).
+/// CPU time of this thread (zero if the clock is missing: every long step then counts as
+/// lost, and the worker soon backs off).
 fn thread_cpu() -> Duration {
     clock_gettime(ClockId::CLOCK_THREAD_CPUTIME_ID).map_or(Duration::ZERO, Duration::from)
 }
