@@ -10,10 +10,12 @@
 # ("gw nginx haproxy floor"), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT (18080: upstream, then
 # +1 gw, +2 nginx, +3 haproxy, +4 floor), FLOOR_DRIVER (uring|epoll), FLOOR_DEFER (yes|no|auto:
 # the floor's io_uring with DEFER_TASKRUN or not; auto matches gw's ring, which drops it unless
-# GW_ARGS has `--busy-poll off`), GW_ARGS (extra `gw run` arguments), SKIP_BUILD (1: use the existing target/release binaries), SPIN_CPUS (a diagnostic:
-# keep these cores from going idle with SCHED_IDLE busy loops for the whole run, which shows how
-# much of "added latency" is the wake-up of an idle core; CPU figures of such a run are not
-# comparable with a normal run's).
+# GW_ARGS has `--busy-poll off`), GW_ARGS (extra `gw run` arguments), SKIP_BUILD (1: use the
+# existing target/release binaries), SPIN_CPUS (a diagnostic: keep these cores from going idle
+# with SCHED_IDLE busy loops for the whole run, which shows how much of "added latency" is the
+# wake-up of an idle core), BUSY_CPUS (a diagnostic: a normal-priority busy loop on each of
+# these cores, a CPU-bound neighbour that shares the proxy's core; busy-polling backs off from
+# it). CPU figures of a run with either are not comparable with a normal run's.
 # Output: a table on stdout; raw numbers, configs and logs in bench/results/<UTC time>/.
 set -euo pipefail
 
@@ -31,6 +33,7 @@ FLOOR_DEFER=${FLOOR_DEFER:-auto}
 GW_ARGS=${GW_ARGS:-}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SPIN_CPUS=${SPIN_CPUS:-}
+BUSY_CPUS=${BUSY_CPUS:-}
 # `route ANY /{proxy+}` needs at least one segment, so no request goes to `/`.
 URL_PATH=/bench
 BODY='{"ok":true}'
@@ -246,16 +249,23 @@ EOF
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
-    "PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS"
+    "PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
+# SPIN_CPUS: SCHED_IDLE runs only when nothing else wants the core, so it keeps the core from
+# halting while giving way to the proxy or the load. BUSY_CPUS: competes for the core as any
+# CPU-bound process does.
+for c in $SPIN_CPUS $BUSY_CPUS; do
+  [[ $c =~ ^[0-9]+$ ]] && [ "$c" -lt "$CPUS" ] || die "SPIN_CPUS / BUSY_CPUS: no core '$c'"
+done
 for c in $SPIN_CPUS; do
-  [[ $c =~ ^[0-9]+$ ]] && [ "$c" -lt "$CPUS" ] || die "SPIN_CPUS: no core '$c'"
-  # SCHED_IDLE: runs only when nothing else wants the core, so it keeps the core from
-  # halting while giving way to the proxy or the load
   start "spin$c" "$c" chrt -i 0 sh -c 'while :; do :; done'
   note "core $c kept busy by an idle-priority loop (SPIN_CPUS)"
+done
+for c in $BUSY_CPUS; do
+  start "busy$c" "$c" sh -c 'while :; do :; done'
+  note "core $c shared with a normal-priority busy loop (BUSY_CPUS)"
 done
 start upstream "$LOAD_CPU" nginx -p "$WORK" -e "$WORK/upstream.err" -c "$WORK/upstream-nginx.conf"
 ready "$STARTED" "$UP_PORT" || die "the upstream nginx did not start: $(cat "$WORK"/upstream*)"
