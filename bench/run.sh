@@ -7,15 +7,17 @@
 #   ROUNDS=8 PROXIES="nginx floor" bench/run.sh
 #
 # Environment: ROUNDS (3), DURATION (10, s), LAT_DURATION (5, s), CONNS (50), PROXIES
-# ("gw nginx haproxy floor"), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT (18080: upstream, then
-# +1 gw, +2 nginx, +3 haproxy, +4 floor), FLOOR_DRIVER (uring|epoll), FLOOR_DEFER (yes|no|auto:
-# the floor's io_uring with DEFER_TASKRUN or not; auto matches gw's ring, which drops it unless
-# GW_ARGS has `--busy-poll off`), GW_ARGS (extra `gw run` arguments), SKIP_BUILD (1: use the
-# existing target/release binaries), SPIN_CPUS (a diagnostic: keep these cores from going idle
-# with SCHED_IDLE busy loops for the whole run, which shows how much of "added latency" is the
-# wake-up of an idle core), BUSY_CPUS (a diagnostic: a normal-priority busy loop on each of
-# these cores, a CPU-bound neighbour that shares the proxy's core; busy-polling backs off from
-# it). CPU figures of a run with either are not comparable with a normal run's.
+# ("gw nginx haproxy floor"; also gw2), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT (18080:
+# upstream, then +1 gw, +2 nginx, +3 haproxy, +4 floor, +5 gw2), FLOOR_DRIVER (uring|epoll),
+# FLOOR_DEFER (yes|no|auto: the floor's io_uring with DEFER_TASKRUN or not; auto matches gw's
+# ring, which drops it unless GW_ARGS has `--busy-poll off`), GW_ARGS (extra `gw run`
+# arguments), GW2_ARGS (those of gw2, a second gw in the same rounds for an A/B of gw's
+# options or of two builds: GW2_BIN), SKIP_BUILD (1: use the existing target/release
+# binaries), SPIN_CPUS (a diagnostic: keep these cores from going idle with SCHED_IDLE busy
+# loops for the whole run, which shows how much of "added latency" is the wake-up of an idle
+# core), BUSY_CPUS (a diagnostic: a normal-priority busy loop on each of these cores, a
+# CPU-bound neighbour that shares the proxy's core; busy-polling backs off from it). CPU
+# figures of a run with either are not comparable with a normal run's.
 # Output: a table on stdout; raw numbers, configs and logs in bench/results/<UTC time>/.
 set -euo pipefail
 
@@ -31,6 +33,8 @@ BASE_PORT=${BASE_PORT:-18080}
 FLOOR_DRIVER=${FLOOR_DRIVER:-uring}
 FLOOR_DEFER=${FLOOR_DEFER:-auto}
 GW_ARGS=${GW_ARGS:-}
+GW2_ARGS=${GW2_ARGS:-}
+GW2_BIN=${GW2_BIN:-$ROOT/target/release/gw}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SPIN_CPUS=${SPIN_CPUS:-}
 BUSY_CPUS=${BUSY_CPUS:-}
@@ -46,7 +50,7 @@ for v in ROUNDS DURATION LAT_DURATION CONNS PROXY_CPU LOAD_CPU BASE_PORT; do
 done
 [ "$ROUNDS" -ge 1 ] || die "ROUNDS must be at least 1"
 for p in $PROXIES; do
-  case $p in gw|nginx|haproxy|floor) ;; *) die "unknown proxy '$p' in PROXIES" ;; esac
+  case $p in gw|gw2|nginx|haproxy|floor) ;; *) die "unknown proxy '$p' in PROXIES" ;; esac
 done
 unset GW_BUSY_POLL # gw's busy-polling is set through GW_ARGS only, so the floor can match it
 if [ "$FLOOR_DEFER" = auto ]; then
@@ -165,14 +169,14 @@ wrk_field() { # wrk_field OUT (rps|requests|p50|p99|errors)
 # --- build and configure -------------------------------------------------------------------
 if [ "$SKIP_BUILD" != 1 ]; then
   (cd "$ROOT" && cargo build --release -q -p gw-floor) || die "building gw-floor failed"
-  if [[ " $PROXIES " == *" gw "* ]]; then
+  if [[ " $PROXIES " == *" gw "* || " $PROXIES " == *" gw2 "* ]]; then
     (cd "$ROOT" && cargo build --release -q -p gw) || { note "building gw failed: gw is skipped"; GW_BROKEN=1; }
   fi
 fi
 
 UP_PORT=$BASE_PORT
 declare -A PORT=([gw]=$((BASE_PORT + 1)) [nginx]=$((BASE_PORT + 2)) [haproxy]=$((BASE_PORT + 3))
-  [floor]=$((BASE_PORT + 4)))
+  [floor]=$((BASE_PORT + 4)) [gw2]=$((BASE_PORT + 5)))
 for p in $UP_PORT "${PORT[@]}"; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
 
 nginx_common="daemon off; master_process on; worker_processes 1;
@@ -238,6 +242,7 @@ route ANY /{proxy+} {
   upstream u
 }
 EOF
+sed "s/^listen .*/listen 127.0.0.1:${PORT[gw2]}/" "$WORK/proxy.gw" >"$WORK/proxy2.gw"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -249,7 +254,7 @@ EOF
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
-    "PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
+    "PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
@@ -279,6 +284,10 @@ for p in $PROXIES; do
       [ "${GW_BROKEN:-0}" = 0 ] || continue
       # shellcheck disable=SC2086
       start gw "$PROXY_CPU" "$ROOT/target/release/gw" run "$WORK/proxy.gw" --workers 1 $GW_ARGS ;;
+    gw2)
+      [ -x "$GW2_BIN" ] || { note "no $GW2_BIN: gw2 is skipped"; continue; }
+      # shellcheck disable=SC2086
+      start gw2 "$PROXY_CPU" "$GW2_BIN" run "$WORK/proxy2.gw" --workers 1 $GW2_ARGS ;;
     nginx) start nginx "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/proxy.err" -c "$WORK/proxy-nginx.conf" ;;
     haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/proxy-haproxy.cfg" ;;
     floor) start floor "$PROXY_CPU" "$ROOT/target/release/gw-floor" --driver "$FLOOR_DRIVER" --defer-taskrun "$FLOOR_DEFER" \
