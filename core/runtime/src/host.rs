@@ -42,6 +42,23 @@ impl<'a> ReqView<'a> {
     }
 }
 
+/// The [`ReqView`] of a [`Conn`](crate::conn::Conn) `$c` for `$route`. A macro, not a method:
+/// the view borrows single fields, so the caller can hold `&mut $c.edits` beside it.
+macro_rules! req_view {
+    ($c:expr, $route:expr) => {
+        $crate::host::ReqView {
+            hb: &$c.hb,
+            head: &$c.head,
+            path: &$c.path,
+            params: &$c.params,
+            client: $c.peer.ip(),
+            request_id: &$c.request_id,
+            route: $route,
+        }
+    };
+}
+pub(crate) use req_view;
+
 /// The first value of header `name` among `headers`, whose ranges point into `buf`.
 pub fn header_in<'a>(buf: &'a [u8], headers: &[(Range, Range)], name: &[u8]) -> Option<&'a [u8]> {
     headers

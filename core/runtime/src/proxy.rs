@@ -15,7 +15,7 @@ use crate::conn::{Conn, Next};
 use crate::deadline::{Elapsed, Watch};
 use crate::error::{Error, ErrorKind, Side};
 use crate::head::{UpstreamHead, write_upstream_head};
-use crate::host::ReqView;
+use crate::host::req_view;
 use crate::request::{body_limit, read_body, send_continue};
 use crate::respond;
 use crate::upstream::conn::{Track, UpConn, connect, read_head};
@@ -80,15 +80,7 @@ async fn send<'w>(
     // the view borrows the request's fields, the edits are borrowed apart (no 216-byte
     // move of `Edits` out of the connection and back)
     let head = UpstreamHead {
-        req: ReqView {
-            hb: &c.hb,
-            head: &c.head,
-            path: &c.path,
-            params: &c.params,
-            client: c.peer.ip(),
-            request_id: &c.request_id,
-            route: Some(t.route),
-        },
+        req: req_view!(c, Some(t.route)),
         host_override: up.host_header.as_deref(),
         fallback_host: &fallback,
         framing,

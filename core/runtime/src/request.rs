@@ -11,7 +11,7 @@ use gw_vm::{Exit, run};
 use crate::body::{BodyIn, OutFraming, flush};
 use crate::conn::{Conn, Next};
 use crate::error::{Error, ErrorKind, Side};
-use crate::host::{ReqHost, ReqView, RespView, host_without_port};
+use crate::host::{ReqHost, RespView, host_without_port, req_view};
 use crate::proxy::Target;
 use crate::respond;
 use crate::worker::{Gen, Worker};
@@ -253,15 +253,7 @@ pub async fn run_program(
             };
             let mut host = ReqHost {
                 prog,
-                req: ReqView {
-                    hb: &c.hb,
-                    head: &c.head,
-                    path: &c.path,
-                    params: &c.params,
-                    client: c.peer.ip(),
-                    request_id: &c.request_id,
-                    route,
-                },
+                req: req_view!(c, route),
                 edits: &mut c.edits,
                 slots: cfg.slots(),
                 pending: &mut pending,
