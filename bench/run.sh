@@ -286,6 +286,8 @@ for p in $PROXIES; do
       start gw "$PROXY_CPU" "$ROOT/target/release/gw" run "$WORK/proxy.gw" --workers 1 $GW_ARGS ;;
     gw2)
       [ -x "$GW2_BIN" ] || { note "no $GW2_BIN: gw2 is skipped"; continue; }
+      # a failed build leaves a stale target/release/gw behind
+      [ "${GW_BROKEN:-0}" = 0 ] || [ "$GW2_BIN" != "$ROOT/target/release/gw" ] || continue
       # shellcheck disable=SC2086
       start gw2 "$PROXY_CPU" "$GW2_BIN" run "$WORK/proxy2.gw" --workers 1 $GW2_ARGS ;;
     nginx) start nginx "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/proxy.err" -c "$WORK/proxy-nginx.conf" ;;
