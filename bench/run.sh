@@ -12,12 +12,14 @@
 # FLOOR_DEFER (yes|no|auto: the floor's io_uring with DEFER_TASKRUN or not; auto matches gw's
 # ring, which drops it unless GW_ARGS has `--busy-poll off`), GW_ARGS (extra `gw run`
 # arguments), GW2_ARGS (those of gw2, a second gw in the same rounds for an A/B of gw's
-# options or of two builds: GW2_BIN), SKIP_BUILD (1: use the existing target/release
-# binaries), SPIN_CPUS (a diagnostic: keep these cores from going idle with SCHED_IDLE busy
-# loops for the whole run, which shows how much of "added latency" is the wake-up of an idle
-# core), BUSY_CPUS (a diagnostic: a normal-priority busy loop on each of these cores, a
-# CPU-bound neighbour that shares the proxy's core; busy-polling backs off from it). CPU
-# figures of a run with either are not comparable with a normal run's.
+# options or of two builds: GW2_BIN), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
+# builds them into target/pgo/release, the build to ship; plain: `cargo build --release` into
+# target/release), SKIP_BUILD (1: use the existing binaries of BUILD), SPIN_CPUS (a
+# diagnostic: keep these cores from going idle with SCHED_IDLE busy loops for the whole run,
+# which shows how much of "added latency" is the wake-up of an idle core), BUSY_CPUS (a
+# diagnostic: a normal-priority busy loop on each of these cores, a CPU-bound neighbour that
+# shares the proxy's core; busy-polling backs off from it). CPU figures of a run with either
+# are not comparable with a normal run's.
 # Output: a table on stdout; raw numbers, configs and logs in bench/results/<UTC time>/.
 set -euo pipefail
 
@@ -34,7 +36,13 @@ FLOOR_DRIVER=${FLOOR_DRIVER:-uring}
 FLOOR_DEFER=${FLOOR_DEFER:-auto}
 GW_ARGS=${GW_ARGS:-}
 GW2_ARGS=${GW2_ARGS:-}
-GW2_BIN=${GW2_BIN:-$ROOT/target/release/gw}
+BUILD=${BUILD:-pgo}
+case $BUILD in
+  pgo) BIN_DIR=$ROOT/target/pgo/release ;;
+  plain) BIN_DIR=$ROOT/target/release ;;
+  *) echo "bench: BUILD must be pgo or plain, got '$BUILD'" >&2; exit 1 ;;
+esac
+GW2_BIN=${GW2_BIN:-$BIN_DIR/gw}
 SKIP_BUILD=${SKIP_BUILD:-0}
 SPIN_CPUS=${SPIN_CPUS:-}
 BUSY_CPUS=${BUSY_CPUS:-}
@@ -167,7 +175,10 @@ wrk_field() { # wrk_field OUT (rps|requests|p50|p99|errors)
 }
 
 # --- build and configure -------------------------------------------------------------------
-if [ "$SKIP_BUILD" != 1 ]; then
+if [ "$SKIP_BUILD" != 1 ] && [ "$BUILD" = pgo ]; then
+  # one build makes both binaries; a failure leaves stale ones behind, so nothing runs
+  "$ROOT/scripts/build-pgo.sh" || die "scripts/build-pgo.sh failed"
+elif [ "$SKIP_BUILD" != 1 ]; then
   (cd "$ROOT" && cargo build --release -q -p gw-floor) || die "building gw-floor failed"
   if [[ " $PROXIES " == *" gw "* || " $PROXIES " == *" gw2 "* ]]; then
     (cd "$ROOT" && cargo build --release -q -p gw) || { note "building gw failed: gw is skipped"; GW_BROKEN=1; }
@@ -254,7 +265,7 @@ sed "s/^listen .*/listen 127.0.0.1:${PORT[gw2]}/" "$WORK/proxy.gw" >"$WORK/proxy
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
-    "PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
+    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
@@ -280,19 +291,19 @@ ACTIVE=()
 for p in $PROXIES; do
   case $p in
     gw)
-      [ -x "$ROOT/target/release/gw" ] || { note "no target/release/gw: gw is skipped"; continue; }
+      [ -x "$BIN_DIR/gw" ] || { note "no $BIN_DIR/gw: gw is skipped"; continue; }
       [ "${GW_BROKEN:-0}" = 0 ] || continue
       # shellcheck disable=SC2086
-      start gw "$PROXY_CPU" "$ROOT/target/release/gw" run "$WORK/proxy.gw" --workers 1 $GW_ARGS ;;
+      start gw "$PROXY_CPU" "$BIN_DIR/gw" run "$WORK/proxy.gw" --workers 1 $GW_ARGS ;;
     gw2)
       [ -x "$GW2_BIN" ] || { note "no $GW2_BIN: gw2 is skipped"; continue; }
-      # a failed build leaves a stale target/release/gw behind
-      [ "${GW_BROKEN:-0}" = 0 ] || [ "$GW2_BIN" != "$ROOT/target/release/gw" ] || continue
+      # a failed build leaves a stale gw behind
+      [ "${GW_BROKEN:-0}" = 0 ] || [ "$GW2_BIN" != "$BIN_DIR/gw" ] || continue
       # shellcheck disable=SC2086
       start gw2 "$PROXY_CPU" "$GW2_BIN" run "$WORK/proxy2.gw" --workers 1 $GW2_ARGS ;;
     nginx) start nginx "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/proxy.err" -c "$WORK/proxy-nginx.conf" ;;
     haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/proxy-haproxy.cfg" ;;
-    floor) start floor "$PROXY_CPU" "$ROOT/target/release/gw-floor" --driver "$FLOOR_DRIVER" --defer-taskrun "$FLOOR_DEFER" \
+    floor) start floor "$PROXY_CPU" "$BIN_DIR/gw-floor" --driver "$FLOOR_DRIVER" --defer-taskrun "$FLOOR_DEFER" \
       --listen "127.0.0.1:${PORT[floor]}" --upstream "127.0.0.1:$UP_PORT" ;;
   esac
   if ready "$STARTED" "${PORT[$p]}"; then

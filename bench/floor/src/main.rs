@@ -25,6 +25,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use monoio::{IoUringDriver, LegacyDriver, RuntimeBuilder};
+use nix::sys::signal::{SigSet, Signal};
 
 /// Submission queue entries, as gw's workers use.
 const RING_ENTRIES: u32 = 4096;
@@ -133,10 +134,26 @@ fn main() -> ExitCode {
         args.driver,
         if args.defer { "" } else { ", no DEFER_TASKRUN" }
     );
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+    // SIGINT and SIGTERM end the process through exit(), so that an instrumented build
+    // (scripts/build-pgo.sh) writes its profile: the forwarder runs on its own thread and this
+    // one waits for the signal.
+    let mut stop = SigSet::empty();
+    stop.add(Signal::SIGINT);
+    stop.add(Signal::SIGTERM);
+    if let Err(e) = stop.thread_block() {
+        eprintln!("gw-floor: blocking signals: {e}");
+        return ExitCode::FAILURE;
+    }
+    std::thread::spawn(move || {
+        if let Err(e) = run(&args) {
             eprintln!("gw-floor: {e}");
+            std::process::exit(1);
+        }
+    });
+    match stop.wait() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gw-floor: waiting for a signal: {e}");
             ExitCode::FAILURE
         }
     }
