@@ -13,7 +13,8 @@
 # Environment: CONNS (10000), DRIVER (uring|epoll), PORT (18190), SETTLE (2, seconds idle before
 # measuring), BATCH (100: connections that send their request together; each batch is answered
 # before the next connects, so the buffer pool's high-water mark stays near BATCH buffers),
-# SKIP_BUILD (1: use target/release/gw as it is). Needs python3 (the client).
+# SKIP_BUILD (1: use target/release/gw as it is), GW_BIN (measure this binary instead, e.g.
+# target/pgo/release/gw from scripts/build-pgo.sh; nothing is built). Needs python3 (the client).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,10 +39,10 @@ need=$((CONNS + 256))
 ulimit -n "$need" 2>/dev/null || ulimit -n "$(ulimit -Hn)"
 [ "$(ulimit -n)" -ge "$need" ] || die "cannot raise the open-file limit to $need (hard limit $(ulimit -Hn))"
 
-if [ "$SKIP_BUILD" != 1 ]; then
+if [ "$SKIP_BUILD" != 1 ] && [ -z "${GW_BIN:-}" ]; then
   (cd "$ROOT" && cargo build --release -q -p gw) || die "building gw failed"
 fi
-GW="$ROOT/target/release/gw"
+GW=${GW_BIN:-$ROOT/target/release/gw}
 [ -x "$GW" ] || die "no $GW"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gw-idle.XXXXXX")
