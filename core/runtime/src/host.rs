@@ -4,7 +4,6 @@
 use std::cell::Cell;
 use std::net::IpAddr;
 
-use gw_plugin::Instance;
 use gw_program::{Field, Program, RoutePlan, Value};
 use gw_proto::{Range, RequestHead, ResponseHead};
 use gw_vm::{Call, Effect, Host};
@@ -104,7 +103,7 @@ pub struct ErrView<'a> {
 
 /// Per-generation plugin instances: taken out while called or awaited, so a `RefCell` borrow
 /// never spans an await.
-pub type Slots = [Cell<Option<Box<dyn Instance>>>];
+pub type Slots = [crate::slot::Slot];
 
 /// The `Host` the VM runs against.
 pub struct ReqHost<'a> {
@@ -262,13 +261,13 @@ impl Host for ReqHost<'_> {
 
     fn call(&mut self, slot: u16, args: &[Value]) -> Call {
         let slots = self.slots;
-        let Some(cell) = slots.get(slot as usize) else {
+        let Some(lender) = slots.get(slot as usize) else {
             return Call::Respond(500);
         };
-        match cell.take() {
+        match lender.take() {
             Some(mut inst) => {
                 let out = inst.call(self, args);
-                cell.set(Some(inst));
+                lender.put(inst);
                 if out == Call::Pending {
                     *self.pending = Some(slot);
                 }

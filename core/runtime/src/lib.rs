@@ -38,6 +38,7 @@ pub mod respond;
 pub mod response;
 pub mod server;
 pub mod signals;
+pub mod slot;
 pub mod spin;
 pub mod stop;
 pub mod tunnel;

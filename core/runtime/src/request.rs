@@ -273,7 +273,21 @@ pub async fn run_program(
             Exit::Pending { pc: at } => {
                 pc = at;
                 if let Some(slot) = pending {
-                    await_slot(cfg, slot).await;
+                    let limit = route
+                        .and_then(|r| r.timeout_ms)
+                        .unwrap_or(cfg.image().timeouts.request);
+                    let wait = std::pin::pin!(await_slot(cfg, slot));
+                    if c.watch
+                        .within(Duration::from_millis(limit), wait)
+                        .await
+                        .is_err()
+                    {
+                        return Err(Error::new(
+                            ErrorKind::UpstreamTimeout,
+                            Side::Internal,
+                            "plugin not ready within the request timeout",
+                        ));
+                    }
                 }
             }
             other => return Ok(other),
@@ -286,19 +300,11 @@ pub async fn run_program(
     ))
 }
 
-/// Await a plugin instance's `ready()`; if another request holds it, wait for its return.
+/// Await a plugin instance's `ready()`; if another request holds the instance, wait for it
+/// to come back first (woken when it does).
 async fn await_slot(cfg: &Gen, slot: u16) {
-    let Some(cell) = cfg.slots.get(slot as usize) else {
-        return;
-    };
-    for _ in 0..10_000 {
-        if let Some(mut inst) = cell.take() {
-            inst.ready().await;
-            cell.set(Some(inst));
-            return;
-        }
-        // boxed: monoio's `Sleep` is 128-byte aligned and would make every request future so
-        Box::pin(monoio::time::sleep(Duration::from_micros(200))).await;
+    if let Some(s) = cfg.slots.get(slot as usize) {
+        s.lend().await.ready().await;
     }
 }
 

@@ -36,7 +36,7 @@ const SPLIT_COUNTERS: usize = 64;
 /// so a reload never changes the image under a running request.
 pub struct Gen {
     pub loaded: Arc<Loaded>,
-    pub slots: Vec<Cell<Option<Box<dyn gw_plugin::Instance>>>>,
+    pub slots: Vec<crate::slot::Slot>,
     pub split: Vec<Cell<u64>>,
     pub limits: HeadLimits,
 }
@@ -46,7 +46,7 @@ impl Gen {
         let slots = loaded
             .factories
             .iter()
-            .map(|f| Cell::new(Some(f.instance(worker))))
+            .map(|f| crate::slot::Slot::new(f.instance(worker)))
             .collect();
         let l = &loaded.image.limits;
         let limits = HeadLimits {

@@ -34,7 +34,7 @@ struct Fixture {
     edits: Edits,
     pending: Option<u16>,
     split: Vec<Cell<u64>>,
-    slots: Vec<Cell<Option<Box<dyn gw_plugin::Instance>>>>,
+    slots: Vec<crate::slot::Slot>,
     locals: Vec<Value>,
     json: crate::json::JsonDocs,
 }
@@ -145,7 +145,7 @@ impl gw_plugin::Instance for Counter {
 #[test]
 fn plugin_calls_dispatch_by_slot_and_report_pending() {
     let mut f = Fixture::new();
-    f.slots = vec![Cell::new(Some(Box::new(Counter(0))))];
+    f.slots = vec![crate::slot::Slot::new(Box::new(Counter(0)))];
     let mut h = f.host();
     assert_eq!(h.call(0, &[]), Call::Pending);
     assert_eq!(h.call(0, &[]), Call::Continue);
@@ -158,9 +158,10 @@ fn plugin_calls_dispatch_by_slot_and_report_pending() {
     assert_eq!(f.pending, Some(0));
     assert_eq!(f.edits.req_headers.set_value(b"x-count"), Some(&b"1"[..]));
     // a busy instance (taken by another request) makes the caller wait its turn
-    let taken = f.slots[0].take();
     let mut f2 = Fixture::new();
-    f2.slots = vec![Cell::new(None)];
+    f2.slots = vec![crate::slot::Slot::new(Box::new(Counter(0)))];
+    let taken = f2.slots[0].take();
+    assert!(taken.is_some());
     assert_eq!(f2.host().call(0, &[]), Call::Pending);
     assert_eq!(f2.pending, Some(0));
     drop(taken);

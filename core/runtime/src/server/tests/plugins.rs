@@ -33,8 +33,9 @@ const FORWARD: Op = Op::Forward {
 };
 
 /// Slots 0..4: local, deny, pending, body. Routes: `GET /local` (x-name -> plugin -> local
-/// forwarded as x-user), `GET /deny`, `GET /slow` (request id as the argument), `POST /body`
-/// (buffered) and `POST /stream` (not buffered), all forwarding to `up`.
+/// forwarded as x-user), `GET /deny`, `GET /slow` (request id as the argument), `GET /hurry`
+/// (as /slow, with a 1 ms request timeout), `POST /body` (buffered) and `POST /stream` (not
+/// buffered), all forwarding to `up`.
 fn plugin_image(up: SocketAddr) -> ConfigImage {
     let call = |slot: u16, argc: u8| Op::Call { slot, arg: 0, argc };
     let lit = |s: &str| vec![PatSeg::Literal(s.into())];
@@ -70,7 +71,8 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
             lit("deny"),
             prog(vec![call(1, 0), FORWARD], &[]),
         ),
-        route("GET /slow", "GET", lit("slow"), prog(slow, &[])),
+        route("GET /slow", "GET", lit("slow"), prog(slow.clone(), &[])),
+        route("GET /hurry", "GET", lit("hurry"), prog(slow, &[])),
         route(
             "POST /body",
             "POST",
@@ -87,6 +89,9 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
     let (mut plans, mut keys) = (Vec::new(), Vec::new());
     for (i, (mut p, mut k)) in table.into_iter().enumerate() {
         p.buffer_body = p.name == "POST /body";
+        if p.name == "GET /hurry" {
+            p.timeout_ms = Some(1);
+        }
         k.route = i as u32;
         plans.push(p);
         keys.push(k);
@@ -244,6 +249,47 @@ fn a_pending_plugin_resumes_after_its_timer_and_serialises_concurrent_requests()
             1,
             "{d}: one worker, one instance"
         );
+        server.stop();
+    }
+}
+
+/// A request whose plugin is not ready within the route's timeout gets a 504, also while it
+/// waits for an instance that other requests hold; they finish normally.
+#[test]
+fn a_plugin_not_ready_within_the_request_timeout_is_a_504() {
+    const AHEAD: usize = 3;
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let server = serve(load(&rig, echo), d, 1);
+        let t0 = Instant::now();
+        let r = exchange(&server, b"GET /hurry HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(r.status, 504, "{d}: {r:?}");
+        assert!(r.text().contains("requestId"), "{d}: {r:?}");
+        // the instance is in use for AHEAD * PENDING_MS: the hurried request waits in line
+        let slow: Vec<_> = (0..AHEAD)
+            .map(|_| {
+                let mut s = client(&server);
+                std::thread::spawn(move || {
+                    s.write_all(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+                        .unwrap();
+                    read_resp(&mut s, &mut Vec::new(), false).status
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(2));
+        let r = exchange(&server, b"GET /hurry HTTP/1.1\r\nHost: a\r\n\r\n");
+        assert_eq!(r.status, 504, "{d}: {r:?}");
+        for t in slow {
+            assert_eq!(t.join().unwrap(), 200, "{d}");
+        }
+        // and the instance is back for the next request
+        assert_eq!(
+            exchange(&server, b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n").status,
+            200,
+            "{d}"
+        );
+        assert!(t0.elapsed() < Duration::from_secs(5), "{d}");
         server.stop();
     }
 }
