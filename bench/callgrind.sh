@@ -13,27 +13,11 @@ for t in valgrind callgrind_control nginx wrk curl; do
   command -v "$t" >/dev/null || { scripts/install-test-deps.sh; apt-get install -y -qq valgrind >/dev/null; break; }
 done
 W=$(mktemp -d)
-mkdir -p "$W/tmp"
 UP=${UP_PORT:-28080} PX=${PX_PORT:-28081}
 cleanup() { [ -f "$W/upstream.pid" ] && kill "$(cat "$W/upstream.pid")" 2>/dev/null; [ -n "${VP:-}" ] && kill "$VP" 2>/dev/null; true; }
 trap cleanup EXIT
-cat > "$W/up.conf" <<CONF
-daemon on; master_process on; worker_processes 1;
-error_log $W/upstream.err warn; pid $W/upstream.pid;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path $W/tmp; proxy_temp_path $W/tmp; fastcgi_temp_path $W/tmp;
-  uwsgi_temp_path $W/tmp; scgi_temp_path $W/tmp;
-  keepalive_requests 10000000; keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$UP;
-    location / { default_type application/json; return 200 '{"ok":true}'; }
-  }
-}
-CONF
 printf 'listen 127.0.0.1:%s\nupstream u {\n  server 127.0.0.1:%s\n}\nroute ANY /{proxy+} {\n  upstream u\n}\n' "$PX" "$UP" > "$W/proxy.gw"
-nginx -p "$W" -c "$W/up.conf"
+scripts/nginx-upstream.sh "$W" "$UP"
 valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$W/cg.%p" \
   "$GW" run "$W/proxy.gw" --workers 1 ${GW_ARGS:-} > "$W/gw.log" 2>&1 &
 VP=$!

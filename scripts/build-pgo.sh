@@ -45,22 +45,6 @@ echo "build-pgo: instrumented build" >&2
 RUSTFLAGS="-Cprofile-generate=$W/build" CARGO_TARGET_DIR="$ROOT/target/pgo-gen" \
   cargo build --release -q -p gw -p gw-floor -j2
 
-mkdir -p "$W/tmp"
-cat >"$W/up.conf" <<CONF
-daemon on; master_process on; worker_processes 1;
-error_log $W/upstream.err warn; pid $W/upstream.pid;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path $W/tmp; proxy_temp_path $W/tmp; fastcgi_temp_path $W/tmp;
-  uwsgi_temp_path $W/tmp; scgi_temp_path $W/tmp;
-  keepalive_requests 10000000; keepalive_timeout 300s;
-  server {
-    listen 127.0.0.1:$UP;
-    location / { default_type application/json; return 200 '{"ok":true}'; }
-  }
-}
-CONF
 cat >"$W/train.gw" <<GW
 listen 127.0.0.1:$PX
 upstream u {
@@ -81,7 +65,7 @@ wrk.method = "POST"
 wrk.body = string.rep("x", 1024)
 wrk.headers["Content-Type"] = "application/json"
 LUA
-nginx -p "$W" -c "$W/up.conf"
+scripts/nginx-upstream.sh "$W" "$UP"
 
 wait_up() { # wait_up PORT
   for _ in $(seq 1 100); do
