@@ -40,9 +40,10 @@ cleanup() {
 trap cleanup EXIT
 
 # Build scripts and proc macros of the instrumented build write their own profiles: those go
-# to $W/build, the binaries' to $W/run (LLVM_PROFILE_FILE overrides the built-in path).
+# to target/pgo-gen/build-profiles (a fixed path, so that a second run reuses the build), the
+# binaries' to $W/run (LLVM_PROFILE_FILE overrides the built-in path).
 echo "build-pgo: instrumented build" >&2
-RUSTFLAGS="-Cprofile-generate=$W/build" CARGO_TARGET_DIR="$ROOT/target/pgo-gen" \
+RUSTFLAGS="-Cprofile-generate=$ROOT/target/pgo-gen/build-profiles" CARGO_TARGET_DIR="$ROOT/target/pgo-gen" \
   cargo build --release -q -p gw -p gw-floor -j2
 
 cat >"$W/train.gw" <<GW
@@ -108,14 +109,19 @@ wait "${pids[1]}" || true
 ls "$W"/run/gw-*.profraw "$W"/run/floor-*.profraw >/dev/null ||
   { echo "build-pgo: a training run wrote no profile" >&2; exit 1; }
 mkdir -p "$ROOT/target/pgo"
-# kept beside the build it steered, for builds with other flags from the same profile
-"$PROFDATA" merge -o "$ROOT/target/pgo/merged.profdata" "$W"/run/*.profraw
+"$PROFDATA" merge -o "$W/merged.profdata" "$W"/run/*.profraw
+# Kept beside the build it steered, named by its content: cargo does not watch the file, and
+# a new name in RUSTFLAGS makes it rebuild every crate with the new profile.
+sum=$(sha256sum "$W/merged.profdata" | cut -c1-16)
+rm -f "$ROOT"/target/pgo/merged-*.profdata
+PROFILE="$ROOT/target/pgo/merged-$sum.profdata"
+mv "$W/merged.profdata" "$PROFILE"
 
 echo "build-pgo: optimised build" >&2
 # Machine-function splitting moves each function's cold blocks out of line, and the linker
 # (rustc's lld) keeps .text.hot/.text.unlikely/.text.split apart: the request path's code is
 # then ~70 KB of .text.hot instead of being spread over 3 MB (bench/README.md, "The PGO build").
-RUSTFLAGS="-Cprofile-use=$ROOT/target/pgo/merged.profdata -Cllvm-args=-enable-split-machine-functions \
+RUSTFLAGS="-Cprofile-use=$PROFILE -Cllvm-args=-enable-split-machine-functions \
 -Clink-arg=-Wl,-z,keep-text-section-prefix" CARGO_TARGET_DIR="$ROOT/target/pgo" \
   cargo build --release -q -p gw -p gw-floor -j2
 echo "build-pgo: target/pgo/release/gw and target/pgo/release/gw-floor" >&2
