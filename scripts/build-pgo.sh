@@ -11,7 +11,8 @@
 # 2. llvm-profdata (rustup's llvm-tools, added when missing) merges the counts;
 # 3. the optimised build (target/pgo) lays out code and branches by them, with cold blocks
 #    split out of line and hot functions kept together.
-# Needs nginx, wrk and curl (installed by scripts/install-test-deps.sh when missing).
+# Needs nginx, wrk and curl (installed by scripts/install-test-deps.sh when missing). The
+# training uses loopback ports PGO_PORT..PGO_PORT+2 (PGO_PORT defaults to 29080).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
