@@ -4,7 +4,7 @@ const USAGE: &str = "\
 usage: gw <command> [args]
 
 commands:
-  run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME|off]
+  run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME|off] [--multishot on|off]
                                                   serve FILE
   demo [--port P]                                 gw in front of a built-in echo upstream
   check FILE...                                   validate (exit 0 valid, 1 invalid)

@@ -1,9 +1,14 @@
-//! `gw run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME|off]`: compile, serve.
+//! `gw run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME|off]
+//! [--multishot on|off]`: compile, serve.
 //!
 //! `--busy-poll` (default `100us`, `off` to disable; env `GW_BUSY_POLL`) is how long a
 //! lightly loaded worker keeps polling for I/O after a request starts or ends before it
 //! sleeps (gw-runtime's spin.rs). It is fixed for the process: the io_uring set-up depends on
 //! it.
+//!
+//! `--multishot` (default `on`; env `GW_MULTISHOT`): on io_uring, each socket receives through
+//! one multishot receive into the worker's provided-buffer ring rather than a receive per
+//! read (gw-runtime's worker.rs, `BUF_RING`). `off` is there to measure it against.
 //!
 //! Prints one `gw: listening on http://ADDR (N workers, DRIVER)` line per listener on stdout
 //! once every worker accepts, and flushes it. SIGTERM / SIGINT stop accepting, let in-flight
@@ -24,8 +29,8 @@ pub(crate) struct RunArgs {
     pub opts: Options,
 }
 
-const USAGE: &str =
-    "usage: gw run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME|off]";
+const USAGE: &str = "usage: gw run FILE [--workers N] [--driver uring|epoll] \
+     [--busy-poll TIME|off] [--multishot on|off]";
 
 /// The environment's defaults for `gw run`'s options.
 #[derive(Debug, Default)]
@@ -34,6 +39,8 @@ pub(crate) struct RunEnv {
     pub driver: Option<String>,
     /// `GW_BUSY_POLL`
     pub busy_poll: Option<String>,
+    /// `GW_MULTISHOT`
+    pub multishot: Option<String>,
 }
 
 impl RunEnv {
@@ -41,6 +48,7 @@ impl RunEnv {
         RunEnv {
             driver: std::env::var("GW_DRIVER").ok(),
             busy_poll: std::env::var("GW_BUSY_POLL").ok(),
+            multishot: std::env::var("GW_MULTISHOT").ok(),
         }
     }
 }
@@ -72,12 +80,23 @@ fn busy_poll_window(v: &str) -> Result<std::time::Duration, String> {
     Ok(std::time::Duration::from_micros(us))
 }
 
-/// Parse `gw run` arguments; `env` holds the defaults for `--driver` and `--busy-poll`.
+/// `on` or `off`.
+fn on_off(flag: &str, v: &str) -> Result<bool, String> {
+    match v.trim() {
+        "on" => Ok(true),
+        "off" => Ok(false),
+        _ => Err(format!("{flag}: `{v}` is not `on` or `off`")),
+    }
+}
+
+/// Parse `gw run` arguments; `env` holds the defaults for `--driver`, `--busy-poll` and
+/// `--multishot`.
 pub(crate) fn parse_args(args: &[String], env: RunEnv) -> Result<RunArgs, String> {
     let mut file = None;
     let mut opts = Options::default();
     let mut driver = env.driver;
     let mut busy_poll = env.busy_poll;
+    let mut multishot = env.multishot;
     let mut it = args.iter();
     while let Some(a) = it.next() {
         match a.as_str() {
@@ -98,6 +117,12 @@ pub(crate) fn parse_args(args: &[String], env: RunEnv) -> Result<RunArgs, String
                         .ok_or("--busy-poll needs a time or `off`")?
                         .clone(),
                 )
+            }
+            "--multishot" => {
+                multishot = Some(it.next().ok_or("--multishot needs on or off")?.clone())
+            }
+            s if s.starts_with("--multishot=") => {
+                multishot = Some(s.trim_start_matches("--multishot=").into())
             }
             s if s.starts_with("--busy-poll=") => {
                 busy_poll = Some(s.trim_start_matches("--busy-poll=").into())
@@ -124,6 +149,9 @@ pub(crate) fn parse_args(args: &[String], env: RunEnv) -> Result<RunArgs, String
     }
     if let Some(b) = busy_poll.filter(|b| !b.is_empty()) {
         opts.busy_poll = Some(busy_poll_window(&b)?);
+    }
+    if let Some(m) = multishot.filter(|m| !m.is_empty()) {
+        opts.multishot = Some(on_off("--multishot", &m)?);
     }
     let file = file.ok_or("missing FILE")?;
     Ok(RunArgs { file, opts })
@@ -254,7 +282,7 @@ mod tests {
     fn env_driver(d: &str) -> RunEnv {
         RunEnv {
             driver: Some(d.into()),
-            busy_poll: None,
+            ..RunEnv::default()
         }
     }
 
@@ -287,6 +315,31 @@ mod tests {
         assert!(bad(&["a.gw", "--busy-poll", "fast"]));
         assert!(bad(&["a.gw", "--busy-poll", "2s"]));
         assert!(bad(&["a.gw", "--busy-poll"]));
+        assert!(bad(&["a.gw", "--multishot", "yes"]));
+        assert!(bad(&["a.gw", "--multishot"]));
+    }
+
+    #[test]
+    fn parses_multishot() {
+        let multishot = |a: &[&str], env: Option<&str>| {
+            let env = RunEnv {
+                multishot: env.map(Into::into),
+                ..RunEnv::default()
+            };
+            parse_args(&args(a), env).unwrap().opts.multishot
+        };
+        assert_eq!(multishot(&["a.gw"], None), None);
+        assert_eq!(
+            multishot(&["a.gw", "--multishot", "off"], None),
+            Some(false)
+        );
+        assert_eq!(multishot(&["a.gw", "--multishot=on"], None), Some(true));
+        assert_eq!(multishot(&["a.gw"], Some("off")), Some(false));
+        // the flag beats the environment
+        assert_eq!(
+            multishot(&["a.gw", "--multishot", "on"], Some("off")),
+            Some(true)
+        );
     }
 
     #[test]
@@ -294,8 +347,8 @@ mod tests {
         use std::time::Duration;
         let window = |a: &[&str], env: Option<&str>| {
             let env = RunEnv {
-                driver: None,
                 busy_poll: env.map(Into::into),
+                ..RunEnv::default()
             };
             parse_args(&args(a), env).unwrap().opts.busy_poll
         };

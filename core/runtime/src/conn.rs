@@ -101,7 +101,11 @@ pub fn serve(
     local: Option<SocketAddr>,
 ) -> impl Future<Output = ()> {
     let guard = ConnGuard(w.clone());
+    let mut stream = stream;
     let _ = stream.set_nodelay(true);
+    if w.multishot.get() {
+        stream.recv_multishot();
+    }
     let c = Conn {
         stream,
         peer,

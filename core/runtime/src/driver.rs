@@ -133,6 +133,97 @@ mod tests {
         }
     }
 
+    /// Accept one connection on a fresh runtime of `driver` with a provided-buffer ring of
+    /// `ring` (buffers, bytes), switch multishot receive on, and run `serve` on it while
+    /// `client` drives the other end from a thread.
+    fn with_multishot<T: Send + 'static, R>(
+        driver: Driver,
+        ring: (u16, usize),
+        client: impl FnOnce(std::net::TcpStream) -> T + Send + 'static,
+        serve: impl AsyncFnOnce(monoio::net::TcpStream, bool) -> R,
+    ) -> (R, T) {
+        driver
+            .block_on(false, async move {
+                let registered = monoio::utils::register_buf_ring(ring.0, ring.1).unwrap();
+                assert_eq!(registered, driver == Driver::Uring);
+                let l = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = l.local_addr().unwrap();
+                let t =
+                    std::thread::spawn(move || client(std::net::TcpStream::connect(addr).unwrap()));
+                let (mut s, _) = l.accept().await.unwrap();
+                let on = s.recv_multishot();
+                let r = serve(s, on).await;
+                (r, t.join().unwrap())
+            })
+            .unwrap()
+    }
+
+    #[test]
+    fn multishot_receive_keeps_order_when_the_ring_runs_dry() {
+        use monoio::io::AsyncReadRent;
+        use std::io::Write;
+        let sent: Vec<u8> = (0..20_000u32).map(|i| (i % 251) as u8).collect();
+        for driver in [Driver::Uring, Driver::Legacy] {
+            let data = sent.clone();
+            // 4 buffers of 64 bytes: the kernel fills them faster than they are read, so the
+            // receive ends with ENOBUFS and reads go on through plain receives and re-armed
+            // multishot ones
+            let (got, ()) = with_multishot(
+                driver,
+                (4, 64),
+                move |mut c| {
+                    for part in data.chunks(3_000) {
+                        c.write_all(part).unwrap();
+                        std::thread::sleep(std::time::Duration::from_millis(2));
+                    }
+                },
+                async |mut s, on| {
+                    assert_eq!(on, driver == Driver::Uring);
+                    let mut got = Vec::new();
+                    loop {
+                        // let data pile up behind the read
+                        monoio::time::sleep(std::time::Duration::from_millis(1)).await;
+                        let (r, buf) = s.read(Vec::with_capacity(700)).await;
+                        match r.unwrap() {
+                            0 => break got,
+                            n => got.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                },
+            );
+            assert_eq!(got.len(), sent.len(), "{driver}");
+            assert!(got == sent, "{driver}: bytes out of order");
+        }
+    }
+
+    #[test]
+    fn a_multishot_socket_dropped_while_waiting_sends_its_fin() {
+        use monoio::io::AsyncReadRent;
+        use std::io::Read;
+        for driver in [Driver::Uring, Driver::Legacy] {
+            let (_, eof) = with_multishot(
+                driver,
+                (8, 1024),
+                |mut c| {
+                    c.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+                        .unwrap();
+                    let mut b = [0u8; 16];
+                    // the kernel's armed receive holds the socket: unless it is cancelled
+                    // first, closing the fd sends no FIN and this read times out
+                    c.read(&mut b).map_err(|e| e.kind())
+                },
+                async |mut s, _| {
+                    let read = s.read(Vec::with_capacity(64));
+                    let timed = monoio::time::timeout(std::time::Duration::from_millis(20), read);
+                    assert!(timed.await.is_err(), "no data was sent");
+                    drop(s);
+                    monoio::time::sleep(std::time::Duration::from_millis(50)).await;
+                },
+            );
+            assert_eq!(eof, Ok(0), "{driver}");
+        }
+    }
+
     #[test]
     fn forced_driver_wins() {
         assert_eq!(Driver::choose(Some(Driver::Legacy)).0, Driver::Legacy);

@@ -23,6 +23,8 @@ pub struct Options {
     pub no_pin: bool,
     /// Busy-poll window (`--busy-poll`, spin.rs); `None`: the default, zero: off.
     pub busy_poll: Option<std::time::Duration>,
+    /// Multishot receives on io_uring (`--multishot`, worker.rs); `None`: the default, on.
+    pub multishot: Option<bool>,
 }
 
 /// A running gateway.
@@ -93,6 +95,7 @@ impl Server {
                 control: rx,
                 ready: ready_tx.clone(),
                 busy_poll,
+                multishot: opts.multishot.unwrap_or(true),
             };
             let t = std::thread::Builder::new()
                 .name(format!("gw-worker-{id}"))

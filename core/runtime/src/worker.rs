@@ -88,6 +88,9 @@ pub struct Worker {
     pub inflight: Cell<u32>,
     /// Busy-polling state (spin.rs).
     pub spin: Spin,
+    /// Sockets receive through one multishot receive each, into the worker's provided-buffer
+    /// ring (io_uring only; see [`BUF_RING`]).
+    pub multishot: Cell<bool>,
     /// The time as of the last watchdog tick: for the upstream pools' idle and ejection
     /// bookkeeping, which a clock read per pick and per release would cost more than it gains.
     clock: Cell<Instant>,
@@ -117,6 +120,7 @@ impl Worker {
             conns: Cell::new(0),
             inflight: Cell::new(0),
             spin: Spin::new(busy_poll),
+            multishot: Cell::new(false),
             clock: Cell::new(Instant::now()),
             seq: Cell::new(0),
             seed,
@@ -201,7 +205,15 @@ pub struct WorkerSpec {
     pub ready: std::sync::mpsc::Sender<Result<(), String>>,
     /// Busy-poll window (zero: off).
     pub busy_poll: Duration,
+    /// Receive through multishot receives where the driver allows (`--multishot`).
+    pub multishot: bool,
 }
+
+/// The provided-buffer ring of a worker's multishot receives: buffers and bytes per buffer.
+/// A receive copies out of its buffer and returns it at once, so a buffer is held only by
+/// data that has arrived and is not read yet; when all are, a socket's next read is a plain
+/// receive. 4 MiB, touched only as far as traffic reaches.
+pub const BUF_RING: (u16, usize) = (512, 8192);
 
 /// The body of a worker thread.
 pub fn run(spec: WorkerSpec, driver: Driver) {
@@ -225,10 +237,19 @@ async fn main(spec: WorkerSpec) {
         control,
         ready,
         busy_poll,
+        multishot,
         ..
     } = spec;
     let drain = Duration::from_millis(loaded.image.timeouts.drain);
     let w = Rc::new(Worker::new(id, loaded, busy_poll));
+    if multishot {
+        match monoio::utils::register_buf_ring(BUF_RING.0, BUF_RING.1) {
+            Ok(on) => w.multishot.set(on),
+            Err(e) => {
+                eprintln!("gw: worker {id}: no provided-buffer ring ({e}): one receive per read")
+            }
+        }
+    }
     for l in listeners {
         match TcpListener::from_std(l) {
             Ok(l) => {

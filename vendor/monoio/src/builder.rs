@@ -33,7 +33,7 @@ scoped_thread_local!(pub(crate) static BUILD_THREAD_ID: usize);
 
 impl<T> Default for RuntimeBuilder<T> {
     /// Create a default runtime builder
-    #[must_use]
+    // gw patch: no #[must_use] here, which rustc 1.95 warns about on a trait impl method
     fn default() -> Self {
         RuntimeBuilder::<T>::new()
     }

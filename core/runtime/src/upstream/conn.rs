@@ -74,10 +74,18 @@ impl UpConn<'_> {
     }
 }
 
-pub async fn connect(addr: SocketAddr, timeout: Duration) -> Result<TcpStream, Error> {
+/// Connect to an upstream server; `multishot`: receive through a multishot receive.
+pub async fn connect(
+    addr: SocketAddr,
+    timeout: Duration,
+    multishot: bool,
+) -> Result<TcpStream, Error> {
     match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
-        Ok(Ok(s)) => {
+        Ok(Ok(mut s)) => {
             let _ = s.set_nodelay(true);
+            if multishot {
+                s.recv_multishot();
+            }
             Ok(s)
         }
         Ok(Err(e)) => Err(Error::io(

@@ -15,7 +15,7 @@ pub(crate) mod thread;
 #[cfg(feature = "legacy")]
 mod legacy;
 #[cfg(all(target_os = "linux", feature = "iouring"))]
-mod uring;
+pub(crate) mod uring;
 
 mod util;
 

@@ -13,6 +13,9 @@ pub use rand::thread_rng_n;
 pub use uring_detect::detect_uring;
 
 pub use crate::driver::op::is_legacy;
+// gw patch: the provided-buffer ring of multishot receives
+#[cfg(all(target_os = "linux", feature = "iouring"))]
+pub use crate::driver::uring::multi::register_buf_ring;
 
 #[cfg(feature = "signal")]
 mod ctrlc;

@@ -25,6 +25,8 @@ use super::{
 use crate::utils::slab::Slab;
 
 mod lifecycle;
+// gw patch: multishot receive into a provided-buffer ring
+pub(crate) mod multi;
 #[cfg(feature = "sync")]
 mod waker;
 #[cfg(feature = "sync")]
@@ -82,6 +84,9 @@ pub(crate) struct UringInner {
 
     // Uring support ext_arg
     ext_arg: bool,
+
+    // gw patch: the buffer ring and the multishot receives
+    pub(crate) multi: multi::MultiState,
 }
 
 // When dropping the driver, all in-flight operations must have completed. This
@@ -111,6 +116,7 @@ impl IoUringDriver {
             poller_installed: false,
             ops: Ops::new(),
             ext_arg: uring.params().is_feature_ext_arg(),
+            multi: multi::MultiState::default(),
             uring,
         }));
 
@@ -145,6 +151,7 @@ impl IoUringDriver {
             poll: super::poll::Poll::with_capacity(entries as usize)?,
             ops: Ops::new(),
             ext_arg: uring.params().is_feature_ext_arg(),
+            multi: multi::MultiState::default(),
             uring,
             shared_waker: std::sync::Arc::new(waker::EventWaker::new(waker)),
             eventfd_installed: false,
@@ -391,6 +398,12 @@ impl UringInner {
                     self.poll.tick(Some(Duration::ZERO))?;
                 }
                 _ if index >= MIN_REVERSED_USERDATA => (),
+                // gw patch
+                _ if index & multi::MULTI_TAG != 0 => self.multi.complete(
+                    (index & !multi::MULTI_TAG) as usize,
+                    cqe.result(),
+                    cqe.flags(),
+                ),
                 _ => self.ops.complete(index as _, resultify(&cqe), cqe.flags()),
             }
         }
@@ -585,6 +598,8 @@ impl Drop for UringInner {
     fn drop(&mut self) {
         // no need to wait for completion, as the kernel will clean up the ring asynchronically.
         let _ = self.uring.submitter().submit();
+        // gw patch: unregister the buffer ring while the ring's fd is still this ring's
+        self.multi = multi::MultiState::default();
         unsafe {
             ManuallyDrop::drop(&mut self.uring);
         }

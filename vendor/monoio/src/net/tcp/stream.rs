@@ -68,6 +68,10 @@ impl TcpConnectOpts {
 }
 /// TcpStream
 pub struct TcpStream {
+    // gw patch: a multishot receive, when switched on; declared first so that it is dropped
+    // (cancelled) before the fd is closed
+    #[cfg(all(target_os = "linux", feature = "iouring"))]
+    multi: Option<crate::driver::uring::multi::RecvMulti>,
     pub(super) fd: SharedFd,
     meta: StreamMeta,
 }
@@ -85,7 +89,29 @@ impl TcpStream {
         // enable SOCK_ZEROCOPY
         meta.set_zero_copy();
 
-        Self { fd, meta }
+        Self {
+            #[cfg(all(target_os = "linux", feature = "iouring"))]
+            multi: None,
+            fd,
+            meta,
+        }
+    }
+
+    /// gw patch: receive through one multishot receive into the thread's provided-buffer
+    /// ring (`monoio::utils::register_buf_ring`) instead of a receive per `read`. Returns
+    /// whether it is on: not under the legacy driver, nor without a ring. Only `read` (and a
+    /// split read half's `read`) go through it; `readv` and `cancelable_read` must not be
+    /// used on a stream that has it on.
+    pub fn recv_multishot(&mut self) -> bool {
+        #[cfg(all(target_os = "linux", feature = "iouring"))]
+        {
+            if self.multi.is_none() {
+                self.multi = crate::driver::uring::multi::RecvMulti::new(self.fd.raw_fd());
+            }
+            self.multi.is_some()
+        }
+        #[cfg(not(all(target_os = "linux", feature = "iouring")))]
+        false
     }
 
     /// Open a TCP connection to a remote host.
@@ -410,9 +436,34 @@ impl CancelableAsyncWriteRent for TcpStream {
 impl AsyncReadRent for TcpStream {
     #[inline]
     fn read<T: IoBufMut>(&mut self, buf: T) -> impl Future<Output = BufResult<usize, T>> {
-        // Submit the read operation
-        let op = Op::recv(self.fd.clone(), buf).unwrap();
-        op.read()
+        // gw patch: through the multishot receive when it is on
+        async move {
+            let mut buf = buf;
+            #[cfg(all(target_os = "linux", feature = "iouring"))]
+            if let Some(m) = self.multi.as_mut() {
+                let (ptr, cap) = (buf.write_ptr(), buf.bytes_total());
+                // SAFETY: `ptr` is valid for `cap` bytes while `buf` lives.
+                let r = std::future::poll_fn(|cx| unsafe { m.poll_recv(cx, ptr, cap) }).await;
+                match r {
+                    // the ring ran dry and the receive ended: one plain receive, and the next
+                    // read arms a new one
+                    Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {}
+                    // a kernel without multishot receive (before 6.0)
+                    Err(e) if e.raw_os_error() == Some(libc::EINVAL) => self.multi = None,
+                    r => {
+                        if let Ok(n) = r {
+                            unsafe { buf.set_init(n) };
+                        }
+                        return (r, buf);
+                    }
+                }
+            }
+            // Submit the read operation
+            match Op::recv(self.fd.clone(), buf) {
+                Ok(op) => op.read().await,
+                Err(_) => unreachable!("recv op"),
+            }
+        }
     }
 
     #[inline]
