@@ -145,6 +145,15 @@ impl RecvBuf {
         }
     }
 
+    /// A `SMALL` buffer again after [`RecvBuf::release`] (a connection that waited for its
+    /// next request without one).
+    pub fn refill(&mut self, pool: &BufPool) {
+        if self.buf.capacity() == 0 {
+            self.buf = pool.small();
+            self.pos = 0;
+        }
+    }
+
     /// Give the buffer back to the pool.
     pub fn release(&mut self, pool: &BufPool) {
         pool.put(std::mem::take(&mut self.buf));

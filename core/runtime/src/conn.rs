@@ -223,7 +223,24 @@ async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
         if w.stop.is_stopped() && c.rb.is_empty() {
             return Ok(false);
         }
-        let n = {
+        let n = if started.is_none() && c.rb.is_empty() && c.stream.has_multishot() {
+            // Between requests: the multishot receive needs no buffer of ours until bytes
+            // come, so an idle connection holds none (bench/idle-mem.sh).
+            c.rb.release(&w.pool);
+            let waited = {
+                let ready = std::pin::pin!(c.stream.recv_ready());
+                c.watch.within(wait, ready).await
+            };
+            c.rb.refill(&w.pool);
+            if waited.is_err() {
+                return Ok(false);
+            }
+            if !c.stream.has_multishot() {
+                continue;
+            }
+            // something has arrived: this read does not wait, so it needs no timer
+            read_untimed(&mut c.stream, &mut c.rb, &w.pool, max, Side::Downstream).await
+        } else {
             // pinned here and passed by reference: moved into `within`, the read future would
             // be stored twice in the connection's task (bench/idle-mem.sh)
             let read = std::pin::pin!(read_untimed(

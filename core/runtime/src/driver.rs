@@ -144,7 +144,7 @@ mod tests {
     ) -> (R, T) {
         driver
             .block_on(false, async move {
-                let registered = monoio::utils::register_buf_ring(ring.0, ring.1).unwrap();
+                let registered = monoio::utils::register_buf_ring(ring.0, ring.1, 4).unwrap();
                 assert_eq!(registered, driver == Driver::Uring);
                 let l = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
                 let addr = l.local_addr().unwrap();
@@ -222,6 +222,27 @@ mod tests {
             );
             assert_eq!(eof, Ok(0), "{driver}");
         }
+    }
+
+    #[test]
+    fn multishot_receive_is_limited_to_its_most_sockets() {
+        Driver::Uring
+            .block_on(false, async {
+                assert!(monoio::utils::register_buf_ring(8, 64, 2).unwrap());
+                let l = monoio::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = l.local_addr().unwrap();
+                let mut s: Vec<monoio::net::TcpStream> = Vec::new();
+                for _ in 0..3 {
+                    s.push(monoio::net::TcpStream::connect_addr(addr).await.unwrap());
+                }
+                let on: Vec<bool> = s.iter_mut().map(|s| s.recv_multishot()).collect();
+                assert_eq!(on, [true, true, false]);
+                assert!(!s[2].has_multishot());
+                // a socket's slot is free again once it is gone
+                drop(s.remove(0));
+                assert!(s[1].recv_multishot());
+            })
+            .unwrap();
     }
 
     #[test]

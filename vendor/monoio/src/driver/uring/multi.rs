@@ -181,6 +181,8 @@ pub(crate) struct MultiState {
     bufs: Option<BufRing>,
     slots: Vec<Option<Multi>>,
     free: Vec<usize>,
+    /// Most sockets with a multishot receive at a time.
+    max: usize,
 }
 
 impl MultiState {
@@ -209,9 +211,10 @@ impl MultiState {
 }
 
 /// Register this thread's provided-buffer ring: `entries` (a power of two) buffers of `size`
-/// bytes, which multishot receives ([`RecvMulti`]) fill. Returns `Ok(false)` when the
-/// thread's driver is not io_uring, and the kernel's error when it cannot register one.
-pub fn register_buf_ring(entries: u16, size: usize) -> io::Result<bool> {
+/// bytes, which the multishot receives of at most `sockets` sockets at a time fill (a socket
+/// switched on beyond that keeps plain receives). Returns `Ok(false)` when the thread's
+/// driver is not io_uring, and the kernel's error when it cannot register one.
+pub fn register_buf_ring(entries: u16, size: usize, sockets: usize) -> io::Result<bool> {
     if !CURRENT.is_set() {
         return Ok(false);
     }
@@ -222,6 +225,7 @@ pub fn register_buf_ring(entries: u16, size: usize) -> io::Result<bool> {
                 let fd = inner.uring.as_raw_fd();
                 inner.multi.bufs = Some(BufRing::new(fd, entries, size)?);
             }
+            inner.multi.max = sockets;
             Ok(true)
         }
         #[allow(unreachable_patterns)]
@@ -249,8 +253,8 @@ impl std::fmt::Debug for RecvMulti {
 }
 
 impl RecvMulti {
-    /// A multishot receive on `fd`, or `None` when this thread's driver is not io_uring or
-    /// has no buffer ring ([`register_buf_ring`]).
+    /// A multishot receive on `fd`, or `None` when this thread's driver is not io_uring, has
+    /// no buffer ring ([`register_buf_ring`]) or has its most sockets on it already.
     pub(crate) fn new(fd: RawFd) -> Option<RecvMulti> {
         if !CURRENT.is_set() {
             return None;
@@ -260,6 +264,9 @@ impl RecvMulti {
                 let inner = unsafe { &mut *this.get() };
                 let st = &mut inner.multi;
                 st.bufs.as_ref()?;
+                if st.slots.len() - st.free.len() >= st.max {
+                    return None;
+                }
                 let m = Multi {
                     queue: VecDeque::new(),
                     waker: None,
@@ -286,6 +293,55 @@ impl RecvMulti {
             #[allow(unreachable_patterns)]
             _ => None,
         })
+    }
+
+    /// Ready once something has arrived (bytes, the end of the stream or an error), arming
+    /// the receive if it is not: a reader can wait without holding a buffer.
+    pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.cur.is_some() {
+            return Poll::Ready(Ok(()));
+        }
+        let inner = unsafe { &mut *self.driver.get() };
+        let Some(Some(m)) = inner.multi.slots.get_mut(self.slot) else {
+            return Poll::Ready(Err(io::Error::from(io::ErrorKind::Other)));
+        };
+        if let Some(&(res, _)) = m.queue.front() {
+            // a kernel without multishot receive: let the caller know before it reads
+            return Poll::Ready(if res == -libc::EINVAL {
+                Err(io::Error::from_raw_os_error(libc::EINVAL))
+            } else {
+                Ok(())
+            });
+        }
+        if m.armed {
+            if !m.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                m.waker = Some(cx.waker().clone());
+            }
+            return Poll::Pending;
+        }
+        if let Err(e) = self.arm(inner) {
+            return Poll::Ready(Err(e));
+        }
+        if let Some(Some(m)) = inner.multi.slots.get_mut(self.slot) {
+            m.waker = Some(cx.waker().clone());
+        }
+        Poll::Pending
+    }
+
+    fn arm(&self, inner: &mut UringInner) -> io::Result<()> {
+        let sqe = opcode::RecvMulti::new(types::Fd(self.fd), BGID)
+            .build()
+            .user_data(MULTI_TAG | self.slot as u64);
+        if inner.uring.submission().is_full() {
+            inner.submit()?;
+        }
+        if unsafe { inner.uring.submission().push(&sqe) }.is_err() {
+            return Err(io::Error::from(io::ErrorKind::Other));
+        }
+        if let Some(Some(m)) = inner.multi.slots.get_mut(self.slot) {
+            m.armed = true;
+        }
+        Ok(())
     }
 
     /// Copy what has arrived into `dst` (`cap` bytes): `Ok(0)` at end of stream, and the
@@ -363,22 +419,12 @@ impl RecvMulti {
                 }
                 None => {
                     if !m.armed {
-                        let sqe = opcode::RecvMulti::new(types::Fd(self.fd), BGID)
-                            .build()
-                            .user_data(MULTI_TAG | self.slot as u64);
-                        if inner.uring.submission().is_full() {
-                            if let Err(e) = inner.submit() {
-                                return Poll::Ready(Err(e));
-                            }
+                        if let Err(e) = self.arm(inner) {
+                            return Poll::Ready(Err(e));
                         }
-                        if inner.uring.submission().push(&sqe).is_err() {
-                            return Poll::Ready(Err(io::Error::from(io::ErrorKind::Other)));
+                        if let Some(Some(m)) = inner.multi.slots.get_mut(self.slot) {
+                            m.waker = Some(cx.waker().clone());
                         }
-                        let Some(Some(m)) = inner.multi.slots.get_mut(self.slot) else {
-                            return Poll::Ready(Err(io::Error::from(io::ErrorKind::Other)));
-                        };
-                        m.armed = true;
-                        m.waker = Some(cx.waker().clone());
                     } else if !m.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
                         m.waker = Some(cx.waker().clone());
                     }

@@ -97,6 +97,30 @@ impl TcpStream {
         }
     }
 
+    /// gw patch: wait until a `read` would find something (bytes, the end of the stream or
+    /// an error) without holding a buffer meanwhile. Ready at once when multishot receive is
+    /// off; a kernel without it switches the stream back to plain receives here, so callers
+    /// check [`TcpStream::has_multishot`] afterwards before they read without a timer.
+    pub async fn recv_ready(&mut self) {
+        #[cfg(all(target_os = "linux", feature = "iouring"))]
+        if let Some(m) = self.multi.as_mut() {
+            let r = std::future::poll_fn(|cx| m.poll_ready(cx)).await;
+            if r.is_err_and(|e| e.raw_os_error() == Some(libc::EINVAL)) {
+                self.multi = None;
+            }
+        }
+    }
+
+    /// gw patch: whether reads go through a multishot receive.
+    pub fn has_multishot(&self) -> bool {
+        #[cfg(all(target_os = "linux", feature = "iouring"))]
+        {
+            self.multi.is_some()
+        }
+        #[cfg(not(all(target_os = "linux", feature = "iouring")))]
+        false
+    }
+
     /// gw patch: receive through one multishot receive into the thread's provided-buffer
     /// ring (`monoio::utils::register_buf_ring`) instead of a receive per `read`. Returns
     /// whether it is on: not under the legacy driver, nor without a ring. Only `read` (and a
