@@ -15,7 +15,8 @@ mod fsync;
 mod open;
 mod poll;
 mod read;
-mod recv;
+// gw patch: TcpStream::read names its op
+pub(crate) mod recv;
 mod send;
 mod write;
 
