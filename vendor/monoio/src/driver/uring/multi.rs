@@ -378,15 +378,17 @@ impl RecvMulti {
                 bufs.put(bid);
                 self.cur = None;
                 // room left: take what else has arrived, up to an end or an error
-                let next = st.slots.get_mut(self.slot).and_then(|m| m.as_mut()).and_then(|m| {
-                    match m.queue.front() {
+                let next = st
+                    .slots
+                    .get_mut(self.slot)
+                    .and_then(|m| m.as_mut())
+                    .and_then(|m| match m.queue.front() {
                         Some(&(res, flags)) if res > 0 && done < cap => {
                             m.queue.pop_front();
                             cqueue::buffer_select(flags).map(|bid| (bid, res as u32, 0))
                         }
                         _ => None,
-                    }
-                });
+                    });
                 match next {
                     Some(cur) => {
                         self.cur = Some(cur);
