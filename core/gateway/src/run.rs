@@ -279,6 +279,11 @@ mod tests {
         a.iter().map(|s| s.to_string()).collect()
     }
 
+    /// The options `gw run` parses from `a` with `env` as the environment.
+    fn opts(a: &[&str], env: RunEnv) -> Options {
+        parse_args(&args(a), env).unwrap().opts
+    }
+
     fn env_driver(d: &str) -> RunEnv {
         RunEnv {
             driver: Some(d.into()),
@@ -322,11 +327,15 @@ mod tests {
     #[test]
     fn parses_multishot() {
         let multishot = |a: &[&str], env: Option<&str>| {
-            let env = RunEnv {
-                multishot: env.map(Into::into),
-                ..RunEnv::default()
-            };
-            parse_args(&args(a), env).unwrap().opts.multishot
+            let multishot = env.map(Into::into);
+            opts(
+                a,
+                RunEnv {
+                    multishot,
+                    ..RunEnv::default()
+                },
+            )
+            .multishot
         };
         assert_eq!(multishot(&["a.gw"], None), None);
         assert_eq!(
@@ -346,11 +355,15 @@ mod tests {
     fn parses_busy_poll() {
         use std::time::Duration;
         let window = |a: &[&str], env: Option<&str>| {
-            let env = RunEnv {
-                busy_poll: env.map(Into::into),
-                ..RunEnv::default()
-            };
-            parse_args(&args(a), env).unwrap().opts.busy_poll
+            let busy_poll = env.map(Into::into);
+            opts(
+                a,
+                RunEnv {
+                    busy_poll,
+                    ..RunEnv::default()
+                },
+            )
+            .busy_poll
         };
         assert_eq!(window(&["a.gw"], None), None);
         assert_eq!(

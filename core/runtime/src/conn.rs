@@ -103,7 +103,7 @@ pub fn serve(
     let guard = ConnGuard(w.clone());
     let mut stream = stream;
     let _ = stream.set_nodelay(true);
-    if w.multishot.get() {
+    if w.multishot {
         stream.recv_multishot();
     }
     let c = Conn {

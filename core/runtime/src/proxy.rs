@@ -161,7 +161,7 @@ async fn send<'w>(
         let reused = pooled.is_some();
         let stream = match pooled {
             Some(s) => s,
-            None => match Box::pin(connect(addr, connect_timeout, w.multishot.get())).await {
+            None => match Box::pin(connect(addr, connect_timeout, w.multishot)).await {
                 Ok(s) => {
                     w.upstreams.borrow_mut().connect_ok(up_id, server);
                     s

@@ -90,7 +90,7 @@ pub struct Worker {
     pub spin: Spin,
     /// Sockets receive through one multishot receive each, into the worker's provided-buffer
     /// ring (io_uring only; see [`BUF_RING`]).
-    pub multishot: Cell<bool>,
+    pub multishot: bool,
     /// The time as of the last watchdog tick: for the upstream pools' idle and ejection
     /// bookkeeping, which a clock read per pick and per release would cost more than it gains.
     clock: Cell<Instant>,
@@ -106,8 +106,8 @@ fn random_u64() -> u64 {
 
 impl Worker {
     /// A worker serving `loaded`, busy-polling for `busy_poll` after request events (zero:
-    /// not at all).
-    pub fn new(id: usize, loaded: Arc<Loaded>, busy_poll: Duration) -> Worker {
+    /// not at all), its sockets on multishot receive when `multishot` (the ring registered).
+    pub fn new(id: usize, loaded: Arc<Loaded>, busy_poll: Duration, multishot: bool) -> Worker {
         let seed = (random_u64(), random_u64());
         let upstreams = Upstreams::new(&loaded, seed.0 ^ id as u64, None);
         Worker {
@@ -120,7 +120,7 @@ impl Worker {
             conns: Cell::new(0),
             inflight: Cell::new(0),
             spin: Spin::new(busy_poll),
-            multishot: Cell::new(false),
+            multishot,
             clock: Cell::new(Instant::now()),
             seq: Cell::new(0),
             seed,
@@ -245,15 +245,16 @@ async fn main(spec: WorkerSpec) {
         ..
     } = spec;
     let drain = Duration::from_millis(loaded.image.timeouts.drain);
-    let w = Rc::new(Worker::new(id, loaded, busy_poll));
-    if multishot {
-        match monoio::utils::register_buf_ring(BUF_RING.0, BUF_RING.1, BUF_RING.2) {
-            Ok(on) => w.multishot.set(on),
+    // registered before any socket exists, so every one can use it
+    let multishot = multishot
+        && match monoio::utils::register_buf_ring(BUF_RING.0, BUF_RING.1, BUF_RING.2) {
+            Ok(on) => on,
             Err(e) => {
-                eprintln!("gw: worker {id}: no provided-buffer ring ({e}): one receive per read")
+                eprintln!("gw: worker {id}: no provided-buffer ring ({e}): one receive per read");
+                false
             }
-        }
-    }
+        };
+    let w = Rc::new(Worker::new(id, loaded, busy_poll, multishot));
     for l in listeners {
         match TcpListener::from_std(l) {
             Ok(l) => {
@@ -356,7 +357,7 @@ mod tests {
     #[test]
     fn request_ids_are_unique_and_uuid_shaped() {
         let loaded = Loaded::load(ConfigImage::default(), &gw_plugin::Registry::new(), None);
-        let w = Worker::new(0, Arc::new(loaded.unwrap()), Duration::ZERO);
+        let w = Worker::new(0, Arc::new(loaded.unwrap()), Duration::ZERO, false);
         let mut a = String::new();
         let mut b = String::new();
         w.request_id(&mut a);
