@@ -205,6 +205,7 @@ fn template_cost(program: &Program, tpl: u16, regs: &RegBounds) -> u64 {
             TplPart::Text(text) => 1 + simd(text.len() as u64),
             TplPart::Reg { r, json: false } => TRIVIAL + 2 * simd(regs.get(*r)),
             TplPart::Reg { r, json: true } => TRIVIAL + regs.get(*r),
+            TplPart::Path { r, .. } => TRIVIAL + regs.get(*r),
         };
         sum.saturating_add(part_cost)
     })

@@ -146,6 +146,9 @@ pub fn disasm_program(p: &Program, phase_label: &str, image: Option<&ConfigImage
 pub fn disasm_image(img: &ConfigImage, route_filter: Option<&str>) -> String {
     let filter = route_filter.map(|f| f.split_whitespace().collect::<Vec<_>>().join(" "));
     let mut out = String::new();
+    if filter.is_none() {
+        settings::write_listeners(&mut out, img);
+    }
     for route in &img.routes {
         if let Some(f) = &filter {
             let key = format!("{} {}", route.method, route.pattern);

@@ -36,6 +36,10 @@ pub struct ConfigImage {
 pub struct Listener {
     pub addr: SocketAddr,
     pub tls: Option<TlsConfig>,
+    /// Path characters served on this listener (`allow_in_path`); others are 400.
+    pub path_allow: gw_proto::PathChars,
+    /// Request fields whose name holds `_` (`header_underscores`).
+    pub underscores: gw_proto::UnderscoreNames,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -165,6 +169,8 @@ pub struct RoutePlan {
     /// Read the whole upstream response before the response program runs (`resp.json.*`,
     /// cache store).
     pub buffer_response: bool,
+    /// Path characters this route serves beyond its listener's (`allow_in_path`).
+    pub path_allow: gw_proto::PathChars,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

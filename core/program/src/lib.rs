@@ -21,6 +21,7 @@ pub mod router;
 pub mod value;
 pub mod verify;
 
+pub use gw_proto::{PathChars, UnderscoreNames};
 pub use field::Field;
 pub use image::*;
 pub use op::{ArithOp, Builtin, CmpOp, NO_REG, NONE, Op, Reg, StrOp};

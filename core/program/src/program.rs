@@ -31,6 +31,10 @@ pub enum TplPart {
     /// Insert a register: as JSON (`json: true`, absent -> null, strings quoted and escaped)
     /// or as text (strings raw, scalars in canonical form, json compact).
     Reg { r: u8, json: bool },
+    /// Insert a register's text percent-encoded for a path (`rewrite path`): every byte but
+    /// the unreserved ones and `!$&'()*+,=:@` is escaped, `/` too unless `segments` (the
+    /// rest-of-path value of a greedy `{name+}`, whose slashes separate segments).
+    Path { r: u8, segments: bool },
 }
 
 /// A set of CIDR blocks for `ip in 10.0.0.0/8` / `ip in file("deny.txt")`.

@@ -141,7 +141,7 @@ pub fn verify(p: &Program, ctx: &VerifyCtx) -> Result<(), VerifyError> {
     }
     for (tpl, template) in p.templates.iter().enumerate() {
         let bad = template.parts.iter().find_map(|part| match part {
-            TplPart::Reg { r, .. } if *r >= p.regs => Some(*r),
+            TplPart::Reg { r, .. } | TplPart::Path { r, .. } if *r >= p.regs => Some(*r),
             _ => None,
         });
         if let Some(reg) = bad {

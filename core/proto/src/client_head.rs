@@ -19,7 +19,8 @@ pub struct ClientHead<'a> {
     /// The framing of the body gw sends: `Length` writes Content-Length, `Chunked`
     /// `Transfer-Encoding: chunked`, `UntilClose` closes the connection after the body.
     /// `None` is for responses without a body by definition (1xx, 204, 304, HEAD): a relayed
-    /// Content-Length is then kept as the upstream sent it.
+    /// Content-Length is then kept as the upstream sent it for HEAD, and dropped for 1xx, 204
+    /// and 304.
     pub framing: Framing,
     /// Close the client connection after this response (`Connection: close`).
     pub close: bool,
@@ -44,7 +45,9 @@ pub fn write_response_head(h: &ClientHead<'_>, out: &mut Vec<u8>) {
         } else {
             connection_span(&resp.headers, buf)
         };
-        let reframing = h.framing != Framing::None;
+        // 1xx, 204 and 304 never carry Content-Length from gw (RFC 9110 §8.6): a client that
+        // trusted it would read the next response as this one's body.
+        let reframing = h.framing != Framing::None || matches!(h.status, 100..=199 | 204 | 304);
         let mut runs = Runs::new(buf);
         for &(name_range, value) in &resp.headers {
             let name = name_range.of(buf);
@@ -119,6 +122,34 @@ mod tests {
     }
 
     #[test]
+    fn no_content_length_on_204_and_304_but_kept_for_head() {
+        for status in ["204 No Content", "304 Not Modified"] {
+            let raw = format!("HTTP/1.1 {status}\r\nContent-Length: 20\r\nETag: \"e\"\r\n\r\n");
+            let got = relay(raw.as_bytes(), |h| h.framing = Framing::None);
+            assert!(!got.contains("Content-Length"), "{got}");
+            assert!(got.contains("ETag"), "{got}");
+        }
+        let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n";
+        let mut resp = ResponseHead::default();
+        assert!(matches!(parse_response(raw, true, &mut resp), Ok(Status::Complete(_))));
+        let edits = HeaderEdits::new();
+        let h = ClientHead {
+            status: 200,
+            reason: b"OK",
+            upstream: Some((&resp, raw)),
+            framing: Framing::None,
+            close: false,
+            client_minor: 1,
+            request_id: b"",
+            via: b"",
+            edits: &edits,
+        };
+        let mut out = Vec::new();
+        write_response_head(&h, &mut out);
+        assert!(String::from_utf8(out).unwrap().contains("Content-Length: 20"));
+    }
+
+    #[test]
     fn relayed_head_is_cleaned_and_reframed() {
         let raw = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nConnection: keep-alive, X-Hop\r\n\
 Keep-Alive: timeout=5\r\nX-Hop: 1\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\nSet-Cookie: a=1\r\n\r\n";
@@ -141,12 +172,12 @@ Via: 1.1 gw\r\nConnection: close\r\n\r\n"
     }
 
     #[test]
-    fn head_and_not_modified_keep_their_length() {
+    fn not_modified_loses_its_length_and_reframed_bodies_get_theirs() {
         let raw = b"HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: \"x\"\r\nX-Request-Id: up\r\n\r\n";
         let got = relay(raw, |h| h.close = true);
         assert_eq!(
             got,
-            "HTTP/1.1 304 Not Modified\r\nContent-Length: 10\r\nETag: \"x\"\r\nX-Request-Id: up\r\n\
+            "HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\nX-Request-Id: up\r\n\
 Connection: close\r\n\r\n"
         );
         let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n";

@@ -77,6 +77,19 @@ pub enum UpstreamHost<'a> {
     Set(&'a [u8]),
 }
 
+/// What becomes of request fields whose name holds `_`. WSGI, CGI and PHP fold `_` into `-`,
+/// so `X_User: admin` would reach such an upstream as the `X-User` gw sets or removes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UnderscoreNames {
+    /// Not forwarded (nginx's `underscores_in_headers off`).
+    #[default]
+    Drop,
+    /// Forwarded as sent.
+    Keep,
+    /// The request is refused with 400 (the caller checks [`RequestHead::underscore_names`]).
+    Reject,
+}
+
 /// Everything needed to write the upstream request head. `path` and `query` are the rewritten
 /// ones (normalised path, edited query without `?`; an empty query writes no `?`).
 #[derive(Debug, Clone, Copy)]
@@ -96,6 +109,10 @@ pub struct ForwardHead<'a> {
     /// The framing of the body gw sends (it differs from the client's when a policy replaced
     /// the body): `Length` writes Content-Length, `Chunked` writes `Transfer-Encoding: chunked`.
     pub framing: Framing,
+    /// The route relays a WebSocket handshake: its Upgrade goes upstream. Elsewhere Upgrade is
+    /// dropped, so an upstream cannot be led into a protocol switch gw does not relay.
+    pub upgrade: bool,
+    pub underscores: UnderscoreNames,
 }
 
 /// Fields gw writes itself; the client's copies are dropped or merged. Expect is dropped: gw
@@ -123,8 +140,15 @@ impl<'a> Filter<'a> {
     /// not dropped by an edit.
     fn survives(&self, name: &[u8]) -> bool {
         let hop = is_hop_by_hop(name) || named_by_connection(self.connection, self.f.buf, name);
-        let upgrade_kept = hop && self.f.request.upgrade_websocket && eq_lower(name, b"upgrade");
-        (upgrade_kept || !hop) && !self.f.edits.drops(name)
+        let upgrade_kept = hop && self.upgrading() && eq_lower(name, b"upgrade");
+        let underscore = self.f.request.underscore_names
+            && self.f.underscores != UnderscoreNames::Keep
+            && name.contains(&b'_');
+        (upgrade_kept || !hop) && !underscore && !self.f.edits.drops(name)
+    }
+
+    fn upgrading(&self) -> bool {
+        self.f.upgrade && self.f.request.upgrade_websocket
     }
 
     /// The client's surviving values of `name`.
@@ -234,7 +258,7 @@ pub fn write_forward_head<'a>(f: &'a ForwardHead<'a>, out: &mut Vec<u8>) {
         Framing::Chunked => write_header(b"Transfer-Encoding", b"chunked", out),
         Framing::None | Framing::UntilClose => {}
     }
-    out.extend_from_slice(if req.upgrade_websocket {
+    out.extend_from_slice(if filter.upgrading() {
         b"Connection: upgrade\r\n"
     } else {
         b"Connection: keep-alive\r\n"

@@ -34,6 +34,8 @@ pub fn fuzz_request(data: &[u8]) {
                 request_id: b"fuzz",
                 edits: &edits,
                 host: UpstreamHost::Client,
+                upgrade: false,
+                underscores: crate::UnderscoreNames::Drop,
                 framing: head.framing,
             };
             out.clear();

@@ -161,6 +161,91 @@ fn push_segment(segment: &[u8], out: &mut String) -> Result<(), ProtoError> {
     Ok(())
 }
 
+/// Characters of a normalised path that some upstreams read differently from gw's router: an
+/// encoded `/` or `\\` that a decoding upstream turns into a separator, `;` that Tomcat, Jetty
+/// and Spring strip with what follows, and encoded `;` `%` `?` `#` that decode into those. A
+/// path holding any of them is refused unless the listener or route allows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct PathChars(u8);
+
+impl PathChars {
+    pub const NONE: PathChars = PathChars(0);
+    pub const ENCODED_SLASH: PathChars = PathChars(1);
+    pub const ENCODED_BACKSLASH: PathChars = PathChars(2);
+    pub const ENCODED_SEMICOLON: PathChars = PathChars(4);
+    pub const ENCODED_PERCENT: PathChars = PathChars(8);
+    pub const ENCODED_QUESTION: PathChars = PathChars(16);
+    pub const ENCODED_HASH: PathChars = PathChars(32);
+    pub const SEMICOLON: PathChars = PathChars(64);
+
+    /// Each character with the token that names it in a config (`allow_in_path "%2F" ";"`).
+    pub const TOKENS: [(PathChars, &'static str); 7] = [
+        (PathChars::ENCODED_SLASH, "%2F"),
+        (PathChars::ENCODED_BACKSLASH, "%5C"),
+        (PathChars::ENCODED_SEMICOLON, "%3B"),
+        (PathChars::ENCODED_PERCENT, "%25"),
+        (PathChars::ENCODED_QUESTION, "%3F"),
+        (PathChars::ENCODED_HASH, "%23"),
+        (PathChars::SEMICOLON, ";"),
+    ];
+
+    /// The characters of this set found in `path`, which is in normal form
+    /// ([`normalize_path`]: escapes in uppercase hex).
+    pub fn of(path: &[u8]) -> PathChars {
+        let mut found = 0u8;
+        let mut i = 0;
+        while let Some(&b) = path.get(i) {
+            match b {
+                b';' => found |= PathChars::SEMICOLON.0,
+                b'%' => {
+                    found |= match (path.get(i + 1), path.get(i + 2)) {
+                        (Some(b'2'), Some(b'F')) => PathChars::ENCODED_SLASH.0,
+                        (Some(b'5'), Some(b'C')) => PathChars::ENCODED_BACKSLASH.0,
+                        (Some(b'3'), Some(b'B')) => PathChars::ENCODED_SEMICOLON.0,
+                        (Some(b'2'), Some(b'5')) => PathChars::ENCODED_PERCENT.0,
+                        (Some(b'3'), Some(b'F')) => PathChars::ENCODED_QUESTION.0,
+                        (Some(b'2'), Some(b'3')) => PathChars::ENCODED_HASH.0,
+                        _ => 0,
+                    };
+                    i += 2;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        PathChars(found)
+    }
+
+    /// The character a config token names: `"%2f"` or `"%2F"`, `";"`.
+    pub fn from_token(token: &str) -> Option<PathChars> {
+        PathChars::TOKENS
+            .iter()
+            .find(|(_, t)| t.eq_ignore_ascii_case(token))
+            .map(|(c, _)| *c)
+    }
+
+    pub fn union(self, other: PathChars) -> PathChars {
+        PathChars(self.0 | other.0)
+    }
+
+    /// What of `self` is not in `allowed`.
+    pub fn without(self, allowed: PathChars) -> PathChars {
+        PathChars(self.0 & !allowed.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The tokens of the characters in this set, in [`PathChars::TOKENS`] order.
+    pub fn tokens(self) -> impl Iterator<Item = &'static str> {
+        PathChars::TOKENS
+            .into_iter()
+            .filter(move |(c, _)| self.0 & c.0 != 0)
+            .map(|(_, t)| t)
+    }
+}
+
 /// Percent-decode a path parameter or other URI component into `out` (replacing its content).
 /// `+` is kept as `+`. Refused: invalid escapes, `%00`, and a result that is not UTF-8.
 pub fn percent_decode_component(raw: &[u8], out: &mut String) -> Result<(), ProtoError> {

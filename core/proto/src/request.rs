@@ -50,6 +50,11 @@ pub struct RequestHead {
     /// `keep-alive` and `upgrade`: the head writers then skip looking for fields Connection
     /// names. False (the default, as for a head built by hand) makes them look.
     pub connection_plain: bool,
+    /// Some field name holds `_` (`X_User`), which CGI-style upstreams fold into `-`: such
+    /// fields are dropped, kept or refused as the listener says ([`UnderscoreNames`]).
+    ///
+    /// [`UnderscoreNames`]: crate::UnderscoreNames
+    pub underscore_names: bool,
 }
 
 impl RequestHead {
@@ -266,8 +271,10 @@ fn fill(
     // Stale until this head's fields are all seen.
     head.connection_plain = false;
     let mut f = FramingFields::default();
+    head.underscore_names = false;
     for h in headers {
         let (name, value) = (h.name.as_bytes(), h.value);
+        head.underscore_names |= name.contains(&b'_');
         let at = offset_in(buf, value);
         f.add(name, value, at).map_err(ProtoError::BadRequest)?;
         head.headers

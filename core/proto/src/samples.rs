@@ -28,6 +28,8 @@ pub fn forward_head<'a>(
         request_id: REQUEST_ID,
         edits,
         host: UpstreamHost::ClientOr(b"127.0.0.1:18080"),
+        upgrade: false,
+        underscores: crate::UnderscoreNames::Drop,
         framing: req.framing,
     }
 }

@@ -111,13 +111,23 @@ impl<H: Host + ?Sized> Machine<'_, H> {
         self.finish(Exit::Respond { status, body, json })
     }
 
-    /// `name = text(r)` effects; an absent value changes nothing.
-    pub(crate) fn named(&mut self, k: u16, r: Reg, effect: NamedEffect) -> Step {
+    /// `name = text(r)` effects. An absent value adds nothing, and a `set` of one removes the
+    /// field (`absent`): the client's own value must never stand in for the one gw was told
+    /// to set.
+    pub(crate) fn named(
+        &mut self,
+        k: u16,
+        r: Reg,
+        effect: NamedEffect,
+        absent: Option<for<'e> fn(&'e str) -> Effect<'e>>,
+    ) -> Step {
         let name = self.name(k)?;
         let Frame { regs, scratch, .. } = &mut *self.frame;
         let v = reg(regs, r)?;
         if !v.is_missing() {
             self.host.apply(effect(name, text(v, scratch)));
+        } else if let Some(remove) = absent {
+            self.host.apply(remove(name));
         }
         Ok(Flow::Next)
     }

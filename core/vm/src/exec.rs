@@ -207,11 +207,28 @@ impl<'a, H: Host + ?Sized> Machine<'a, H> {
             }
             Op::Call { slot, arg, argc } => self.call(slot, arg, argc, pc),
             Op::HdrSetConst { h, k } => self.hdr_set_const(h, k),
-            Op::HdrSet { h, r } => self.named(h, r, |n, v| Effect::SetHeader(n, v)),
-            Op::HdrAdd { h, r } => self.named(h, r, |n, v| Effect::AppendHeader(n, v)),
-            Op::QuerySet { q, r } => self.named(q, r, |n, v| Effect::SetQuery(n, v)),
-            Op::RespHdrSet { h, r } => self.named(h, r, |n, v| Effect::RespSetHeader(n, v)),
-            Op::RespHdrAdd { h, r } => self.named(h, r, |n, v| Effect::RespAppendHeader(n, v)),
+            Op::HdrSet { h, r } => self.named(
+                h,
+                r,
+                |n, v| Effect::SetHeader(n, v),
+                Some(|n| Effect::RemoveHeader(n)),
+            ),
+            Op::HdrAdd { h, r } => self.named(h, r, |n, v| Effect::AppendHeader(n, v), None),
+            Op::QuerySet { q, r } => self.named(
+                q,
+                r,
+                |n, v| Effect::SetQuery(n, v),
+                Some(|n| Effect::RemoveQuery(n)),
+            ),
+            Op::RespHdrSet { h, r } => self.named(
+                h,
+                r,
+                |n, v| Effect::RespSetHeader(n, v),
+                Some(|n| Effect::RespRemoveHeader(n)),
+            ),
+            Op::RespHdrAdd { h, r } => {
+                self.named(h, r, |n, v| Effect::RespAppendHeader(n, v), None)
+            }
             Op::HdrDel { h } => self.apply_name(h, |x| Effect::RemoveHeader(x)),
             Op::QueryDel { q } => self.apply_name(q, |x| Effect::RemoveQuery(x)),
             Op::RespHdrDel { h } => self.apply_name(h, |x| Effect::RespRemoveHeader(x)),

@@ -44,6 +44,7 @@ mod fault;
 mod hash;
 mod rng;
 mod template;
+pub use template::push_path_encoded;
 #[cfg(test)]
 mod testing;
 

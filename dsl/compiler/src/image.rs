@@ -189,6 +189,7 @@ pub(crate) fn build(config: &Config, sources: &SourceMap, opts: &Options) -> Com
                 body_limit: c.body_limit,
                 buffer_body: c.buffer_body,
                 buffer_response: c.buffer_response,
+                path_allow: c.path_allow,
             })
         })
         .collect();

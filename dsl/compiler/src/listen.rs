@@ -10,8 +10,8 @@ use crate::settings;
 /// Listeners, admin, workers, limits, timeouts (E0702 for address conflicts).
 pub(crate) fn serving(cx: &mut Ctx<'_>, col: &resolve::Collected<'_>, image: &mut ConfigImage) {
     let mut bound: Vec<(Listener, Span)> = Vec::new();
-    for (addr, tls) in &col.listens {
-        let Some(l) = settings::listener(cx, addr, *tls) else {
+    for (addr, tls, options) in &col.listens {
+        let Some(l) = settings::listener(cx, addr, *tls, *options) else {
             continue;
         };
         if let Some((first, fspan)) = bound.iter().find(|(b, _)| overlaps(b.addr, l.addr)) {

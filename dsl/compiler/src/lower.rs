@@ -197,6 +197,8 @@ pub(crate) struct Scope {
     /// `GET /pets/{id}` (with host).
     pub route: String,
     pub params: Vec<String>,
+    /// The name of the pattern's greedy `{name+}`, if it ends with one.
+    pub greedy: Option<String>,
     pub websocket: bool,
     pub facts: Facts,
     pub producers: Producers,
@@ -228,6 +230,7 @@ impl Scope {
             phase,
             route,
             params: Vec::new(),
+            greedy: None,
             websocket: false,
             facts: Facts::new(),
             producers: Producers::default(),

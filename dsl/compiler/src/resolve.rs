@@ -135,7 +135,8 @@ pub(crate) struct RouteItem<'a> {
 /// Everything a configuration declares, before settings are read.
 #[derive(Debug, Default)]
 pub(crate) struct Collected<'a> {
-    pub listens: Vec<(&'a Addr, Option<&'a [Setting]>)>,
+    /// (address, `tls { }` body, plain listener's options)
+    pub listens: Vec<(&'a Addr, Option<&'a [Setting]>, Option<&'a [Setting]>)>,
     pub admins: Vec<&'a Addr>,
     pub workers: Vec<&'a Lit>,
     pub limits: Vec<&'a [Setting]>,
@@ -169,7 +170,10 @@ fn walk<'a>(
 ) {
     for item in items {
         match &item.kind {
-            ItemKind::Listen { addr, tls } => c.listens.push((addr, tls.as_deref())),
+            ItemKind::Listen { addr, tls, options } => {
+                c.listens
+                    .push((addr, tls.as_deref(), options.as_deref()))
+            }
             ItemKind::Admin(a) => c.admins.push(a),
             ItemKind::Include(_) => {}
             ItemKind::Workers(l) => c.workers.push(l),

@@ -35,6 +35,7 @@ pub(crate) struct RouteSettings<'a> {
     pub cors: bool,
     pub body_limit: Option<u64>,
     pub buffer_body: bool,
+    pub path_allow: gw_program::PathChars,
     pub on_response: Vec<(&'a [Stmt], Option<Origin>)>,
     pub cache: Option<CacheUse<'a>>,
     seen: Vec<(&'static str, Span)>,
@@ -53,6 +54,7 @@ pub(crate) struct CompiledRoute {
     pub body_limit: Option<u64>,
     pub buffer_body: bool,
     pub buffer_response: bool,
+    pub path_allow: gw_program::PathChars,
 }
 
 impl<'g, 'a> Lower<'g, 'a> {
@@ -144,6 +146,7 @@ impl<'g, 'a> Lower<'g, 'a> {
                 .unwrap_or(rs.budget);
                 rs.budget_set = true;
             }
+            StmtKind::AllowInPath(list) => rs.path_allow = crate::settings::path_list(cx, list),
             StmtKind::CorsOff => rs.cors = false,
             StmtKind::OnResponse(body) => {
                 if rs.websocket.is_some() {
@@ -248,6 +251,7 @@ pub(crate) fn compile<'a>(
         cors: true,
         body_limit: None,
         buffer_body: false,
+        path_allow: gw_program::PathChars::NONE,
         on_response: Vec::new(),
         cache: None,
         seen: Vec::new(),
@@ -256,6 +260,9 @@ pub(crate) fn compile<'a>(
     let prods = order::producers(g, &stmts);
     let mut sc = Scope::new(Phase::Request, info.name.clone());
     sc.params = info.params.clone();
+    if matches!(info.segs.last(), Some(gw_program::PatSeg::Greedy)) {
+        sc.greedy = info.params.last().cloned();
+    }
     sc.websocket = r.websocket;
     sc.body_bound = g.body_limit;
     let mut b = Builder::new(sources, format!("route {}", info.name), file.clone(), line);
@@ -271,6 +278,7 @@ pub(crate) fn compile<'a>(
     let response = if !rs.on_response.is_empty() || rs.cache.is_some() || cors_on {
         let mut sc2 = Scope::new(Phase::Response, info.name.clone());
         sc2.params = sc.params;
+        sc2.greedy = sc.greedy;
         sc2.facts = sc.facts;
         sc2.retyped = sc.retyped;
         let mut b = Builder::new(sources, format!("route {}", info.name), file, line);
@@ -314,6 +322,7 @@ pub(crate) fn compile<'a>(
         body_limit: rs.body_limit,
         buffer_body: rs.buffer_body,
         buffer_response,
+        path_allow: rs.path_allow,
     }
 }
 

@@ -5,10 +5,11 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use gw_program::{Balance, HealthCheck, Limits, Listener, Server, Timeouts, TlsConfig, Upstream};
+use gw_program::{PathChars, UnderscoreNames};
 use gw_syntax::Diagnostic;
-use gw_syntax::ast::{Addr, Ident, Setting};
+use gw_syntax::ast::{Addr, Ident, Setting, StrLit};
 
-use crate::args::{self, Cursor};
+use crate::args::{self, Cursor, Entry};
 use crate::consts::{self, Vars};
 use crate::ctx::Ctx;
 use crate::files;
@@ -275,22 +276,106 @@ pub(crate) fn bind_addr(cx: &mut Ctx<'_>, addr: &Addr) -> Option<SocketAddr> {
     Some(SocketAddr::new(ip, addr.port))
 }
 
-/// `listen ADDR [tls { cert ..; key ..; client_ca .. }]`
-pub(crate) fn listener(cx: &mut Ctx<'_>, addr: &Addr, tls: Option<&[Setting]>) -> Option<Listener> {
+/// Options every listener takes: in `listen ADDR { .. }`, or in its `tls { .. }` block.
+const LISTENER_KW: &[&str] = &["allow_in_path", "header_underscores"];
+
+/// `listen ADDR [tls { cert ..; key ..; client_ca .. }]` or `listen ADDR { options }`
+pub(crate) fn listener(
+    cx: &mut Ctx<'_>,
+    addr: &Addr,
+    tls: Option<&[Setting]>,
+    options: Option<&[Setting]>,
+) -> Option<Listener> {
     let sock = bind_addr(cx, addr);
-    let tls = tls.map(|body| tls_config(cx, addr, body));
-    Some(Listener {
+    let mut l = Listener {
         addr: sock?,
-        tls: tls.flatten(),
-    })
+        tls: None,
+        path_allow: PathChars::NONE,
+        underscores: UnderscoreNames::Drop,
+    };
+    let body = tls.or(options).unwrap_or(&[]);
+    let what = if tls.is_some() { "`tls`" } else { "`listen`" };
+    let kw: Vec<&str> = if tls.is_some() {
+        TLS_KW.iter().chain(LISTENER_KW).copied().collect()
+    } else {
+        LISTENER_KW.to_vec()
+    };
+    let entries = args::entries(cx, what, body, &kw);
+    if tls.is_some() {
+        let tls_entries: Vec<Entry<'_>> = entries
+            .iter()
+            .filter(|e| TLS_KW.contains(&e.name.name.as_str()))
+            .cloned()
+            .collect();
+        l.tls = tls_config(cx, addr, &tls_entries);
+    }
+    args::check_unique(cx, &entries, LISTENER_KW);
+    for e in entries.iter().filter(|e| LISTENER_KW.contains(&e.name.name.as_str())) {
+        let mut c = Cursor::new(e);
+        if e.name.name == "allow_in_path" {
+            l.path_allow = path_chars(cx, &mut c);
+        } else {
+            l.underscores = underscores(cx, &mut c);
+        }
+        c.finish(cx, &format!("`{}`", e.name.name), &[]);
+    }
+    Some(l)
 }
 
-fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, body: &[Setting]) -> Option<TlsConfig> {
-    const KW: &[&str] = &["cert", "key", "client_ca"];
-    let entries = args::entries(cx, "`tls`", body, KW);
-    args::check_unique(cx, &entries, KW);
+/// `allow_in_path "%2F" ";" ..` in a listener.
+fn path_chars(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> PathChars {
+    let mut list = Vec::new();
+    while let Some(s) = c.str_lit() {
+        list.push(s.clone());
+    }
+    if list.is_empty() {
+        args::expected(cx, c.at, "a character to allow", "`allow_in_path \"%2F\"`");
+    }
+    path_list(cx, &list)
+}
+
+/// The characters of an `allow_in_path` list (E0304 for anything else).
+pub(crate) fn path_list(cx: &mut Ctx<'_>, list: &[StrLit]) -> PathChars {
+    let mut set = PathChars::NONE;
+    for s in list {
+        match args::plain(s).as_deref().and_then(PathChars::from_token) {
+            Some(ch) => set = set.union(ch),
+            None => {
+                let tokens: Vec<&str> = PathChars::TOKENS.iter().map(|(_, t)| *t).collect();
+                cx.emit(
+                    Diagnostic::error("E0304", s.span, "not a path character gw can allow")
+                        .with_label("not one of the characters refused by default")
+                        .with_help(format!(
+                            "allow any of `\"{}\"`; NUL (`%00`) and raw `\\` are never served",
+                            tokens.join("\"`, `\"")
+                        )),
+                )
+            }
+        }
+    }
+    set
+}
+
+/// `header_underscores drop|keep|reject`
+fn underscores(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> UnderscoreNames {
+    let at = c.at;
+    match c.word().map(|w| w.name.as_str()) {
+        Some("drop") => UnderscoreNames::Drop,
+        Some("keep") => UnderscoreNames::Keep,
+        Some("reject") => UnderscoreNames::Reject,
+        _ => {
+            args::expected(cx, at, "`drop`, `keep` or `reject`", "`header_underscores reject`");
+            UnderscoreNames::Drop
+        }
+    }
+}
+
+const TLS_KW: &[&str] = &["cert", "key", "client_ca"];
+
+fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<TlsConfig> {
+    args::check_unique(cx, entries, TLS_KW);
     let (mut cert, mut key, mut ca) = (None, None, None);
-    for e in &entries {
+    for e in entries {
         let mut c = Cursor::new(e);
         let path = match c.str_lit() {
             Some(s) => match args::plain(s) {

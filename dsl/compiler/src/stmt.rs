@@ -53,6 +53,7 @@ pub(crate) fn keyword(k: &StmtKind) -> &'static str {
         StmtKind::Retry { .. } => "retry",
         StmtKind::Websocket(_) => "websocket",
         StmtKind::Budget(_) => "budget",
+        StmtKind::AllowInPath(_) => "allow_in_path",
         StmtKind::CorsOff => "cors off",
         StmtKind::DefaultsOff => "defaults off",
         StmtKind::OnResponse(_) => "on response",
@@ -74,6 +75,7 @@ pub(crate) fn is_setting(k: &StmtKind) -> bool {
             | StmtKind::Retry { .. }
             | StmtKind::Websocket(_)
             | StmtKind::Budget(_)
+            | StmtKind::AllowInPath(_)
             | StmtKind::CorsOff
             | StmtKind::DefaultsOff
             | StmtKind::OnResponse(_)
@@ -296,7 +298,7 @@ impl<'g, 'a> Lower<'g, 'a> {
                 self.guarded(s, |l| l.query(s.span, *op, name, value.as_ref()))
             }
             StmtKind::Rewrite(p) => self.guarded(s, |l| {
-                let v = l.string(p);
+                let v = l.path_string(p);
                 if let Some(Value::Str(t)) = v.konst()
                     && !t.as_str().starts_with('/')
                 {

@@ -48,6 +48,13 @@ impl Parts {
         self.parts.push(TplPart::Reg { r, json });
     }
 
+    /// A value written into a path: each byte may become a three-byte escape.
+    fn path_reg(&mut self, r: u8, segments: bool, ty: &Ty, loaded: u32) {
+        let text = ty.text_bound().min(loaded);
+        self.bound = self.bound.saturating_add(text.saturating_mul(3));
+        self.parts.push(TplPart::Path { r, segments });
+    }
+
     fn is_const(&self) -> bool {
         self.parts.iter().all(|p| matches!(p, TplPart::Text(_)))
     }
@@ -57,7 +64,7 @@ impl Parts {
             .iter()
             .filter_map(|p| match p {
                 TplPart::Text(t) => Some(t.as_str()),
-                TplPart::Reg { .. } => None,
+                TplPart::Reg { .. } | TplPart::Path { .. } => None,
             })
             .collect()
     }
@@ -66,6 +73,18 @@ impl Parts {
 impl<'g, 'a> Lower<'g, 'a> {
     /// A string literal: a constant, or `tpl.build` when it interpolates values.
     pub(crate) fn string(&mut self, s: &StrLit) -> Val {
+        self.string_for(s, false)
+    }
+
+    /// The string of `rewrite path`: the literal text is the path as written, each value is
+    /// percent-encoded for a path segment. The greedy parameter (`{rest+}`) keeps its slashes,
+    /// so `"/v2/{path.rest}"` forwards the segments the router matched; constants (`vars`)
+    /// are the operator's text and stay as written.
+    pub(crate) fn path_string(&mut self, s: &StrLit) -> Val {
+        self.string_for(s, true)
+    }
+
+    fn string_for(&mut self, s: &StrLit, path: bool) -> Val {
         let mut parts = Parts::new();
         let mut failed = false;
         for p in &s.parts {
@@ -79,6 +98,10 @@ impl<'g, 'a> Lower<'g, 'a> {
                     }
                     match &v.o {
                         Opnd::K(k) => parts.text(&consts::display(k)),
+                        Opnd::R(r) if path => {
+                            let segments = self.is_greedy_param(e);
+                            parts.path_reg(*r, segments, &v.ty, self.loaded_bound(*r));
+                        }
                         Opnd::R(r) => parts.reg(*r, false, &v.ty, self.loaded_bound(*r)),
                     }
                 }
@@ -163,6 +186,16 @@ impl<'g, 'a> Lower<'g, 'a> {
                 }
             }
         }
+    }
+
+    /// `path.NAME` where NAME is the route's greedy `{NAME+}`.
+    fn is_greedy_param(&self, e: &gw_syntax::ast::Expr) -> bool {
+        use gw_syntax::ast::ExprKind;
+        let ExprKind::Member(root, name) = &e.kind else {
+            return false;
+        };
+        matches!(&root.kind, ExprKind::Name(n) if n.name == "path")
+            && self.sc.greedy.as_deref() == Some(name.name.as_str())
     }
 
     /// The text bound of a register just loaded (gw-program's per-register bounds, which

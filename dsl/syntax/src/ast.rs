@@ -27,10 +27,12 @@ pub struct Item {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum ItemKind {
-    /// `listen ADDR [tls { cert "..." key "..."; client_ca "..." }]`
+    /// `listen ADDR [tls { cert "..." key "..."; client_ca "..." }]`, or a plain listener's
+    /// own options `listen ADDR { allow_in_path "%2F" }` (a TLS one takes them in `tls { }`).
     Listen {
         addr: Addr,
         tls: Option<Vec<Setting>>,
+        options: Option<Vec<Setting>>,
     },
     /// `admin ADDR`
     Admin(Addr),
@@ -291,6 +293,8 @@ pub enum StmtKind {
     Websocket(Vec<Setting>),
     /// `budget N`: the route's cost budget (default 100 000 units).
     Budget(Lit),
+    /// `allow_in_path "%2F" ";"`: path characters this route serves beyond its listener's.
+    AllowInPath(Vec<StrLit>),
     /// `cors off`
     CorsOff,
     /// `defaults off`

@@ -52,6 +52,7 @@ const STMT_KEYWORDS: &[&str] = &[
     "retry",
     "websocket",
     "budget",
+    "allow_in_path",
     "cors",
     "defaults",
     "on",

@@ -41,9 +41,13 @@ fn string(s: &mut StrLit) {
 fn item(i: &mut Item) {
     z(&mut i.span);
     match &mut i.kind {
-        ItemKind::Listen { addr: a, tls } => {
+        ItemKind::Listen {
+            addr: a,
+            tls,
+            options,
+        } => {
             addr(a);
-            if let Some(t) = tls {
+            for t in [tls, options].into_iter().flatten() {
                 settings(t);
             }
         }
@@ -193,6 +197,7 @@ fn stmt(s: &mut Stmt) {
             opt(value);
         }
         StmtKind::Rewrite(s) => string(s),
+        StmtKind::AllowInPath(ss) => ss.iter_mut().for_each(string),
         StmtKind::BodyJson(t) => template(t),
         StmtKind::Upstream { name, hash_by } => {
             id(name);

@@ -189,6 +189,8 @@ pub(crate) fn template_text_bound(program: &Program, tpl: u16, s: &RegBounds) ->
             TplPart::Text(text) => text.len() as u64,
             TplPart::Reg { r, json: false } => s.get(*r),
             TplPart::Reg { r, json: true } => s.get(*r).saturating_add(2),
+            // every byte may become a three-byte escape
+            TplPart::Path { r, .. } => s.get(*r).saturating_mul(3),
         };
         sum.saturating_add(b)
     })

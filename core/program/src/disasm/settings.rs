@@ -9,6 +9,7 @@ use std::fmt::Write;
 
 use crate::cost::DEFAULT_BUDGET;
 use crate::image::{ConfigImage, Retry, RoutePlan};
+use crate::{PathChars, UnderscoreNames};
 use crate::value::Value;
 
 use super::{group_thousands, size};
@@ -57,7 +58,31 @@ pub(super) fn write_settings(out: &mut String, route: &RoutePlan, img: &ConfigIm
         (_, false) => "cors off (none declared)",
     };
     parts.push(cors.to_string());
+    parts.push(path_policy(route.path_allow, "path strict (default)"));
     let _ = writeln!(out, "  settings: {}", parts.join(" · "));
+}
+
+/// One line per listener: the path characters and underscore names it serves.
+pub(super) fn write_listeners(out: &mut String, img: &ConfigImage) {
+    for l in &img.listeners {
+        let underscores = match l.underscores {
+            UnderscoreNames::Drop => "header underscores dropped (default)",
+            UnderscoreNames::Keep => "header underscores kept",
+            UnderscoreNames::Reject => "header underscores rejected",
+        };
+        let path = path_policy(l.path_allow, "path strict (default)");
+        let tls = if l.tls.is_some() { " tls" } else { "" };
+        let _ = writeln!(out, "listen {}{tls}: {path} · {underscores}", l.addr);
+    }
+}
+
+/// `path allows "%2F" ";"`, or `default` when nothing is allowed.
+fn path_policy(allow: PathChars, default: &str) -> String {
+    if allow.is_empty() {
+        return default.to_string();
+    }
+    let tokens: Vec<String> = allow.tokens().map(|t| format!("\"{t}\"")).collect();
+    format!("path allows {}", tokens.join(" "))
 }
 
 fn or_default(set: Option<u64>, default: u64, show: fn(u64) -> String) -> String {

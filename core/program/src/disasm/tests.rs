@@ -243,6 +243,7 @@ fn petstore() -> ConfigImage {
         body_limit: None,
         buffer_body: true,
         buffer_response: true,
+        path_allow: Default::default(),
     };
     let upstream = Upstream {
         name: "pets".into(),
@@ -272,7 +273,7 @@ fn disasm_matches_the_language_reference_shape() {
     let want = format!(
         "\
 route POST /pets   petstore.gw:74   request: 18 ops · 3 regs · cost {req_cost} · out ≤ 312 B
-  settings: timeout 29s (default) · connect 5s (default) · retry off · budget 100 000 (default) · body ≤ 10 MiB (default), buffered · cors off (none declared)
+  settings: timeout 29s (default) · connect 5s (default) · retry off · budget 100 000 (default) · body ≤ 10 MiB (default), buffered · cors off (none declared) · path strict (default)
   0000  ld.field      r0, client.ip                 ; 50:30  (policy signed_in, used at 75:3)
   0001  throttle      bucket#0 50/s b100, r0        ; 50:3
   0002  auth.jwt      jwt#1 users                   ; 51:3
@@ -338,7 +339,7 @@ fn route_settings_show_what_was_set_and_mark_defaults() {
         line,
         "  settings: timeout 5s · connect 5s (default) · retry 2 on connect_error, 5xx · \
          budget 250 000 · body ≤ 1 MiB, streamed · websocket idle 1m, message ≤ 64 KiB, \
-         no ping · cors off (none declared)"
+         no ping · cors off (none declared) · path strict (default)"
     );
     // Error pages and bare programs have no route settings.
     assert!(!disasm_program(&img.routes[0].request, "request", None).contains("settings:"));

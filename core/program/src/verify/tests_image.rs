@@ -30,6 +30,7 @@ fn route(name: &str, request: Program, response: Option<Program>) -> RoutePlan {
         body_limit: None,
         buffer_body: false,
         buffer_response: false,
+        path_allow: Default::default(),
     }
 }
 

@@ -27,6 +27,8 @@ fn forward(raw: &[u8], edits: &HeaderEdits, f: impl FnOnce(&mut ForwardHead<'_>)
         edits,
         host: UpstreamHost::Client,
         framing: head.framing,
+        upgrade: true,
+        underscores: UnderscoreNames::Drop,
     };
     f(&mut fh);
     let mut out = Vec::new();
@@ -104,6 +106,29 @@ Sec-WebSocket-Key: k==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 Sec-WebSocket-Version: 13\r\nX-Forwarded-For: 192.0.2.7\r\nX-Forwarded-Proto: http\r\n\
 Forwarded: for=192.0.2.7;proto=http;host=\"h\"\r\nConnection: upgrade\r\n\r\n"
     );
+}
+
+#[test]
+fn upgrade_is_dropped_outside_websocket_routes() {
+    let raw = b"GET /chat HTTP/1.1\r\nHost: h\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+Sec-WebSocket-Key: k==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    let got = forward(raw, &HeaderEdits::new(), |f| {
+        f.request_id = b"";
+        f.upgrade = false;
+    });
+    assert!(!got.to_ascii_lowercase().contains("upgrade"), "{got}");
+    assert!(got.ends_with("Connection: keep-alive\r\n\r\n"), "{got}");
+}
+
+#[test]
+fn underscore_names_are_dropped_unless_kept() {
+    let raw = b"GET / HTTP/1.1\r\nHost: h\r\nX_User: admin\r\nX-User: bob\r\n\r\n";
+    assert!(parsed(raw).underscore_names);
+    assert!(!parsed(b"GET / HTTP/1.1\r\nHost: h\r\nX-User: bob\r\n\r\n").underscore_names);
+    let dropped = forward(raw, &HeaderEdits::new(), |_| {});
+    assert!(!dropped.contains("X_User") && dropped.contains("X-User: bob"), "{dropped}");
+    let kept = forward(raw, &HeaderEdits::new(), |f| f.underscores = UnderscoreNames::Keep);
+    assert!(kept.contains("X_User: admin\r\n"), "{kept}");
 }
 
 #[test]
@@ -219,6 +244,8 @@ fn connection_named_fields_dropped_whether_or_not_the_parser_flagged_them() {
         edits: &HeaderEdits::new(),
         host: UpstreamHost::Client,
         framing: head.framing,
+        upgrade: true,
+        underscores: UnderscoreNames::Drop,
     };
     let mut out = Vec::new();
     write_forward_head(&fh, &mut out);

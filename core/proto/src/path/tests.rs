@@ -192,3 +192,27 @@ fn query_pair_table() {
         assert_eq!(got, want.to_vec(), "{}", String::from_utf8_lossy(q));
     }
 }
+
+#[test]
+fn path_chars_found_after_normalisation() {
+    let table: &[(&[u8], &[&str])] = &[
+        (b"/admin/x", &[]),
+        (b"/public%2f..%2fadmin/x", &["%2F"]),
+        (b"/admin;x=1/x", &[";"]),
+        (b"/;/admin/x", &[";"]),
+        (b"/%5Cadmin/x", &["%5C"]),
+        (b"/a%3bb/%25/%3F%23", &["%3B", "%25", "%3F", "%23"]),
+        (b"/%41%2e%7E", &[]),
+    ];
+    for (raw, want) in table {
+        let mut out = String::new();
+        normalize_path(raw, &mut out).unwrap();
+        let got: Vec<&str> = PathChars::of(out.as_bytes()).tokens().collect();
+        assert_eq!(&got, want, "{}", String::from_utf8_lossy(raw));
+    }
+    assert_eq!(PathChars::from_token("%2f"), Some(PathChars::ENCODED_SLASH));
+    assert_eq!(PathChars::from_token("%00"), None);
+    let both = PathChars::ENCODED_SLASH.union(PathChars::SEMICOLON);
+    assert_eq!(both.without(PathChars::SEMICOLON), PathChars::ENCODED_SLASH);
+    assert!(both.without(both).is_empty());
+}

@@ -61,6 +61,7 @@ fn route(
         body_limit: None,
         buffer_body: false,
         buffer_response: false,
+        path_allow: Default::default(),
     };
     let key = RouteKey {
         host: None,
@@ -158,6 +159,8 @@ fn image(up: &[SocketAddr]) -> ConfigImage {
         listeners: vec![Listener {
             addr: "127.0.0.1:0".parse().unwrap(),
             tls: None,
+            path_allow: gw_proto::PathChars::NONE,
+            underscores: gw_proto::UnderscoreNames::Drop,
         }],
         upstreams: vec![upstream(up)],
         routes: plans,

@@ -35,7 +35,8 @@ fn request_transforms_reach_the_host_in_order() {
         Op::LdConst { dst: 1, k: path },
         Op::PathRewrite { r: 1 },
         Op::BodyBuild { tpl: body },
-        // r0 is absent after this load: setting a header to it changes nothing.
+        // r0 is absent after this load: setting a header to it removes the header, so the
+        // client's own value is not forwarded in its place.
         Op::LdField {
             dst: 0,
             field: Field::TlsSubject,
@@ -69,6 +70,7 @@ fn request_transforms_reach_the_host_in_order() {
             r#"RemoveQuery("authorization")"#,
             r#"RewritePath("/v2/users/7")"#,
             r#"SetBody("{\"user\":\"u-1\\\"x\"}")"#,
+            r#"RemoveHeader("x-user-id")"#,
         ]
     );
 }

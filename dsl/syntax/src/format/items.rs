@@ -25,13 +25,18 @@ pub(super) fn settings(p: &mut Printer<'_>, open: usize, body: &[Setting]) {
 fn item(p: &mut Printer<'_>, it: &Item) {
     let start = it.span.start as usize;
     match &it.kind {
-        ItemKind::Listen { addr, tls } => {
+        ItemKind::Listen { addr, tls, options } => {
             p.w("listen ");
             p.w(&super::expr::addr(p, addr));
             if let Some(t) = tls {
                 p.w(" tls ");
                 let open = p.open_after(addr.span.end as usize);
                 settings(p, open, t);
+            }
+            if let Some(o) = options {
+                p.w(" ");
+                let open = p.open_after(addr.span.end as usize);
+                settings(p, open, o);
             }
         }
         ItemKind::Admin(a) => {

@@ -155,6 +155,10 @@ fn kind(p: &mut Printer<'_>, s: &Stmt) {
             return settings(p, open, ss);
         }
         StmtKind::Budget(l) => format!("budget {}", lit(p, l)),
+        StmtKind::AllowInPath(ss) => {
+            let list: Vec<String> = ss.iter().map(|s| string(p, s)).collect();
+            format!("allow_in_path {}", list.join(" "))
+        }
         StmtKind::CorsOff => "cors off".into(),
         StmtKind::DefaultsOff => "defaults off".into(),
         StmtKind::OnResponse(body) => {

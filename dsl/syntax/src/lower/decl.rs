@@ -15,7 +15,10 @@ impl Lower<'_> {
         let kind = match inner.as_rule() {
             Rule::listen => ItemKind::Listen {
                 addr: self.addr(&child(&inner, Rule::addr)?),
-                tls: child(&inner, Rule::settings).map(|s| self.settings(&s)),
+                tls: child(&inner, Rule::listen_tls)
+                    .and_then(|t| child(&t, Rule::settings))
+                    .map(|s| self.settings(&s)),
+                options: child(&inner, Rule::settings).map(|s| self.settings(&s)),
             },
             Rule::admin => ItemKind::Admin(self.addr(&child(&inner, Rule::addr)?)),
             Rule::include => ItemKind::Include(self.string(&child(&inner, Rule::string)?)),

@@ -56,6 +56,7 @@ fn listen_admin_workers() {
     let ItemKind::Listen {
         addr,
         tls: Some(tls),
+        options: None,
     } = only("listen :443 tls {\n  cert \"a.pem\"  key \"a.key\"\n  client_ca \"ca.pem\"\n}")
     else {
         panic!()
@@ -65,10 +66,27 @@ fn listen_admin_workers() {
         settings_text(&tls),
         "cert e:'a.pem' w:key e:'a.key'; client_ca e:'ca.pem'"
     );
-    let ItemKind::Listen { addr, tls: None } = only("listen 127.0.0.1:8080") else {
+    let ItemKind::Listen {
+        addr,
+        tls: None,
+        options: None,
+    } = only("listen 127.0.0.1:8080")
+    else {
         panic!()
     };
     assert_eq!((addr.host.as_str(), addr.port), ("127.0.0.1", 8080));
+    let ItemKind::Listen {
+        tls: None,
+        options: Some(o),
+        ..
+    } = only("listen :8080 { allow_in_path \"%2F\" \";\"; header_underscores keep }")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        settings_text(&o),
+        "allow_in_path e:'%2F' e:';'; header_underscores w:keep"
+    );
     let ItemKind::Admin(a) = only("admin [::1]:9901") else {
         panic!()
     };

@@ -100,6 +100,8 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
         listeners: vec![Listener {
             addr: "127.0.0.1:0".parse().unwrap(),
             tls: None,
+            path_allow: gw_proto::PathChars::NONE,
+            underscores: gw_proto::UnderscoreNames::Drop,
         }],
         upstreams: vec![upstream(&[up])],
         routes: plans,
