@@ -37,8 +37,12 @@ pub struct Edits {
     pub status: Option<u16>,
     pub resp_headers: HeaderEdits,
     pub resp_body: Option<Span>,
-    /// Header edits refused as invalid (logged by the caller).
-    pub refused: u32,
+    /// The name of a request header edit refused because its value cannot be written (a
+    /// control character from the request): the request fails rather than forward the
+    /// client's own field in its place.
+    pub refused_request: Option<Span>,
+    /// Response header edits refused as invalid: each such field is removed instead.
+    pub refused_response: u32,
 }
 
 impl Edits {
@@ -53,7 +57,8 @@ impl Edits {
         self.resp_headers.clear();
         self.resp_body = None;
         self.query_out.clear();
-        self.refused = 0;
+        self.refused_request = None;
+        self.refused_response = 0;
     }
 
     fn push(&mut self, s: &str) -> Span {
@@ -69,28 +74,42 @@ impl Edits {
             .unwrap_or("")
     }
 
-    /// Record one effect.
+    /// Record one effect. An edit that cannot be applied fails closed: the field is removed
+    /// (so the message's own value never stands in for it), and a request edit is recorded
+    /// in `refused_request` for the caller to fail the request.
     pub fn apply(&mut self, effect: Effect<'_>) {
-        let ok = match effect {
-            Effect::SetHeader(n, v) => self.req_headers.set(n.as_bytes(), v.as_bytes()).is_ok(),
-            Effect::AppendHeader(n, v) => {
-                self.req_headers.append(n.as_bytes(), v.as_bytes()).is_ok()
+        match effect {
+            Effect::SetHeader(n, v) | Effect::AppendHeader(n, v) => {
+                let r = if matches!(effect, Effect::SetHeader(..)) {
+                    self.req_headers.set(n.as_bytes(), v.as_bytes())
+                } else {
+                    self.req_headers.append(n.as_bytes(), v.as_bytes())
+                };
+                if r.is_err() {
+                    let _ = self.req_headers.remove(n.as_bytes());
+                    if self.refused_request.is_none() {
+                        self.refused_request = Some(self.push(n));
+                    }
+                }
             }
-            Effect::RemoveHeader(n) => self.req_headers.remove(n.as_bytes()).is_ok(),
-            Effect::RespSetHeader(n, v) => {
-                self.resp_headers.set(n.as_bytes(), v.as_bytes()).is_ok()
+            Effect::RemoveHeader(n) => {
+                let _ = self.req_headers.remove(n.as_bytes());
             }
-            Effect::RespAppendHeader(n, v) => {
-                self.resp_headers.append(n.as_bytes(), v.as_bytes()).is_ok()
+            Effect::RespSetHeader(n, v) | Effect::RespAppendHeader(n, v) => {
+                let r = if matches!(effect, Effect::RespSetHeader(..)) {
+                    self.resp_headers.set(n.as_bytes(), v.as_bytes())
+                } else {
+                    self.resp_headers.append(n.as_bytes(), v.as_bytes())
+                };
+                if r.is_err() {
+                    let _ = self.resp_headers.remove(n.as_bytes());
+                    self.refused_response += 1;
+                }
             }
-            Effect::RespRemoveHeader(n) => self.resp_headers.remove(n.as_bytes()).is_ok(),
-            other => {
-                self.apply_other(other);
-                true
+            Effect::RespRemoveHeader(n) => {
+                let _ = self.resp_headers.remove(n.as_bytes());
             }
-        };
-        if !ok {
-            self.refused += 1;
+            other => self.apply_other(other),
         }
     }
 
@@ -116,6 +135,31 @@ impl Edits {
             _ => {}
         }
     }
+}
+
+/// Check a rewritten path before it becomes a request line: it starts with `/`, holds only
+/// visible ASCII and valid escapes, and has no `.` or `..` segment (in any spelling), so it
+/// can neither split the request nor climb out of the prefix the config wrote. Values are
+/// percent-encoded when the template renders them; this catches what a decoded greedy
+/// parameter or a constant could still bring.
+pub fn check_rewritten_path(path: &str) -> Result<(), &'static str> {
+    let bytes = path.as_bytes();
+    if bytes.first() != Some(&b'/') {
+        return Err("rewritten path does not start with /");
+    }
+    if !bytes.iter().all(u8::is_ascii_graphic) {
+        return Err("rewritten path holds a space or control character");
+    }
+    let mut normal = String::new();
+    gw_proto::normalize_path(bytes, &mut normal).map_err(|_| "rewritten path is malformed")?;
+    let dot = |seg: &str| {
+        let s = seg.replace("%2e", ".").replace("%2E", ".");
+        s == "." || s == ".."
+    };
+    if path.split('/').any(dot) {
+        return Err("rewritten path holds a dot segment");
+    }
+    Ok(())
 }
 
 /// Resolving a list of edits against original name/value pairs.
@@ -166,8 +210,32 @@ mod tests {
         e.apply(Effect::RespRemoveHeader("server"));
         let added: Vec<_> = e.req_headers.added().collect();
         assert_eq!(added, vec![(&b"x-a"[..], &b"2"[..])]);
-        assert_eq!(e.refused, 1);
+        assert_eq!(e.get(e.refused_request.unwrap()), "x-bad");
+        assert!(e.req_headers.drops(b"X-Bad"), "the client's own x-bad is not forwarded");
         assert!(e.resp_headers.drops(b"Server"));
+        e.apply(Effect::RespSetHeader("x-up", "a\nb"));
+        assert_eq!(e.refused_response, 1);
+        assert!(e.resp_headers.drops(b"x-up"), "the upstream's own x-up is not relayed");
+    }
+
+    #[test]
+    fn rewritten_paths_stay_one_line_below_their_prefix() {
+        for ok in ["/", "/v2/a%2Fb", "/x/.hidden/y", "/x/..a/b", "/a/b/"] {
+            assert_eq!(check_rewritten_path(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "x/a",
+            "/a b",
+            "/a\r\nHost: x",
+            "/x/../admin",
+            "/x/%2e%2E/admin",
+            "/x/./a",
+            "/x/..",
+            "/a%zz",
+            "/a%00",
+        ] {
+            assert!(check_rewritten_path(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

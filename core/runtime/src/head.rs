@@ -22,6 +22,9 @@ pub struct UpstreamHead<'a> {
     pub host_override: Option<&'a str>,
     pub fallback_host: &'a str,
     pub framing: Framing,
+    /// The route relays a WebSocket upgrade.
+    pub upgrade: bool,
+    pub underscores: gw_proto::UnderscoreNames,
 }
 
 /// Write the request head gw sends upstream. Builds the edited query into
@@ -50,6 +53,8 @@ pub fn write_upstream_head(h: &UpstreamHead<'_>, edits: &mut Edits, out: &mut Ve
         edits: &edits.req_headers,
         host,
         framing: h.framing,
+        upgrade: h.upgrade,
+        underscores: h.underscores,
     };
     write_forward_head(&f, out);
     edits.query_out = query;

@@ -84,6 +84,9 @@ async fn send<'w>(
         host_override: up.host_header.as_deref(),
         fallback_host: &fallback,
         framing,
+        upgrade: t.upgrade,
+        underscores: crate::request::listener_of(image, c.local)
+            .map_or(gw_proto::UnderscoreNames::Drop, |l| l.underscores),
     };
     write_upstream_head(&head, &mut c.edits, &mut out);
     if let Some(span) = c.edits.body {
@@ -223,6 +226,16 @@ async fn send<'w>(
                 // the 5xx body is not read: this connection cannot be reused
                 conn.close();
                 continue;
+            }
+            // A switch nobody asked for would turn this connection into a tunnel gw does not
+            // relay (RFC 9110 §7.8: a server must not switch unless asked).
+            Ok(_) if head.status == 101 && !t.upgrade => {
+                conn.close();
+                break Err(Error::new(
+                    ErrorKind::BadResponse,
+                    Side::Upstream,
+                    "101 Switching Protocols to a request that did not ask for an upgrade",
+                ));
             }
             Ok(n) => {
                 c.rhb.clear();

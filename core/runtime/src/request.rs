@@ -4,8 +4,10 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use gw_program::{Lookup, NO_REG, Op, Program, RoutePlan};
-use gw_proto::Framing;
+use std::net::SocketAddr;
+
+use gw_program::{ConfigImage, Listener, Lookup, NO_REG, Op, Program, RoutePlan};
+use gw_proto::{Framing, PathChars, UnderscoreNames};
 use gw_vm::{Exit, run};
 
 use crate::body::{BodyIn, OutFraming, flush};
@@ -23,11 +25,23 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     c.body_read = false;
     c.must_close = false;
     c.locals.clear();
+    set_request_id(w, c);
     if let Err(e) = gw_proto::normalize_path(c.head.path.of(&c.hb), &mut c.path) {
         return Box::pin(respond::error(w, cfg, c, &Error::proto(e), None)).await;
     }
-    set_request_id(w, c);
     let image = cfg.image();
+    let listener = listener_of(image, c.local);
+    let (listener_allow, underscores) =
+        listener.map_or((PathChars::NONE, UnderscoreNames::Drop), |l| {
+            (l.path_allow, l.underscores)
+        });
+    let special = PathChars::of(c.path.as_bytes());
+    if !special.without(listener_allow.union(cfg.path_allow_any)).is_empty() {
+        return Box::pin(refuse(w, cfg, c, "path holds a character this listener refuses")).await;
+    }
+    if c.head.underscore_names && underscores == UnderscoreNames::Reject {
+        return Box::pin(refuse(w, cfg, c, "header name with an underscore")).await;
+    }
     let method = std::str::from_utf8(c.head.method.of(&c.hb)).unwrap_or("");
     let host = host_without_port(std::str::from_utf8(c.head.host.of(&c.hb)).unwrap_or(""));
     let route_id = match image.router.lookup(host, method, &c.path, &mut c.params) {
@@ -46,6 +60,12 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "route id");
         return Box::pin(respond::error(w, cfg, c, &e, None)).await;
     };
+    if !special
+        .without(listener_allow.union(route.path_allow))
+        .is_empty()
+    {
+        return Box::pin(refuse(w, cfg, c, "path holds a character this route refuses")).await;
+    }
     let limit = body_limit(cfg, route);
     if let Framing::Length(n) = c.head.framing
         && n > limit
@@ -76,6 +96,9 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
         },
     };
+    if let Err(e) = check_edits(c, route) {
+        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
+    }
     match exit {
         Exit::Forward {
             upstream,
@@ -127,6 +150,48 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             Box::pin(respond::error(w, cfg, c, &e, None)).await
         }
     }
+}
+
+/// 400 for a request refused before any program ran; the connection closes after it.
+async fn refuse(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, why: &'static str) -> Next {
+    let e = Error::proto(gw_proto::ProtoError::BadRequest(why));
+    respond::error(w, cfg, c, &e, None).await
+}
+
+/// The listener a connection came in on, by the address it was accepted at.
+pub(crate) fn listener_of(image: &ConfigImage, local: Option<SocketAddr>) -> Option<&Listener> {
+    match image.listeners.as_slice() {
+        [only] => Some(only),
+        all => all.iter().find(|l| Some(l.addr) == local),
+    }
+}
+
+/// Fail closed on what the request program asked for but could not be done: a header edit
+/// refused (a value from the request holding a control character) must not leave the
+/// client's own field in its place, and a rewritten path must be one request line's worth
+/// of path that stays below its literal prefix.
+fn check_edits(c: &mut Conn, route: &RoutePlan) -> Result<(), Error> {
+    if let Some(name) = c.edits.refused_request.take() {
+        eprintln!(
+            "gw: {} route {}: header edit `{}` refused (invalid value from the request): 400",
+            c.request_id,
+            route.name,
+            c.edits.get(name)
+        );
+        return Err(Error::proto(gw_proto::ProtoError::BadRequest(
+            "a header value from the request cannot be forwarded",
+        )));
+    }
+    if let Some(span) = c.edits.path
+        && let Err(why) = crate::edits::check_rewritten_path(c.edits.get(span))
+    {
+        eprintln!(
+            "gw: {} route {}: rewritten path refused ({why}): 400",
+            c.request_id, route.name
+        );
+        return Err(Error::proto(gw_proto::ProtoError::BadRequest(why)));
+    }
+    Ok(())
 }
 
 /// A route that only says `upstream u` compiles to one `forward` op without a hash key: its

@@ -127,6 +127,12 @@ async fn relay_head(
         .await;
         c.rhb = rhb;
         c.resp_body = rbody;
+        if c.edits.refused_response > 0 {
+            eprintln!(
+                "gw: {} route {}: {} response header edit(s) refused (invalid value): field removed",
+                c.request_id, t.route.name, c.edits.refused_response
+            );
+        }
         match exit {
             Ok(Exit::Done) | Ok(Exit::Forward { .. }) => {}
             Ok(Exit::Respond { status, body, json }) => {

@@ -39,6 +39,9 @@ pub struct Gen {
     pub slots: Vec<crate::slot::Slot>,
     pub split: Vec<Cell<u64>>,
     pub limits: HeadLimits,
+    /// Path characters some route allows: the listener check before routing lets these
+    /// through, and the route's own check decides.
+    pub path_allow_any: gw_proto::PathChars,
 }
 
 impl Gen {
@@ -54,7 +57,13 @@ impl Gen {
             head: l.headers as usize,
             headers: l.header_count as usize,
         };
+        let path_allow_any = loaded
+            .image
+            .routes
+            .iter()
+            .fold(gw_proto::PathChars::NONE, |acc, r| acc.union(r.path_allow));
         Gen {
+            path_allow_any,
             slots,
             split: (0..SPLIT_COUNTERS).map(|_| Cell::new(0)).collect(),
             limits,

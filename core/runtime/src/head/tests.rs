@@ -31,6 +31,8 @@ fn upstream_head_applies_query_and_path_edits() {
         host_override: None,
         fallback_host: "up:80",
         framing: Framing::None,
+        upgrade: false,
+        underscores: gw_proto::UnderscoreNames::Drop,
     };
     let mut out = Vec::new();
     write_upstream_head(&h, &mut edits, &mut out);

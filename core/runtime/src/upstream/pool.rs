@@ -140,23 +140,29 @@ impl Upstreams {
         self.list.get(up)?.servers.get(server).map(|s| s.addr)
     }
 
-    /// A pooled connection to the server that has not sat idle too long.
+    /// A pooled connection to the server that has not sat idle too long and on which nothing
+    /// has arrived since its last response. Bytes an idle upstream connection received (a
+    /// second, unsolicited response; a late body after a HEAD) or its close would otherwise be
+    /// read as the next client's response: such a connection is dropped, as nginx's
+    /// keep-alive close handler does.
     pub fn take(&mut self, up: usize, server: usize, now: Instant) -> Option<TcpStream> {
         let u = self.list.get_mut(up)?;
         let timeout = u.idle_timeout;
         let s = u.servers.get_mut(server)?;
         while let Some((conn, since)) = s.idle.pop() {
-            if now.duration_since(since) < timeout {
+            if now.duration_since(since) < timeout && conn.is_quiet() {
                 return Some(conn);
             }
         }
         None
     }
 
-    /// Return a connection that finished a response cleanly.
+    /// Return a connection that finished a response cleanly; one on which more has already
+    /// arrived is closed instead.
     pub fn put(&mut self, up: usize, server: usize, conn: TcpStream, now: Instant) {
         if let Some(s) = self.server(up, server)
             && s.idle.len() < MAX_IDLE
+            && conn.is_quiet()
         {
             s.idle.push((conn, now));
         }
@@ -301,6 +307,38 @@ mod tests {
         }
         l.health.set(0, 1, false);
         assert_eq!(ups.pick(0, None, Some(0), &l, now), Some(0));
+    }
+
+    #[test]
+    fn a_pooled_connection_that_received_bytes_or_closed_is_not_reused() {
+        crate::Driver::Legacy
+            .block_on(false, async {
+                use std::io::Write;
+                let server = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let addr = server.local_addr().unwrap();
+                let l = loaded(&[&addr.to_string()]);
+                let mut ups = Upstreams::new(&l, 1, None);
+                let now = Instant::now();
+                let quiet = TcpStream::connect_addr(addr).await.unwrap();
+                let (_quiet_peer, _) = server.accept().unwrap();
+                let noisy = TcpStream::connect_addr(addr).await.unwrap();
+                let (mut noisy_peer, _) = server.accept().unwrap();
+                let closed = TcpStream::connect_addr(addr).await.unwrap();
+                let (closed_peer, _) = server.accept().unwrap();
+                let quiet_local = quiet.local_addr().unwrap();
+                ups.put(0, 0, quiet, now);
+                ups.put(0, 0, noisy, now);
+                ups.put(0, 0, closed, now);
+                noisy_peer
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!")
+                    .unwrap();
+                drop(closed_peer);
+                monoio::time::sleep(Duration::from_millis(50)).await;
+                let got = ups.take(0, 0, now).expect("the quiet connection");
+                assert_eq!(got.local_addr().unwrap(), quiet_local);
+                assert_eq!(ups.idle_count(), 0);
+            })
+            .unwrap();
     }
 
     #[test]

@@ -295,6 +295,21 @@ impl RecvMulti {
         })
     }
 
+    /// gw patch: `Some(true)` when the receive is armed and nothing has arrived (no bytes, no
+    /// end of stream, no error), `Some(false)` when something has, `None` when it is not armed
+    /// (the socket itself must be asked).
+    pub(crate) fn quiet(&self) -> Option<bool> {
+        if self.cur.is_some() {
+            return Some(false);
+        }
+        let inner = unsafe { &*self.driver.get() };
+        match inner.multi.slots.get(self.slot) {
+            Some(Some(m)) if !m.queue.is_empty() => Some(false),
+            Some(Some(m)) if m.armed => Some(true),
+            _ => None,
+        }
+    }
+
     /// Ready once something has arrived (bytes, the end of the stream or an error), arming
     /// the receive if it is not: a reader can wait without holding a buffer.
     pub(crate) fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

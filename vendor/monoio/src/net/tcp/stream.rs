@@ -111,6 +111,30 @@ impl TcpStream {
         }
     }
 
+    /// gw patch: whether nothing has arrived on this stream and its peer has not closed it,
+    /// asked without waiting and without consuming anything. An idle keep-alive connection
+    /// that is not quiet holds bytes no request asked for (or is closing), and must not be
+    /// reused. With a multishot receive armed the answer is its queue of arrivals; otherwise
+    /// one non-blocking `MSG_PEEK` of the socket.
+    pub fn is_quiet(&self) -> bool {
+        #[cfg(all(target_os = "linux", feature = "iouring"))]
+        if let Some(q) = self.multi.as_ref().and_then(|m| m.quiet()) {
+            return q;
+        }
+        let mut byte = 0u8;
+        // SAFETY: `byte` is valid for a write of one byte for the duration of the call, and
+        // the fd is open while `self` lives.
+        let n = unsafe {
+            libc::recv(
+                self.fd.raw_fd(),
+                (&mut byte as *mut u8).cast(),
+                1,
+                libc::MSG_PEEK | libc::MSG_DONTWAIT,
+            )
+        };
+        n < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+    }
+
     /// gw patch: whether reads go through a multishot receive.
     pub fn has_multishot(&self) -> bool {
         #[cfg(all(target_os = "linux", feature = "iouring"))]
