@@ -21,8 +21,8 @@ pub mod router;
 pub mod value;
 pub mod verify;
 
-pub use gw_proto::{PathChars, UnderscoreNames};
 pub use field::Field;
+pub use gw_proto::{PathChars, UnderscoreNames};
 pub use image::*;
 pub use op::{ArithOp, Builtin, CmpOp, NO_REG, NONE, Op, Reg, StrOp};
 pub use program::{CidrSet, Loc, Program, Template, TplPart};

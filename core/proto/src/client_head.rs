@@ -131,7 +131,10 @@ mod tests {
         }
         let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\n";
         let mut resp = ResponseHead::default();
-        assert!(matches!(parse_response(raw, true, &mut resp), Ok(Status::Complete(_))));
+        assert!(matches!(
+            parse_response(raw, true, &mut resp),
+            Ok(Status::Complete(_))
+        ));
         let edits = HeaderEdits::new();
         let h = ClientHead {
             status: 200,
@@ -146,7 +149,11 @@ mod tests {
         };
         let mut out = Vec::new();
         write_response_head(&h, &mut out);
-        assert!(String::from_utf8(out).unwrap().contains("Content-Length: 20"));
+        assert!(
+            String::from_utf8(out)
+                .unwrap()
+                .contains("Content-Length: 20")
+        );
     }
 
     #[test]

@@ -32,7 +32,9 @@ pub use client_head::{ClientHead, write_response_head};
 pub use edits::{HeaderEdits, InvalidHeader};
 pub use forward::{ForwardHead, UnderscoreNames, UpstreamHost, is_hop_by_hop, write_forward_head};
 pub use fuzzing::{fuzz_chunked, fuzz_request, fuzz_response};
-pub use path::{PathChars, normalize_path, percent_decode_component, percent_decode_query, query_pairs};
+pub use path::{
+    PathChars, normalize_path, percent_decode_component, percent_decode_query, query_pairs,
+};
 pub use request::{MAX_HEADERS, RequestHead, parse_request};
 pub use response::{MAX_RESPONSE_HEAD, ResponseHead, parse_response};
 pub use wire::{canonical_reason, write_header, write_status_line};

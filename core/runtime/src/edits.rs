@@ -211,11 +211,17 @@ mod tests {
         let added: Vec<_> = e.req_headers.added().collect();
         assert_eq!(added, vec![(&b"x-a"[..], &b"2"[..])]);
         assert_eq!(e.get(e.refused_request.unwrap()), "x-bad");
-        assert!(e.req_headers.drops(b"X-Bad"), "the client's own x-bad is not forwarded");
+        assert!(
+            e.req_headers.drops(b"X-Bad"),
+            "the client's own x-bad is not forwarded"
+        );
         assert!(e.resp_headers.drops(b"Server"));
         e.apply(Effect::RespSetHeader("x-up", "a\nb"));
         assert_eq!(e.refused_response, 1);
-        assert!(e.resp_headers.drops(b"x-up"), "the upstream's own x-up is not relayed");
+        assert!(
+            e.resp_headers.drops(b"x-up"),
+            "the upstream's own x-up is not relayed"
+        );
     }
 
     #[test]

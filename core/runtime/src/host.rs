@@ -154,7 +154,7 @@ pub fn query_value(query: &[u8], name: &[u8]) -> Option<Value> {
             Some(i) => (pair.get(..i)?, pair.get(i + 1..)?),
             None => (pair, &b""[..]),
         };
-        (k == name).then(|| text(&percent_decode(v)))
+        (k == name).then(|| text(&percent_decode(v, true)))
     })
 }
 
@@ -167,8 +167,12 @@ pub fn cookie_value(header: &[u8], name: &[u8]) -> Option<Value> {
     })
 }
 
-fn percent_decode(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
-    if !v.iter().any(|b| *b == b'%' || *b == b'+') {
+/// `+` is a space in a query (form encoding), itself in a path.
+fn percent_decode(v: &[u8], plus_is_space: bool) -> std::borrow::Cow<'_, [u8]> {
+    if !v
+        .iter()
+        .any(|b| *b == b'%' || (plus_is_space && *b == b'+'))
+    {
         return std::borrow::Cow::Borrowed(v);
     }
     let hex = |b: u8| (b as char).to_digit(16).map(|d| d as u8);
@@ -176,7 +180,7 @@ fn percent_decode(v: &[u8]) -> std::borrow::Cow<'_, [u8]> {
     let mut i = 0;
     while let Some(&b) = v.get(i) {
         match b {
-            b'+' => out.push(b' '),
+            b'+' if plus_is_space => out.push(b' '),
             b'%' => match (
                 v.get(i + 1).and_then(|h| hex(*h)),
                 v.get(i + 2).and_then(|l| hex(*l)),
@@ -206,7 +210,9 @@ impl Host for ReqHost<'_> {
                 .params
                 .get(i as usize)
                 .and_then(|(a, b)| r.path.get(*a as usize..*b as usize))
-                .map_or(Value::Absent, |s| text(&percent_decode(s.as_bytes()))),
+                .map_or(Value::Absent, |s| {
+                    text(&percent_decode(s.as_bytes(), false))
+                }),
             Field::Query(k) => {
                 query_value(r.head.query.of(r.hb), self.const_name(k)).unwrap_or(Value::Absent)
             }

@@ -31,13 +31,22 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     }
     let image = cfg.image();
     let listener = listener_of(image, c.local);
-    let (listener_allow, underscores) =
-        listener.map_or((PathChars::NONE, UnderscoreNames::Drop), |l| {
+    let (listener_allow, underscores) = listener
+        .map_or((PathChars::NONE, UnderscoreNames::Drop), |l| {
             (l.path_allow, l.underscores)
         });
     let special = PathChars::of(c.path.as_bytes());
-    if !special.without(listener_allow.union(cfg.path_allow_any)).is_empty() {
-        return Box::pin(refuse(w, cfg, c, "path holds a character this listener refuses")).await;
+    if !special
+        .without(listener_allow.union(cfg.path_allow_any))
+        .is_empty()
+    {
+        return Box::pin(refuse(
+            w,
+            cfg,
+            c,
+            "path holds a character this listener refuses",
+        ))
+        .await;
     }
     if c.head.underscore_names && underscores == UnderscoreNames::Reject {
         return Box::pin(refuse(w, cfg, c, "header name with an underscore")).await;
@@ -64,7 +73,13 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         .without(listener_allow.union(route.path_allow))
         .is_empty()
     {
-        return Box::pin(refuse(w, cfg, c, "path holds a character this route refuses")).await;
+        return Box::pin(refuse(
+            w,
+            cfg,
+            c,
+            "path holds a character this route refuses",
+        ))
+        .await;
     }
     let limit = body_limit(cfg, route);
     if let Framing::Length(n) = c.head.framing

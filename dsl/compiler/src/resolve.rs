@@ -171,8 +171,7 @@ fn walk<'a>(
     for item in items {
         match &item.kind {
             ItemKind::Listen { addr, tls, options } => {
-                c.listens
-                    .push((addr, tls.as_deref(), options.as_deref()))
+                c.listens.push((addr, tls.as_deref(), options.as_deref()))
             }
             ItemKind::Admin(a) => c.admins.push(a),
             ItemKind::Include(_) => {}

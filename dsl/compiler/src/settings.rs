@@ -310,7 +310,10 @@ pub(crate) fn listener(
         l.tls = tls_config(cx, addr, &tls_entries);
     }
     args::check_unique(cx, &entries, LISTENER_KW);
-    for e in entries.iter().filter(|e| LISTENER_KW.contains(&e.name.name.as_str())) {
+    for e in entries
+        .iter()
+        .filter(|e| LISTENER_KW.contains(&e.name.name.as_str()))
+    {
         let mut c = Cursor::new(e);
         if e.name.name == "allow_in_path" {
             l.path_allow = path_chars(cx, &mut c);
@@ -364,7 +367,12 @@ fn underscores(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> UnderscoreNames {
         Some("keep") => UnderscoreNames::Keep,
         Some("reject") => UnderscoreNames::Reject,
         _ => {
-            args::expected(cx, at, "`drop`, `keep` or `reject`", "`header_underscores reject`");
+            args::expected(
+                cx,
+                at,
+                "`drop`, `keep` or `reject`",
+                "`header_underscores reject`",
+            );
             UnderscoreNames::Drop
         }
     }

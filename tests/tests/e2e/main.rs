@@ -34,6 +34,7 @@ mod busy_poll;
 mod cli;
 mod concurrency;
 mod errors;
+mod fail_closed;
 mod framing;
 mod headers;
 mod limits;

@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 use crate::cost::DEFAULT_BUDGET;
 use crate::image::{ConfigImage, Retry, RoutePlan};
-use crate::{PathChars, UnderscoreNames};
 use crate::value::Value;
+use crate::{PathChars, UnderscoreNames};
 
 use super::{group_thousands, size};
 

@@ -126,8 +126,13 @@ fn underscore_names_are_dropped_unless_kept() {
     assert!(parsed(raw).underscore_names);
     assert!(!parsed(b"GET / HTTP/1.1\r\nHost: h\r\nX-User: bob\r\n\r\n").underscore_names);
     let dropped = forward(raw, &HeaderEdits::new(), |_| {});
-    assert!(!dropped.contains("X_User") && dropped.contains("X-User: bob"), "{dropped}");
-    let kept = forward(raw, &HeaderEdits::new(), |f| f.underscores = UnderscoreNames::Keep);
+    assert!(
+        !dropped.contains("X_User") && dropped.contains("X-User: bob"),
+        "{dropped}"
+    );
+    let kept = forward(raw, &HeaderEdits::new(), |f| {
+        f.underscores = UnderscoreNames::Keep
+    });
     assert!(kept.contains("X_User: admin\r\n"), "{kept}");
 }
 

@@ -134,9 +134,9 @@ impl Lower<'_> {
             },
             Rule::websocket_stmt => StmtKind::Websocket(self.settings(&child(p, Rule::settings)?)),
             Rule::budget_stmt => StmtKind::Budget(self.req_lit(p)?),
-            Rule::allow_in_path => StmtKind::AllowInPath(
-                children(p, Rule::string).map(|s| self.string(&s)).collect(),
-            ),
+            Rule::allow_in_path => {
+                StmtKind::AllowInPath(children(p, Rule::string).map(|s| self.string(&s)).collect())
+            }
             Rule::cors_off => StmtKind::CorsOff,
             Rule::defaults_off => StmtKind::DefaultsOff,
             Rule::on_response => {

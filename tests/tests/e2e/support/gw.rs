@@ -180,10 +180,15 @@ impl Gw {
 
     /// As [`Gw::start`], with extra command-line arguments.
     pub fn start_with(driver: Driver, config: &str, args: &[&str]) -> Gw {
+        Gw::start_listening(driver, "", config, args)
+    }
+
+    /// As [`Gw::start_with`], with options for the listener (`{ allow_in_path "%2F" }`).
+    pub fn start_listening(driver: Driver, listen: &str, config: &str, args: &[&str]) -> Gw {
         // A port found free by bind :0 can be taken (by another test's socket) before gw
         // binds it: try another one then.
         for _ in 0..ADDR_IN_USE_RETRIES {
-            match Gw::try_start(driver, config, args) {
+            match Gw::try_start(driver, listen, config, args) {
                 Ok(gw) => return gw,
                 Err(dir) => drop(dir),
             }
@@ -192,9 +197,9 @@ impl Gw {
     }
 
     /// Err (with the spent temp dir) only when the port was taken; panics on other failures.
-    fn try_start(driver: Driver, config: &str, args: &[&str]) -> Result<Gw, TempDir> {
+    fn try_start(driver: Driver, listen: &str, config: &str, args: &[&str]) -> Result<Gw, TempDir> {
         let port = free_port();
-        let config = format!("listen 127.0.0.1:{port}\n{config}");
+        let config = format!("listen 127.0.0.1:{port} {listen}\n{config}");
         let dir = TempDir::new();
         let (mut proc, stdout) = spawn_gw(&dir, &config, driver, args);
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();

@@ -35,6 +35,9 @@ pub enum Reply {
     /// Reply, then close the connection after a pause (a keep-alive connection that the
     /// upstream drops while it sits idle in gw's pool).
     CloseAfter(Duration, Box<Reply>),
+    /// Reply, then after a pause write these bytes on the same connection, unasked (a second
+    /// response, a body after a HEAD response), and keep it open.
+    ThenLater(Box<Reply>, Duration, Vec<u8>),
     /// Never answer; hold the connection until the server stops.
     Never,
     /// Close without answering.
@@ -122,6 +125,13 @@ pub(super) fn perform(
             perform(out, req, *inner, server)?;
             sleep_unless_stopped(pause, server);
             return Ok(false);
+        }
+        Reply::ThenLater(inner, pause, bytes) => {
+            perform(out, req, *inner, server)?;
+            if !sleep_unless_stopped(pause, server) {
+                return Ok(false);
+            }
+            out.write_all(&bytes)?;
         }
         Reply::Never => {
             sleep_unless_stopped(Duration::from_secs(600), server);
