@@ -36,6 +36,16 @@ const TARGETS: &[Target] = &[
         call: "gw_proto::fuzz_chunked",
         run: gw_proto::fuzz_chunked,
     },
+    Target {
+        name: "path_rewrite",
+        call: "gw_proto::fuzz_path_rewrite",
+        run: gw_proto::fuzz_path_rewrite,
+    },
+    Target {
+        name: "upstream_exchange",
+        call: "gw_proto::fuzz_upstream_exchange",
+        run: gw_proto::fuzz_upstream_exchange,
+    },
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -4,10 +4,10 @@
 use std::net::{IpAddr, Ipv6Addr};
 
 use crate::{
-    Chunk, ChunkedDecoder, ClientHead, ForwardHead, Framing, HeadLimits, HeaderEdits, RequestHead,
-    ResponseHead, Status, UpstreamHost, normalize_path, parse_request, parse_response,
-    percent_decode_component, percent_decode_query, query_pairs, write_forward_head,
-    write_response_head,
+    Chunk, ChunkedDecoder, ClientHead, ForwardHead, Framing, HeadLimits, HeaderEdits, PathChars,
+    RequestHead, ResponseHead, Status, UpstreamHost, check_forward_path, normalize_path,
+    parse_request, parse_response, percent_decode_component, percent_decode_query,
+    push_path_encoded, query_pairs, write_forward_head, write_response_head,
 };
 
 /// Parse pipelined requests from `data` as the runtime would: head, path, query, upstream head
@@ -76,6 +76,194 @@ pub fn fuzz_response(data: &[u8]) {
             data.get(n..).unwrap_or(&[]),
             ChunkedDecoder::upstream(),
         );
+    }
+}
+
+/// A request whose path is routed, then rewritten as `rewrite path` does: the path normalised
+/// and checked against the default path policy, a `{rest+}` value under `/rw/` and a `{id}`
+/// value under `/one/` decoded and written into `/x/{rest}` and `/items/{id}/v` with the path
+/// encoder, and a value taken from the rest of the input written both ways. Whatever passes
+/// [`check_forward_path`] goes into an upstream head, which must parse back as exactly one
+/// request carrying that path, and must stay below its literal prefix. Without a rewrite,
+/// the upstream receives exactly the path that was routed.
+pub fn fuzz_path_rewrite(data: &[u8]) {
+    let split = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    let (raw, value) = (
+        data.get(..split).unwrap_or(&[]),
+        data.get(split + 1..).unwrap_or(&[]),
+    );
+    let mut routed = String::new();
+    let mut rendered = Vec::new();
+    if normalize_path(raw, &mut routed).is_ok() {
+        let strict = PathChars::of(routed.as_bytes()).is_empty();
+        if strict {
+            must_forward_as(routed.as_bytes(), routed.as_bytes(), "/");
+        }
+        let mut decoded = String::new();
+        if let Some(rest) = routed.strip_prefix("/rw/")
+            && percent_decode_component(rest.as_bytes(), &mut decoded).is_ok()
+        {
+            rendered.push(render("/x/", &decoded, true, ""));
+        }
+        if let Some(id) = routed.strip_prefix("/one/")
+            && !id.contains('/')
+            && !id.is_empty()
+            && percent_decode_component(id.as_bytes(), &mut decoded).is_ok()
+        {
+            rendered.push(render("/items/", &decoded, false, "/v"));
+        }
+    }
+    let value = String::from_utf8_lossy(value);
+    rendered.push(render("/x/", &value, true, ""));
+    rendered.push(render("/items/", &value, false, "/v"));
+    for (prefix, path) in rendered {
+        if check_forward_path(path.as_bytes()).is_ok() {
+            must_forward_as(path.as_bytes(), path.as_bytes(), prefix);
+        }
+    }
+}
+
+/// `prefix` + `value` through the path encoder + `suffix`, with the prefix it must stay under.
+fn render(
+    prefix: &'static str,
+    value: &str,
+    segments: bool,
+    suffix: &str,
+) -> (&'static str, String) {
+    let mut out = String::from(prefix);
+    push_path_encoded(value, segments, &mut out);
+    out.push_str(suffix);
+    (prefix, out)
+}
+
+/// Write an upstream head for `path` and check that it parses back as one request whose
+/// path is `want`, and that the path, normalised as an upstream would, stays under `prefix`.
+fn must_forward_as(path: &[u8], want: &[u8], prefix: &str) {
+    let raw = b"GET / HTTP/1.1\r\nHost: fuzz\r\n\r\n";
+    let mut head = RequestHead::default();
+    if !matches!(
+        parse_request(raw, &HeadLimits::default(), &mut head),
+        Ok(Status::Complete(_))
+    ) {
+        return;
+    }
+    let edits = HeaderEdits::new();
+    let forward = ForwardHead {
+        request: &head,
+        buf: raw,
+        path,
+        query: b"",
+        client_ip: IpAddr::V6(Ipv6Addr::LOCALHOST),
+        tls: false,
+        request_id: b"fuzz",
+        edits: &edits,
+        host: UpstreamHost::Client,
+        framing: head.framing,
+        upgrade: false,
+        underscores: crate::UnderscoreNames::Drop,
+    };
+    let mut out = Vec::new();
+    write_forward_head(&forward, &mut out);
+    let limits = HeadLimits {
+        url: out.len(),
+        ..HeadLimits::default()
+    };
+    let mut back = RequestHead::default();
+    match parse_request(&out, &limits, &mut back) {
+        Ok(Status::Complete(n)) => {
+            assert_eq!(n, out.len(), "one upstream head, nothing after it");
+            assert_eq!(back.path.of(&out), want, "the path routed is the path sent");
+        }
+        other => panic!("the upstream head does not parse: {other:?}"),
+    }
+    let mut normal = String::new();
+    if normalize_path(want, &mut normal).is_ok() {
+        assert!(
+            normal.starts_with(prefix),
+            "{normal} climbed out of {prefix}"
+        );
+    }
+}
+
+/// Upstream responses read off one connection, as the proxy reads them: interim responses
+/// skipped, each final head relayed, its body framed by the request's method (bit `i` of
+/// `data[0]`: HEAD), then the next response from the bytes after it. The relayed head must
+/// parse back as exactly one head, framed as gw frames the body it sends, with no
+/// Content-Length on a 1xx, 204 or 304.
+pub fn fuzz_upstream_exchange(data: &[u8]) {
+    let Some((&methods, mut rest)) = data.split_first() else {
+        return;
+    };
+    let mut head = ResponseHead::default();
+    let mut back = ResponseHead::default();
+    let edits = HeaderEdits::new();
+    let mut out = Vec::new();
+    for i in 0..8 {
+        let is_head = methods >> i & 1 == 1;
+        let n = loop {
+            match parse_response(rest, is_head, &mut head) {
+                Ok(Status::Complete(n))
+                    if (100..200).contains(&head.status) && head.status != 101 =>
+                {
+                    rest = rest.get(n..).unwrap_or(&[]);
+                }
+                Ok(Status::Complete(n)) => break n,
+                _ => return,
+            }
+        };
+        if head.status == 101 {
+            return;
+        }
+        let no_body = is_head || matches!(head.status, 204 | 304);
+        let framing = match head.framing {
+            _ if no_body => Framing::None,
+            Framing::Length(n) => Framing::Length(n),
+            Framing::None => Framing::Length(0),
+            Framing::Chunked | Framing::UntilClose => Framing::Chunked,
+        };
+        let client = ClientHead {
+            status: head.status,
+            reason: head.reason.of(rest),
+            upstream: Some((&head, rest)),
+            framing,
+            close: !head.keep_alive,
+            client_minor: 1,
+            request_id: b"fuzz",
+            via: b"",
+            edits: &edits,
+        };
+        out.clear();
+        write_response_head(&client, &mut out);
+        match parse_response(&out, is_head, &mut back) {
+            Ok(Status::Complete(m)) => {
+                assert_eq!(m, out.len(), "one relayed head");
+                assert_eq!(back.status, head.status);
+                if !no_body {
+                    assert_eq!(back.framing, framing, "the body is framed as it is sent");
+                }
+                if matches!(head.status, 204 | 304) {
+                    assert!(
+                        back.header(&out, b"content-length").is_none(),
+                        "no Content-Length on {}",
+                        head.status
+                    );
+                }
+            }
+            other => panic!("the relayed head does not parse: {other:?}"),
+        }
+        let body = rest.get(n..).unwrap_or(&[]);
+        let used = if no_body {
+            Some(0)
+        } else {
+            skip_body(head.framing, body, ChunkedDecoder::upstream())
+        };
+        let Some(used) = used else {
+            return;
+        };
+        if !head.keep_alive {
+            return;
+        }
+        rest = body.get(used..).unwrap_or(&[]);
     }
 }
 
@@ -149,6 +337,12 @@ Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
             fuzz_chunked(&data);
         }
         fuzz_chunked(b"");
+        fuzz_path_rewrite(b"/rw/a%20HTTP/1.1%0D%0AHost:%20t%0D%0A%0D%0AGET%20/smug\n../../x");
+        fuzz_path_rewrite(b"/one/..%2Fadmin\n..");
+        fuzz_upstream_exchange(
+            b"\x02HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\nx\
+HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nHTTP/1.1 204 No Content\r\nContent-Length: 3\r\n\r\n",
+        );
     }
 
     /// A deterministic xorshift generator: the same mutations on every run.

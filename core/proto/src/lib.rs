@@ -31,9 +31,12 @@ pub use chunked::{Chunk, ChunkedDecoder, MAX_CHUNK_EXT, MAX_TRAILERS, write_chun
 pub use client_head::{ClientHead, write_response_head};
 pub use edits::{HeaderEdits, InvalidHeader};
 pub use forward::{ForwardHead, UnderscoreNames, UpstreamHost, is_hop_by_hop, write_forward_head};
-pub use fuzzing::{fuzz_chunked, fuzz_request, fuzz_response};
+pub use fuzzing::{
+    fuzz_chunked, fuzz_path_rewrite, fuzz_request, fuzz_response, fuzz_upstream_exchange,
+};
 pub use path::{
-    PathChars, normalize_path, percent_decode_component, percent_decode_query, query_pairs,
+    PathChars, check_forward_path, normalize_path, percent_decode_component, percent_decode_query,
+    push_path_encoded, query_pairs,
 };
 pub use request::{MAX_HEADERS, RequestHead, parse_request};
 pub use response::{MAX_RESPONSE_HEAD, ResponseHead, parse_response};

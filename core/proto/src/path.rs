@@ -246,6 +246,69 @@ impl PathChars {
     }
 }
 
+/// Append `s` percent-encoded for a path: unreserved characters, the sub-delimiters other
+/// than `;`, `:` and `@` stay; `/` stays only when `segments` (a rest-of-path value whose
+/// slashes separate segments); everything else (`%` `?` `#` `;` `\\`, spaces, controls,
+/// non-ASCII bytes) becomes `%XX`. A decoded value such as `a/../b` or `x HTTP/1.1\r\n…` can
+/// then never become segments or lines gw did not route.
+pub fn push_path_encoded(s: &str, segments: bool, out: &mut String) {
+    for &b in s.as_bytes() {
+        let keep = is_unreserved(b)
+            || matches!(
+                b,
+                b'!' | b'$' | b'&' | b'\'' | b'(' | b')' | b'*' | b'+' | b',' | b'=' | b':' | b'@'
+            )
+            || (segments && b == b'/');
+        if keep {
+            out.push(char::from(b));
+        } else {
+            push_escape(b, out);
+        }
+    }
+}
+
+/// Check a path gw is about to write into a request line that it did not normalise itself (a
+/// rewritten one): it starts with `/`, holds only visible ASCII and valid escapes (no `%00`),
+/// and has no `.` or `..` segment in any spelling, so it can neither split the request nor
+/// climb above the prefix the config wrote.
+pub fn check_forward_path(path: &[u8]) -> Result<(), ProtoError> {
+    if path.first() != Some(&b'/') {
+        return Err(bad("rewritten path does not start with /"));
+    }
+    if !path.iter().all(u8::is_ascii_graphic) {
+        return Err(bad("rewritten path holds a space or control character"));
+    }
+    if path.contains(&b'\\') {
+        return Err(bad("backslash in rewritten path"));
+    }
+    for segment in path.split(|&b| b == b'/') {
+        let mut dots = 0;
+        let mut other = false;
+        let mut i = 0;
+        while let Some(&b) = segment.get(i) {
+            if b == b'%' {
+                match escape_at(segment, i)? {
+                    0 => return Err(bad("NUL in rewritten path")),
+                    b'.' => dots += 1,
+                    _ => other = true,
+                }
+                i += 3;
+                continue;
+            }
+            if b == b'.' {
+                dots += 1;
+            } else {
+                other = true;
+            }
+            i += 1;
+        }
+        if !other && (dots == 1 || dots == 2) {
+            return Err(bad("dot segment in rewritten path"));
+        }
+    }
+    Ok(())
+}
+
 /// Percent-decode a path parameter or other URI component into `out` (replacing its content).
 /// `+` is kept as `+`. Refused: invalid escapes, `%00`, and a result that is not UTF-8.
 pub fn percent_decode_component(raw: &[u8], out: &mut String) -> Result<(), ProtoError> {

@@ -198,13 +198,16 @@ fn check_edits(c: &mut Conn, route: &RoutePlan) -> Result<(), Error> {
         )));
     }
     if let Some(span) = c.edits.path
-        && let Err(why) = crate::edits::check_rewritten_path(c.edits.get(span))
+        && let Err(e) = gw_proto::check_forward_path(c.edits.get(span).as_bytes())
     {
+        let e = Error::proto(e);
         eprintln!(
-            "gw: {} route {}: rewritten path refused ({why}): 400",
-            c.request_id, route.name
+            "gw: {} route {}: rewritten path refused ({}): 400",
+            c.request_id,
+            route.name,
+            e.message()
         );
-        return Err(Error::proto(gw_proto::ProtoError::BadRequest(why)));
+        return Err(e);
     }
     Ok(())
 }

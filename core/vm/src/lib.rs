@@ -44,7 +44,6 @@ mod fault;
 mod hash;
 mod rng;
 mod template;
-pub use template::push_path_encoded;
 #[cfg(test)]
 mod testing;
 

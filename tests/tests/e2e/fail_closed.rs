@@ -19,7 +19,7 @@ fn rewrite_values_cannot_split_or_climb(d: Driver) {
     let up = Upstream::echo("u");
     let config = format!(
         "{}route ANY /rw/{{rest+}} {{\n  rewrite path \"/x/{{path.rest}}\"\n  upstream u\n}}\n\
-route GET /one/{{id}} {{\n  allow_in_path \"%2F\" \"%3F\" \"%23\"\n  rewrite path \"/items/{{path.id}}/v\"\n  upstream u\n}}\n\
+route GET /one/{{id}} {{\n  rewrite path \"/items/{{path.id}}/v\"\n  upstream u\n}}\n\
 route GET /q {{\n  rewrite path \"/search/{{query.term ?? \"none\"}}\"\n  upstream u\n}}\n",
         upstream_block("u", &[up.addr()], "")
     );
@@ -32,8 +32,9 @@ route GET /q {{\n  rewrite path \"/search/{{query.term ?? \"none\"}}\"\n  upstre
         ),
         ("/rw/a+b%20c", "/x/a+b%20c"),
         ("/rw/a/b", "/x/a/b"),
-        ("/one/..%2Fadmin", "/items/..%2Fadmin/v"),
-        ("/one/a%3Fb%23c", "/items/a%3Fb%23c/v"),
+        // an encoded slash is refused before routing: decoded, it would climb
+        ("/one/..%2Fadmin", ""),
+        ("/one/a%20b", "/items/a%20b/v"),
         (
             "/q?term=..%2F..%2Fadmin%20HTTP/1.1%0D%0AX:%20y",
             "/search/..%2F..%2Fadmin%20HTTP%2F1.1%0D%0AX:%20y",
@@ -45,8 +46,8 @@ route GET /q {{\n  rewrite path \"/search/{{query.term ?? \"none\"}}\"\n  upstre
         let r = gw.get(sent);
         let after = up.traffic();
         let got: Vec<&str> = after.iter().skip(before).map(|r| r.path()).collect();
-        if want.ends_with("/..") {
-            // a value that is a whole dot segment would climb: refused, nothing forwarded
+        if want.is_empty() || want.ends_with("/..") {
+            // a value that would climb: refused, nothing forwarded
             assert_eq!(r.status, 400, "{sent}");
             assert!(got.is_empty(), "{sent}: forwarded {got:?}");
             continue;

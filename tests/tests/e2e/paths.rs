@@ -54,6 +54,7 @@ fn allowed_path_characters_reach_the_upstream_as_routed(d: Driver) {
     let up = Upstream::echo("u");
     let config = format!(
         "{}route GET /blobs/{{key}} {{\n  allow_in_path \"%2F\"\n  upstream u\n}}\n\
+route GET /enc/{{id}} {{\n  allow_in_path \"%2F\" \"%3F\"\n  rewrite path \"/items/{{path.id}}/v\"\n  upstream u\n}}\n\
 route ANY /{{proxy+}} {{\n  upstream u\n}}\n",
         upstream_block("u", &[up.addr()], "")
     );
@@ -70,6 +71,9 @@ route ANY /{{proxy+}} {{\n  upstream u\n}}\n",
         400,
         "only %2F is allowed there"
     );
+    // decoded into a rewritten path, an allowed encoded slash is encoded again
+    assert_eq!(gw.get("/enc/..%2Fadmin%3F").status, 200);
+    assert_eq!(up.traffic().pop().unwrap().target, "/items/..%2Fadmin%3F/v");
     drop(gw);
 
     let gw = Gw::start_listening(d, "{ allow_in_path \";\" \"%2F\" }", &config, &[]);

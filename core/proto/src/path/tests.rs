@@ -216,3 +216,52 @@ fn path_chars_found_after_normalisation() {
     assert_eq!(both.without(PathChars::SEMICOLON), PathChars::ENCODED_SLASH);
     assert!(both.without(both).is_empty());
 }
+
+#[test]
+fn path_values_cannot_split_or_climb() {
+    let enc = |s: &str, segments: bool| {
+        let mut out = String::new();
+        push_path_encoded(s, segments, &mut out);
+        out
+    };
+    assert_eq!(
+        enc("a HTTP/1.1\r\nHost: t\r\n\r\nGET /smug", false),
+        "a%20HTTP%2F1.1%0D%0AHost:%20t%0D%0A%0D%0AGET%20%2Fsmug"
+    );
+    assert_eq!(enc("../admin", false), "..%2Fadmin");
+    assert_eq!(enc("a/b c", true), "a/b%20c");
+    assert_eq!(enc("x;y?z#w%25\\", true), "x%3By%3Fz%23w%2525%5C");
+    assert_eq!(enc("é+~", false), "%C3%A9+~");
+}
+
+#[test]
+fn forward_paths_stay_one_line_below_their_prefix() {
+    for ok in [
+        "/",
+        "/v2/a%2Fb",
+        "/x/.hidden/y",
+        "/x/..a/b",
+        "/a/b/",
+        "/x/...",
+        "/a//b",
+    ] {
+        assert_eq!(check_forward_path(ok.as_bytes()), Ok(()), "{ok}");
+    }
+    for bad in [
+        "x/a",
+        "",
+        "/a b",
+        "/a\r\nHost: x",
+        "/x/../admin",
+        "/x/%2e%2E/admin",
+        "/x/.%2e",
+        "/x/./a",
+        "/x/..",
+        "/a%zz",
+        "/a%0",
+        "/a%00",
+        "/a\\b",
+    ] {
+        assert!(check_forward_path(bad.as_bytes()).is_err(), "{bad:?}");
+    }
+}
