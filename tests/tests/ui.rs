@@ -29,7 +29,7 @@ const CODES: &[&str] = &[
     "E0601", "E0602", // cost and size
     "E0701", "E0702", "E0703", // files and addresses
     "E0801", // plugins the build does not serve
-    "W0101", "W0102", "W0103", "W0104", "W0105", // lints
+    "W0101", "W0102", "W0103", "W0104", "W0105", "W0106", // lints
 ];
 
 /// The fixed environment `env("X")` reads in every ui file.

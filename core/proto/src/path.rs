@@ -269,8 +269,8 @@ pub fn push_path_encoded(s: &str, segments: bool, out: &mut String) {
 
 /// Check a path gw is about to write into a request line that it did not normalise itself (a
 /// rewritten one): it starts with `/`, holds only visible ASCII and valid escapes (no `%00`),
-/// and has no `.` or `..` segment in any spelling, so it can neither split the request nor
-/// climb above the prefix the config wrote.
+/// no raw `?` or `#`, and no `.` or `..` segment in any spelling, so it can neither split
+/// the request, nor move into its query, nor climb above the prefix the config wrote.
 pub fn check_forward_path(path: &[u8]) -> Result<(), ProtoError> {
     if path.first() != Some(&b'/') {
         return Err(bad("rewritten path does not start with /"));
@@ -280,6 +280,10 @@ pub fn check_forward_path(path: &[u8]) -> Result<(), ProtoError> {
     }
     if path.contains(&b'\\') {
         return Err(bad("backslash in rewritten path"));
+    }
+    // a `?` would start a query and a `#` is never sent: both would change what is routed
+    if path.iter().any(|&b| b == b'?' || b == b'#') {
+        return Err(bad("`?` or `#` in rewritten path"));
     }
     for segment in path.split(|&b| b == b'/') {
         let mut dots = 0;

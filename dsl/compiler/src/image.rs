@@ -16,7 +16,9 @@ use crate::lower::{Global, Locals, SchemaDecl, Syms};
 use crate::resolve::{self, Table};
 use crate::route::{self, CompiledRoute};
 use crate::routes::{self, RouteInfo};
-use crate::{Compiled, Options, authz, files, keys, listen, response, settings, specs, verify};
+use crate::{
+    Compiled, Options, authz, files, guards, keys, listen, response, settings, specs, verify,
+};
 
 /// 64-bit FNV-1a: a stable hash (state keys, the sticky-canary seed).
 pub(crate) fn fnv1a(bytes: &[u8]) -> u64 {
@@ -148,6 +150,7 @@ pub(crate) fn build(config: &Config, sources: &SourceMap, opts: &Options) -> Com
     let pages = response::error_pages(&mut g, &col.errors);
     let router = routes::router(&mut g.cx, &infos);
     routes::lints(&mut g.cx, &infos);
+    guards::lint(&mut g, &infos, router.as_ref());
 
     for k in &g.syms.api_keys.list {
         if k.used.get() {

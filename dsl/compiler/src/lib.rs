@@ -5,9 +5,9 @@
 //! the order check (`order.rs`), types and expressions (`types.rs`, `expr.rs`, `ops.rs`,
 //! `compare.rs`, `sets.rs`, `calls.rs`, `template.rs`), lowering (`stmt.rs`, `transform.rs`,
 //! `auth.rs`, `validate.rs`, `policy.rs`, `target.rs`, `response.rs`), cost (`cost.rs`),
-//! verification (`verify.rs`), the router (`routes.rs`) and assembly (`image.rs`,
-//! `specs.rs`). Every error of a file is reported, not only the first, in source order; the
-//! image is `None` when there is any error.
+//! verification (`verify.rs`), the router and its lints (`routes.rs`, `guards.rs`) and
+//! assembly (`image.rs`, `specs.rs`). Every error of a file is reported, not only the first, in
+//! source order; the image is `None` when there is any error.
 //!
 //! # Diagnostic codes
 //!
@@ -44,6 +44,7 @@
 //! | W0103 | authorizer `on_error allow` (fail-open) |
 //! | W0104 | `{rest+}` route with no route for its bare prefix (`/{proxy+}` exempt) |
 //! | W0105 | `/x/` route with no `/x` route (the reverse is not linted) |
+//! | W0106 | a guarded route's bare prefix or other methods served by a broader route without its guards |
 //!
 //! # Decisions
 //!
@@ -102,6 +103,7 @@ mod decls;
 mod emit;
 mod expr;
 mod files;
+mod guards;
 mod image;
 mod keys;
 mod listen;

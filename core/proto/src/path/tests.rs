@@ -261,6 +261,8 @@ fn forward_paths_stay_one_line_below_their_prefix() {
         "/a%0",
         "/a%00",
         "/a\\b",
+        "/a?b",
+        "/a#b",
     ] {
         assert!(check_forward_path(bad.as_bytes()).is_err(), "{bad:?}");
     }

@@ -123,6 +123,7 @@ fn templates_and_constants_fold() {
             gw_program::TplPart::Reg { r, json } => {
                 format!("<r{r}{}>", if *json { "j" } else { "" })
             }
+            gw_program::TplPart::Path { r, .. } => format!("<r{r}p>"),
         })
         .collect();
     assert_eq!(
