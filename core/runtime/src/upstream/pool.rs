@@ -157,12 +157,11 @@ impl Upstreams {
         None
     }
 
-    /// Return a connection that finished a response cleanly; one on which more has already
-    /// arrived is closed instead.
+    /// Return a connection that finished a response cleanly (whatever arrives after this is
+    /// found by [`Upstreams::take`], so it is asked once per reuse).
     pub fn put(&mut self, up: usize, server: usize, conn: TcpStream, now: Instant) {
         if let Some(s) = self.server(up, server)
             && s.idle.len() < MAX_IDLE
-            && conn.is_quiet()
         {
             s.idle.push((conn, now));
         }
