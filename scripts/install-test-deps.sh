@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the programs the end-to-end tests and the load benchmark drive: curl (client),
-# nginx (upstream and benchmark peer), haproxy (benchmark peer), wrk (load generator).
+# nginx (upstream and benchmark peer), haproxy (benchmark peer), wrk (load generator), and
+# REDbot (an HTTP linter, from PyPI; needs Python 3.11+).
 # Idempotent and quiet: does nothing when all are present; runs `apt-get update` once, only
 # when something is missing. Works as root, or through sudo when it is available.
 set -euo pipefail
@@ -11,6 +12,17 @@ wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk)
 have() {
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]
 }
+
+# REDbot comes from PyPI: installed for the Python 3 on PATH, whose scripts directory the
+# tests find `redbot` in.
+if ! command -v redbot >/dev/null 2>&1; then
+  echo "install-test-deps: installing redbot (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore redbot \
+    || { echo "install-test-deps: pip could not install redbot" >&2; exit 1; }
+  hash -r
+  command -v redbot >/dev/null 2>&1 \
+    || { echo "install-test-deps: redbot installed but not on PATH" >&2; exit 1; }
+fi
 
 missing=()
 for pair in "${wanted[@]}"; do

@@ -53,7 +53,12 @@ pub struct TlsConfig {
 /// `limits { }`, with the managed gateways' defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Limits {
+    /// Request bodies.
     pub body: u64,
+    /// Upstream response bodies (`response_body`): `None` streams them without a limit; a
+    /// route that buffers its responses (`resp.json.*`, cache) holds at most this, or `body`
+    /// when unset.
+    pub response_body: Option<u64>,
     pub url: u32,
     pub headers: u32,
     pub header_count: u32,
@@ -64,6 +69,7 @@ impl Default for Limits {
     fn default() -> Self {
         Limits {
             body: 10 * 1024 * 1024,
+            response_body: None,
             url: 8 * 1024,
             headers: 10 * 1024,
             header_count: 100,

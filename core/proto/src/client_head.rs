@@ -31,6 +31,9 @@ pub struct ClientHead<'a> {
     pub request_id: &'a [u8],
     /// Written as a Via field when not empty (`1.1 gw`).
     pub via: &'a [u8],
+    /// An HTTP-date written as the Date field unless the upstream sent one (a recipient with
+    /// a clock adds it, RFC 9110 §6.6.1); empty writes none.
+    pub date: &'a [u8],
     pub edits: &'a HeaderEdits,
 }
 
@@ -39,6 +42,7 @@ pub fn write_response_head(h: &ClientHead<'_>, out: &mut Vec<u8>) {
     write_status_line(h.status, h.reason, out);
     let switching = h.status == 101;
     let mut has_id = false;
+    let mut has_date = false;
     if let Some((resp, buf)) = h.upstream {
         let connection = if resp.connection_plain {
             &[][..]
@@ -58,6 +62,7 @@ pub fn write_response_head(h: &ClientHead<'_>, out: &mut Vec<u8>) {
                 continue;
             }
             has_id |= eq_lower(name, b"x-request-id");
+            has_date |= name.len() == 4 && eq_lower(name, b"date");
             runs.push(name_range, value, out);
         }
         runs.flush(out);
@@ -66,6 +71,9 @@ pub fn write_response_head(h: &ClientHead<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b"X-Request-Id: ");
         out.extend_from_slice(h.request_id);
         out.extend_from_slice(b"\r\n");
+    }
+    if !has_date && !h.date.is_empty() && !h.edits.drops(b"date") {
+        write_header(b"Date", h.date, out);
     }
     if !h.via.is_empty() && !h.edits.drops(b"via") {
         write_header(b"Via", h.via, out);
@@ -113,6 +121,7 @@ mod tests {
             client_minor: 1,
             request_id: b"req-1",
             via: b"",
+            date: b"",
             edits: &edits,
         };
         f(&mut h);
@@ -145,6 +154,7 @@ mod tests {
             client_minor: 1,
             request_id: b"",
             via: b"",
+            date: b"",
             edits: &edits,
         };
         let mut out = Vec::new();
@@ -222,6 +232,7 @@ Connection: upgrade\r\n\r\n"
             client_minor: 1,
             request_id: b"id7",
             via: b"",
+            date: b"",
             edits: &edits,
         };
         let mut out = Vec::new();

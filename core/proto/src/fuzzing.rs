@@ -67,6 +67,7 @@ pub fn fuzz_response(data: &[u8]) {
             client_minor: 1,
             request_id: b"fuzz",
             via: b"1.1 gw",
+            date: b"Sun, 06 Nov 1994 08:49:37 GMT",
             edits: &edits,
         };
         out.clear();
@@ -239,6 +240,7 @@ pub fn fuzz_upstream_exchange(data: &[u8]) {
             client_minor: 1,
             request_id: b"fuzz",
             via: b"",
+            date: b"Sun, 06 Nov 1994 08:49:37 GMT",
             edits: &edits,
         };
         out.clear();

@@ -40,7 +40,7 @@ pub use path::{
 };
 pub use request::{MAX_HEADERS, RequestHead, parse_request};
 pub use response::{MAX_RESPONSE_HEAD, ResponseHead, parse_response};
-pub use wire::{canonical_reason, write_header, write_status_line};
+pub use wire::{canonical_reason, civil_from_days, http_date, write_header, write_status_line};
 
 /// Parse progress.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -49,6 +49,7 @@ pub fn client_head<'a>(
         client_minor: 1,
         request_id: REQUEST_ID,
         via: b"",
+        date: b"Sun, 06 Nov 1994 08:49:37 GMT",
         edits,
     }
 }

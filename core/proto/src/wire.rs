@@ -5,6 +5,60 @@
 
 use crate::Range;
 
+/// An IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`, RFC 9110 §5.6.7) for `unix_secs`.
+pub fn http_date(unix_secs: i64) -> [u8; 29] {
+    const DAYS: [&[u8; 3]; 7] = [b"Thu", b"Fri", b"Sat", b"Sun", b"Mon", b"Tue", b"Wed"];
+    const MONTHS: [&[u8; 3]; 12] = [
+        b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov",
+        b"Dec",
+    ];
+    let days = unix_secs.div_euclid(86_400);
+    let secs = unix_secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    let mut out = *b"Thu, 01 Jan 1970 00:00:00 GMT";
+    let two = |n: i64| [b'0' + (n / 10 % 10) as u8, b'0' + (n % 10) as u8];
+    let weekday = DAYS
+        .get(days.rem_euclid(7) as usize)
+        .copied()
+        .unwrap_or(b"Thu");
+    let month = MONTHS
+        .get((m - 1).clamp(0, 11) as usize)
+        .copied()
+        .unwrap_or(b"Jan");
+    let y = y.clamp(0, 9999);
+    let fields: [(usize, &[u8]); 8] = [
+        (0, weekday),
+        (5, &two(d)),
+        (8, month),
+        (12, &two(y / 100)),
+        (14, &two(y % 100)),
+        (17, &two(secs / 3600)),
+        (20, &two(secs / 60 % 60)),
+        (23, &two(secs % 60)),
+    ];
+    for (at, bytes) in fields {
+        if let Some(slot) = out.get_mut(at..at + bytes.len()) {
+            slot.copy_from_slice(bytes);
+        }
+    }
+    out
+}
+
+/// Days since 1970-01-01 to a proleptic Gregorian (year, month, day), after Howard Hinnant's
+/// `civil_from_days`.
+pub fn civil_from_days(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
 /// Append `name: value\r\n`. The caller vouches for the bytes (parsed or validated fields).
 pub fn write_header(name: &[u8], value: &[u8], out: &mut Vec<u8>) {
     out.extend_from_slice(name);
@@ -166,6 +220,14 @@ pub fn canonical_reason(status: u16) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn http_dates() {
+        assert_eq!(&http_date(784_111_777), b"Sun, 06 Nov 1994 08:49:37 GMT");
+        assert_eq!(&http_date(0), b"Thu, 01 Jan 1970 00:00:00 GMT");
+        assert_eq!(&http_date(1_796_531_580), b"Sun, 06 Dec 2026 04:33:00 GMT");
+        assert_eq!(&http_date(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
+    }
 
     #[test]
     fn decimals() {

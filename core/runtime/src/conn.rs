@@ -28,6 +28,8 @@ pub struct Conn {
     /// The normalised path.
     pub path: String,
     pub params: Vec<(u32, u32)>,
+    /// The route serving the current request, once routed.
+    pub route: Option<u32>,
     pub request_id: String,
     pub out: Vec<u8>,
     pub frame: Frame,
@@ -115,6 +117,7 @@ pub fn serve(
         hb: Vec::new(),
         path: String::new(),
         params: Vec::new(),
+        route: None,
         request_id: String::new(),
         out: Vec::new(),
         frame: Frame::new(),

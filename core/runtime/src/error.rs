@@ -65,6 +65,8 @@ pub struct Error {
     pub cause: Option<io::Error>,
     /// Where it happened, for the log line.
     pub context: &'static str,
+    /// The upstream server it happened with, for the log line.
+    pub server: Option<std::net::SocketAddr>,
 }
 
 impl Error {
@@ -76,6 +78,7 @@ impl Error {
             retry: false,
             cause: None,
             context,
+            server: None,
         }
     }
 
@@ -87,7 +90,14 @@ impl Error {
             retry: false,
             cause: Some(cause),
             context,
+            server: None,
         }
+    }
+
+    /// Name the upstream server the failure happened with.
+    pub fn at(mut self, server: std::net::SocketAddr) -> Error {
+        self.server = Some(server);
+        self
     }
 
     /// Mark the failure as safe to retry on a fresh connection.

@@ -116,6 +116,8 @@ pub struct OwnResponse<'a> {
     pub conn: ConnHeader,
     /// Extra headers (Allow, Upgrade).
     pub extra: &'a [(&'a str, &'a str)],
+    /// The Date field's value.
+    pub date: &'a [u8],
 }
 
 /// Write a complete response (head and body) made by gw. `edits` holds the program's
@@ -131,6 +133,13 @@ pub fn write_own_response(r: &OwnResponse<'_>, edits: &mut Edits, out: &mut Vec<
     for (n, v) in r.extra {
         let _ = edits.resp_headers.set(n.as_bytes(), v.as_bytes());
     }
+    // gw's own answers (errors, mocks) are not for caches unless the config says so: without
+    // this a cache could keep a 404 or 405 heuristically (RFC 9111 §4.2.2)
+    if edits.resp_headers.set_value(b"cache-control").is_none()
+        && !edits.resp_headers.drops(b"cache-control")
+    {
+        let _ = edits.resp_headers.set(b"cache-control", b"no-store");
+    }
     let h = ClientHead {
         status: r.status,
         reason: b"",
@@ -144,6 +153,7 @@ pub fn write_own_response(r: &OwnResponse<'_>, edits: &mut Edits, out: &mut Vec<
         client_minor: r.conn.minor,
         request_id: r.request_id.as_bytes(),
         via: b"",
+        date: r.date,
         edits: &edits.resp_headers,
     };
     gw_proto::write_response_head(&h, out);

@@ -32,6 +32,7 @@ pub mod host;
 pub mod json;
 pub mod listener;
 pub mod loaded;
+pub mod log;
 pub mod proxy;
 pub mod request;
 pub mod respond;

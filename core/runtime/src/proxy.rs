@@ -136,8 +136,20 @@ async fn send<'w>(
     let body_timeout = Duration::from_millis(image.timeouts.header_read);
     let is_head = c.head.method.of(&c.hb) == b"HEAD";
     let mut head = std::mem::take(&mut c.resp_head);
+    // Every attempt together stays within the request timeout (nginx's
+    // proxy_next_upstream_timeout): a retry gets what is left of it, and none starts once it
+    // is spent. A route that retries on timeout gives each attempt an equal share, or a
+    // timed-out first attempt would leave nothing to retry with.
+    let deadline = w.now() + request_timeout;
+    let per_attempt = if retry.on_timeout && retry.count > 0 {
+        request_timeout / (u32::from(retry.count) + 1)
+    } else {
+        request_timeout
+    };
     let result = loop {
         let now = w.now();
+        let left = deadline.saturating_duration_since(now);
+        let attempt_timeout = per_attempt.min(left);
         let picked = w
             .upstreams
             .borrow_mut()
@@ -164,7 +176,7 @@ async fn send<'w>(
         let reused = pooled.is_some();
         let stream = match pooled {
             Some(s) => s,
-            None => match Box::pin(connect(addr, connect_timeout, w.multishot)).await {
+            None => match Box::pin(connect(addr, connect_timeout.min(left), w.multishot)).await {
                 Ok(s) => {
                     w.upstreams.borrow_mut().connect_ok(up_id, server);
                     s
@@ -173,12 +185,12 @@ async fn send<'w>(
                     w.upstreams
                         .borrow_mut()
                         .connect_failed(up_id, server, Instant::now());
-                    if retry.on_connect_error && retries > 0 {
+                    if retry.on_connect_error && retries > 0 && w.now() < deadline {
                         retries -= 1;
                         exclude = Some(server);
                         continue;
                     }
-                    break Err(e);
+                    break Err(e.at(addr));
                 }
             },
         };
@@ -206,11 +218,11 @@ async fn send<'w>(
                 &mut out,
                 is_head,
                 &mut head,
-                request_timeout,
+                attempt_timeout,
             )
             .await
         } else {
-            let timeouts = (request_timeout, body_timeout);
+            let timeouts = (attempt_timeout, body_timeout);
             let body = (body_in.as_mut(), how);
             Box::pin(stream_request(
                 w, c, &mut conn, &mut out, body, &mut head, timeouts,
@@ -219,7 +231,12 @@ async fn send<'w>(
         };
         match got {
             Ok(_)
-                if retry.on_5xx && head.status >= 500 && complete && resendable && retries > 0 =>
+                if retry.on_5xx
+                    && head.status >= 500
+                    && complete
+                    && resendable
+                    && retries > 0
+                    && w.now() < deadline =>
             {
                 retries -= 1;
                 exclude = Some(server);
@@ -235,7 +252,8 @@ async fn send<'w>(
                     ErrorKind::BadResponse,
                     Side::Upstream,
                     "101 Switching Protocols to a request that did not ask for an upgrade",
-                ));
+                )
+                .at(addr));
             }
             Ok(n) => {
                 c.rhb.clear();
@@ -266,7 +284,8 @@ async fn send<'w>(
                     && retry.on_timeout
                     && complete
                     && resendable
-                    && retries > 0 =>
+                    && retries > 0
+                    && w.now() < deadline =>
             {
                 retries -= 1;
                 exclude = Some(server);
@@ -275,7 +294,7 @@ async fn send<'w>(
             }
             Err(Failed::Write(e) | Failed::Read(e)) => {
                 conn.close();
-                break Err(e);
+                break Err(e.at(addr));
             }
         }
     };

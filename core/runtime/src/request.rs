@@ -22,6 +22,7 @@ use crate::worker::{Gen, Worker};
 pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     c.edits.clear();
     c.params.clear();
+    c.route = None;
     c.body_read = false;
     c.must_close = false;
     c.locals.clear();
@@ -65,6 +66,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             return Box::pin(respond::error(w, cfg, c, &e, None)).await;
         }
     };
+    c.route = Some(route_id);
     let Some(route) = image.routes.get(route_id as usize) else {
         let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "route id");
         return Box::pin(respond::error(w, cfg, c, &e, None)).await;
@@ -152,7 +154,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             Box::pin(respond::status(w, cfg, c, status, &msg, &[])).await
         }
         Exit::Trap { pc } => {
-            eprintln!("gw: route {}: program trapped at op {pc}", route.name);
+            crate::log::log!("route {}: program trapped at op {pc}", route.name);
             let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "request program");
             Box::pin(respond::error(w, cfg, c, &e, None)).await
         }
@@ -187,8 +189,8 @@ pub(crate) fn listener_of(image: &ConfigImage, local: Option<SocketAddr>) -> Opt
 /// of path that stays below its literal prefix.
 fn check_edits(c: &mut Conn, route: &RoutePlan) -> Result<(), Error> {
     if let Some(name) = c.edits.refused_request.take() {
-        eprintln!(
-            "gw: {} route {}: header edit `{}` refused (invalid value from the request): 400",
+        crate::log::log!(
+            "{} route {}: header edit `{}` refused (invalid value from the request): 400",
             c.request_id,
             route.name,
             c.edits.get(name)
@@ -201,8 +203,8 @@ fn check_edits(c: &mut Conn, route: &RoutePlan) -> Result<(), Error> {
         && let Err(e) = gw_proto::check_forward_path(c.edits.get(span).as_bytes())
     {
         let e = Error::proto(e);
-        eprintln!(
-            "gw: {} route {}: rewritten path refused ({}): 400",
+        crate::log::log!(
+            "{} route {}: rewritten path refused ({}): 400",
             c.request_id,
             route.name,
             e.message()

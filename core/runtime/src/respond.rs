@@ -30,7 +30,18 @@ pub async fn error(
     extra: Option<(&str, &str)>,
 ) -> Next {
     if e.side != Side::Downstream || e.cause.is_some() {
-        eprintln!("gw: {} {}: {e}", c.request_id, e.status());
+        let method = String::from_utf8_lossy(c.head.method.of(&c.hb));
+        let route = c
+            .route
+            .and_then(|r| cfg.image().routes.get(r as usize))
+            .map_or("-", |r| r.name.as_str());
+        let server = e.server.map(|s| format!(" server {s}")).unwrap_or_default();
+        crate::log::log!(
+            "{} {method} {} route {route}{server}: {} {e}",
+            c.request_id,
+            c.path,
+            e.status()
+        );
     }
     let keep = !e.closes_client();
     let extra: &[(&str, &str)] = match &extra {
@@ -88,8 +99,8 @@ async fn send(
             }) => custom = Some((s, body, json)),
             // `body json { }` / `set status` in the page: taken from the edits below
             Ok(Exit::Done) => page_edits = true,
-            Ok(other) => eprintln!("gw: on error {status}: unexpected end {other:?}"),
-            Err(err) => eprintln!("gw: on error {status}: {err}"),
+            Ok(other) => crate::log::log!("on error {status}: unexpected end {other:?}"),
+            Err(err) => crate::log::log!("on error {status}: {err}"),
         }
     }
     let keep = keep && settle_body(w, cfg, c).await;
@@ -123,6 +134,7 @@ async fn send(
             }
         },
     };
+    let date = w.http_date();
     let r = OwnResponse {
         status,
         content_type: ctype,
@@ -131,6 +143,7 @@ async fn send(
         request_id: &c.request_id,
         conn,
         extra,
+        date: &date,
     };
     write_own_response(&r, &mut c.edits, &mut c.out);
     c.edits.text = text;
@@ -157,6 +170,7 @@ pub async fn mock(
         Some(range) => (Some(content_type(json)), c.frame.body(range).as_bytes()),
         None => (None, &[][..]),
     };
+    let date = w.http_date();
     let r = OwnResponse {
         status,
         content_type: ctype,
@@ -165,6 +179,7 @@ pub async fn mock(
         request_id: &c.request_id,
         conn,
         extra: &[],
+        date: &date,
     };
     write_own_response(&r, &mut c.edits, &mut c.out);
     finish(w, cfg, c, keep).await
@@ -186,6 +201,7 @@ pub async fn plugin(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, status: u16) ->
         .resp_body
         .and_then(|(a, b)| text.get(a as usize..b as usize))
         .unwrap_or("");
+    let date = w.http_date();
     let r = OwnResponse {
         status,
         content_type: None,
@@ -194,6 +210,7 @@ pub async fn plugin(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, status: u16) ->
         request_id: &c.request_id,
         conn,
         extra: &[],
+        date: &date,
     };
     write_own_response(&r, &mut c.edits, &mut c.out);
     c.edits.text = text;

@@ -57,7 +57,32 @@ async fn relay_head(
             .unwrap_or(image.timeouts.request)
             .max(image.timeouts.idle),
     );
-    let mut upstream_body = BodyIn::new(head.framing, image.limits.body);
+    // Streamed responses have no limit unless the config sets one; a buffered one is held
+    // in memory and always has one.
+    let limit = match (image.limits.response_body, t.route.buffer_response) {
+        (Some(l), _) => l,
+        (None, true) => image.limits.body,
+        (None, false) => u64::MAX,
+    };
+    if let Framing::Length(n) = head.framing
+        && n > limit
+        && !is_head
+        && !matches!(head.status, 204 | 304)
+    {
+        conn.close();
+        crate::log::log!(
+            "{} route {}: upstream {up_name} sent a {n}-byte body, over the {limit}-byte response limit: 502",
+            c.request_id,
+            t.route.name
+        );
+        let e = Error::new(
+            ErrorKind::BadResponse,
+            Side::Upstream,
+            "response over the limit",
+        );
+        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
+    }
+    let mut upstream_body = BodyIn::new(head.framing, limit);
     // Buffer the response when the route reads it (resp.json.*, cache store).
     let mut buffered = false;
     if t.route.buffer_response && !upstream_body.is_done() && head.status != 101 {
@@ -128,9 +153,11 @@ async fn relay_head(
         c.rhb = rhb;
         c.resp_body = rbody;
         if c.edits.refused_response > 0 {
-            eprintln!(
-                "gw: {} route {}: {} response header edit(s) refused (invalid value): field removed",
-                c.request_id, t.route.name, c.edits.refused_response
+            crate::log::log!(
+                "{} route {}: {} response header edit(s) refused (invalid value): field removed",
+                c.request_id,
+                t.route.name,
+                c.edits.refused_response
             );
         }
         match exit {
@@ -195,6 +222,7 @@ async fn relay_head(
     } else {
         head.reason.of(&c.rhb)
     };
+    let date = w.http_date();
     let out_head = ClientHead {
         status,
         reason,
@@ -204,6 +232,7 @@ async fn relay_head(
         client_minor: c.head.minor,
         request_id: c.request_id.as_bytes(),
         via: b"",
+        date: &date,
         edits: &c.edits.resp_headers,
     };
     write_response_head(&out_head, &mut c.out);
@@ -274,7 +303,7 @@ async fn relay_head(
         }
         Err(e) => {
             // the head is out: all we can do is cut the connection so the client sees it
-            eprintln!("gw: {} response body: {e}", c.request_id);
+            crate::log::log!("{} response body: {e}", c.request_id);
             conn.close();
             Next::Close
         }

@@ -103,6 +103,8 @@ pub struct Worker {
     /// The time as of the last watchdog tick: for the upstream pools' idle and ejection
     /// bookkeeping, which a clock read per pick and per release would cost more than it gains.
     clock: Cell<Instant>,
+    /// The Date field as of the last watchdog tick, and the second it shows.
+    date: Cell<(i64, [u8; 29])>,
     seq: Cell<u64>,
     seed: (u64, u64),
 }
@@ -131,9 +133,15 @@ impl Worker {
             spin: Spin::new(busy_poll),
             multishot,
             clock: Cell::new(Instant::now()),
+            date: Cell::new(current_date(None)),
             seq: Cell::new(0),
             seed,
         }
+    }
+
+    /// The Date field's value (at most [`TICK`] old while the worker runs).
+    pub fn http_date(&self) -> [u8; 29] {
+        self.date.get().1
     }
 
     /// The time as of the last watchdog tick (at most [`TICK`] old while the worker runs).
@@ -233,7 +241,7 @@ pub fn run(spec: WorkerSpec, driver: Driver) {
     if let Some(cpu) = spec.cpu
         && let Err(e) = monoio::utils::bind_to_cpu_set(Some(cpu))
     {
-        eprintln!("gw: worker {}: cannot pin to core {cpu}: {e}", spec.id);
+        crate::log::log!("worker {}: cannot pin to core {cpu}: {e}", spec.id);
     }
     let ready = spec.ready.clone();
     let busy_poll = !spec.busy_poll.is_zero();
@@ -259,7 +267,9 @@ async fn main(spec: WorkerSpec) {
         && match monoio::utils::register_buf_ring(BUF_RING.0, BUF_RING.1, BUF_RING.2) {
             Ok(on) => on,
             Err(e) => {
-                eprintln!("gw: worker {id}: no provided-buffer ring ({e}): one receive per read");
+                crate::log::log!(
+                    "worker {id}: no provided-buffer ring ({e}): one receive per read"
+                );
                 false
             }
         };
@@ -287,11 +297,35 @@ async fn main(spec: WorkerSpec) {
     // Draining: accept loops have ended; idle keep-alive connections close when the runtime
     // drops; requests in flight get up to `drain` to finish.
     let deadline = Instant::now() + drain;
+    if w.inflight.get() > 0 {
+        crate::log::log!(
+            "worker {id}: draining {} request(s), for up to {} ms",
+            w.inflight.get(),
+            drain.as_millis()
+        );
+    }
     while w.inflight.get() > 0 && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(5)).await;
     }
+    match w.inflight.get() {
+        0 => crate::log::log!("worker {id}: drained"),
+        n => crate::log::log!(
+            "worker {id}: drain timeout: closing {n} connection(s) with a request in flight"
+        ),
+    }
     // let the accept loops end and their sockets' close ops reach the ring
     monoio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// The Date field for now, reusing `last` within the same second.
+fn current_date(last: Option<(i64, [u8; 29])>) -> (i64, [u8; 29]) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    match last {
+        Some(l) if l.0 == secs => l,
+        _ => (secs, gw_proto::http_date(secs)),
+    }
 }
 
 async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
@@ -314,7 +348,7 @@ async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning
-                eprintln!("gw: worker {}: accept: {e}", w.id);
+                crate::log::log!("worker {}: accept: {e}", w.id);
                 monoio::time::sleep(Duration::from_millis(10)).await;
             }
         }
@@ -354,6 +388,7 @@ async fn watchdog_loop(w: Rc<Worker>) {
     loop {
         monoio::time::sleep(TICK).await;
         w.clock.set(Instant::now());
+        w.date.set(current_date(Some(w.date.get())));
         w.spin.tick();
         w.watchdog.sweep();
     }

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use gw_program::{Balance, HealthCheck, Limits, Listener, Server, Timeouts, TlsConfig, Upstream};
 use gw_program::{PathChars, UnderscoreNames};
 use gw_syntax::Diagnostic;
-use gw_syntax::ast::{Addr, Ident, Setting, StrLit};
+use gw_syntax::ast::{Addr, Arg, ExprKind, Ident, Lit, LitValue, Setting, StrLit};
 
 use crate::args::{self, Cursor, Entry};
 use crate::consts::{self, Vars};
@@ -70,10 +70,10 @@ pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Sett
                 c.finish(cx, "`balance`", B);
             }
             "timeout" => {
-                let (connect, request) = timeouts_pair(cx, &mut c);
+                let (connect, request) = timeouts_pair(cx, &mut c, "an upstream");
                 up.connect_timeout = connect.or(up.connect_timeout);
                 up.request_timeout = request.or(up.request_timeout);
-                c.finish(cx, "`timeout`", &["connect", "request"]);
+                c.finish(cx, "`timeout`", TIMEOUT_PHASES);
             }
             "health" => {
                 up.health = health(cx, &mut c);
@@ -117,7 +117,7 @@ pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Sett
 
 fn server(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<Server> {
     let Some(addr) = c.addr() else {
-        args::expected(cx, c.at, "a server address", "`server 10.0.1.10:8080`");
+        not_an_address(cx, c);
         return None;
     };
     if addr.port == 0 {
@@ -158,8 +158,58 @@ fn server(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<Server> {
     Some(s)
 }
 
-/// `connect D request D`, or one bare `D` (the request timeout).
-pub(crate) fn timeouts_pair(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> (Option<u64>, Option<u64>) {
+/// A server written without `host:port` (E0304): `localhost` and `10.0.0.1` need a port,
+/// `9000` a host, `"a:80"` no quotes.
+fn not_an_address(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) {
+    let Some(Arg::Expr(e)) = c.peek() else {
+        args::expected(cx, c.at, "a server address", "`server 10.0.1.10:8080`");
+        return;
+    };
+    let text = cx.snippet(e.span).to_string();
+    let d = match &e.kind {
+        ExprKind::Name(_) | ExprKind::Member(..) | ExprKind::Lit(Lit { value: LitValue::Ip(_), .. }) => {
+            let host = match &e.kind {
+                ExprKind::Lit(Lit { value: LitValue::Ip(IpAddr::V6(_)), .. }) => format!("[{text}]"),
+                _ => text,
+            };
+            Diagnostic::error("E0304", e.span, "a server address needs a port")
+                .with_label("no port")
+                .with_help(format!("add a port: write `{host}:80`"))
+        }
+        ExprKind::Lit(Lit { value: LitValue::Int(_), .. }) => {
+            Diagnostic::error("E0304", e.span, "a server address needs a host")
+                .with_label("a port alone")
+                .with_help(format!("write `127.0.0.1:{text}` or `backend.internal:{text}`"))
+        }
+        ExprKind::Str(s) => {
+            let plain = s.as_plain().unwrap_or_default();
+            let d = Diagnostic::error("E0304", e.span, "a server address is not a string")
+                .with_label("quoted");
+            if plain.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+                d.with_help(format!("write `{plain}` without quotes"))
+            } else {
+                d.with_help("write `host:port` without quotes: `server 10.0.1.10:8080`")
+            }
+        }
+        _ => {
+            args::expected(cx, c.at, "a server address", "`server 10.0.1.10:8080`");
+            return;
+        }
+    };
+    cx.emit(d);
+    c.next();
+}
+
+/// The phases `timeout` takes in an upstream and in a route.
+pub(crate) const TIMEOUT_PHASES: &[&str] = &["connect", "request"];
+
+/// `connect D request D`, or one bare `D` (the request timeout). `place` is where the
+/// `timeout` is written (`an upstream`), for the error on any other word.
+pub(crate) fn timeouts_pair(
+    cx: &mut Ctx<'_>,
+    c: &mut Cursor<'_>,
+    place: &str,
+) -> (Option<u64>, Option<u64>) {
     let (mut connect, mut request) = (None, None);
     loop {
         if c.eat_word("connect") {
@@ -168,6 +218,9 @@ pub(crate) fn timeouts_pair(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> (Option<u64
             request = c.lit().and_then(|l| lits::duration(cx, l, 1, DAY_MS));
         } else if let Some(l) = c.lit() {
             request = lits::duration(cx, l, 1, DAY_MS);
+        } else if let Some(w) = c.word() {
+            unknown_timeout(cx, w, place);
+            c.lit();
         } else {
             break;
         }
@@ -223,6 +276,32 @@ fn health(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<HealthCheck> {
         }
     }
     Some(h)
+}
+
+/// E0201 for a timeout phase gw does not have (`read`, `idle`, Kong's `write`) in `place`.
+pub(crate) fn unknown_timeout(cx: &mut Ctx<'_>, w: &Ident, place: &str) {
+    let mut d = Diagnostic::error(
+        "E0201",
+        w.span,
+        format!("unknown timeout `{}` in {place}", w.name),
+    )
+    .with_label(format!("not a timeout of {place}"));
+    if let Some(s) = gw_syntax::diag::did_you_mean(&w.name, TIMEOUT_PHASES.iter().copied()) {
+        d = d.with_help(format!("did you mean `{s}`?"));
+    }
+    d = d.with_help(format!(
+        "`timeout` in {place} takes `connect` and `request`: `timeout connect 1s request 10s` (a bare duration is `request`)"
+    ));
+    d = match w.name.as_str() {
+        "read" | "write" | "send" => d.with_note(
+            "gw has no per-read timeout: `request` bounds the wait for the upstream's response head",
+        ),
+        "idle" | "keepalive" => d.with_note(
+            "idle times are process-wide: `timeouts { idle 60s; upstream_idle 60s }`",
+        ),
+        _ => d,
+    };
+    cx.emit(d);
 }
 
 fn unknown_word(cx: &mut Ctx<'_>, w: &Ident, what: &str, choices: &[&str]) {
@@ -422,9 +501,16 @@ pub(crate) fn workers(cx: &mut Ctx<'_>, l: &gw_syntax::ast::Lit) -> Option<u16> 
     lits::int(cx, l, 1, 1024).and_then(|n| u16::try_from(n).ok())
 }
 
-/// `limits { body ..; url ..; headers ..; header_count ..; connections .. }`
+/// `limits { body ..; response_body ..; url ..; headers ..; header_count ..; connections .. }`
 pub(crate) fn limits(cx: &mut Ctx<'_>, body: &[Setting], out: &mut Limits) {
-    const KW: &[&str] = &["body", "url", "headers", "header_count", "connections"];
+    const KW: &[&str] = &[
+        "body",
+        "response_body",
+        "url",
+        "headers",
+        "header_count",
+        "connections",
+    ];
     let entries = args::entries(cx, "`limits`", body, KW);
     args::check_unique(cx, &entries, KW);
     for e in &entries {
@@ -436,6 +522,9 @@ pub(crate) fn limits(cx: &mut Ctx<'_>, body: &[Setting], out: &mut Limits) {
         let small = |cx: &mut Ctx<'_>, max: u64| lits::size(cx, l, 1, max).map(|v| v as u32);
         match e.name.name.as_str() {
             "body" => out.body = lits::size(cx, l, 1, 1 << 40).unwrap_or(out.body),
+            "response_body" => {
+                out.response_body = lits::size(cx, l, 1, 1 << 40).or(out.response_body);
+            }
             "url" => out.url = small(cx, 1 << 20).unwrap_or(out.url),
             "headers" => out.headers = small(cx, 1 << 24).unwrap_or(out.headers),
             "header_count" => {

@@ -7,6 +7,53 @@ use crate::support::*;
 
 on_both_drivers! {
     limits => limits_uring, limits_epoll;
+    response_bodies => response_bodies_uring, response_bodies_epoll;
+}
+
+/// Responses stream whole, however large, unless `limits { response_body }` is set: then a
+/// body known to be over it is a 502 before any byte, and one found over it mid-stream cuts
+/// the connection so that the client never sees a clean end.
+fn response_bodies(d: Driver) {
+    const BIG: usize = 12 * 1024 * 1024;
+    let up = Upstream::start("u", |r| {
+        let body = vec![b'x'; BIG];
+        match r.path() {
+            "/chunked" => Reply::Chunked {
+                status: 200,
+                headers: Vec::new(),
+                chunks: body.chunks(1 << 20).map(<[u8]>::to_vec).collect(),
+            },
+            _ => Reply::text(body),
+        }
+    });
+    // a request-body limit far below the download does not cut it
+    let config = format!("{}limits {{ body 1KiB }}\n", proxy_all(up.addr()));
+    let gw = Gw::start(d, &config);
+    let mut c = gw.connect();
+    for path in ["/length", "/chunked"] {
+        let r = c.get(path);
+        assert_eq!((r.status, r.body.len()), (200, BIG), "{path}");
+    }
+    drop(gw);
+
+    let config = format!("{}limits {{ response_body 1MiB }}\n", proxy_all(up.addr()));
+    let gw = Gw::start(d, &config);
+    assert_eq!(
+        gw.get("/length").status,
+        502,
+        "over the limit by its Content-Length"
+    );
+    let mut c = gw.connect();
+    c.set_read_timeout(Duration::from_secs(10));
+    c.send(&build_request("GET", "/chunked", &[], b""));
+    match c.read_response("GET") {
+        Ok(r) => panic!("a clean end after {} bytes", r.body.len()),
+        Err(e) => assert_ne!(
+            e.kind(),
+            std::io::ErrorKind::WouldBlock,
+            "cut, not stalled: {e}"
+        ),
+    }
 }
 
 /// Send `wire` on a fresh connection and return the response status.

@@ -41,6 +41,7 @@ mod limits;
 mod message_types;
 mod paths;
 mod real_clients;
+mod redbot;
 mod retries;
 mod smuggling;
 mod timeouts;

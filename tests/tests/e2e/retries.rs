@@ -12,6 +12,42 @@ on_both_drivers! {
     retry_on_timeout => retry_on_timeout_uring, retry_on_timeout_epoll;
     no_retry_without_the_condition => no_retry_without_the_condition_uring, no_retry_without_the_condition_epoll;
     post_is_not_retried => post_is_not_retried_uring, post_is_not_retried_epoll;
+    retries_share_the_request_timeout => retries_share_the_request_timeout_uring, retries_share_the_request_timeout_epoll;
+}
+
+/// `retry 2 on 5xx` with `timeout request 1500ms` and servers that answer 503 after a second:
+/// the second attempt gets only what is left of the request's time, and a third never
+/// starts (three full attempts would take three seconds).
+fn retries_share_the_request_timeout(d: Driver) {
+    let slow_5xx = |name: &str| {
+        Upstream::start(name, |_| {
+            Reply::Delay(
+                Duration::from_millis(1000),
+                Box::new(Reply::status(503, "busy")),
+            )
+        })
+    };
+    let (a, b, c) = (slow_5xx("a"), slow_5xx("b"), slow_5xx("c"));
+    let route = "  upstream u\n  timeout request 1500ms\n  retry 2 on connect_error, 5xx";
+    let gw = Gw::start(d, &config(&[a.addr(), b.addr(), c.addr()], route));
+    let r = gw.get("/x");
+    assert_eq!(
+        r.status, 504,
+        "the second attempt ran out of the request's time"
+    );
+    let attempts = a.count() + b.count() + c.count();
+    assert_eq!(
+        attempts, 2,
+        "no third attempt once the request timeout is spent"
+    );
+
+    // within the timeout, retries still move on
+    let fast_5xx = Upstream::start("f", |_| Reply::status(503, "busy"));
+    let good = Upstream::echo("g");
+    let gw = Gw::start(d, &config(&[fast_5xx.addr(), good.addr()], route));
+    for i in 0..4 {
+        assert_eq!(gw.get(&format!("/y/{i}")).status, 200);
+    }
 }
 
 fn config(servers: &[SocketAddr], route: &str) -> String {

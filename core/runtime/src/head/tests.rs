@@ -58,6 +58,7 @@ fn own_response_has_length_type_and_id() {
             minor: 1,
         },
         extra: &[("allow", "GET")],
+        date: b"Sun, 06 Nov 1994 08:49:37 GMT",
     };
     let mut out = Vec::new();
     write_own_response(&r, &mut edits, &mut out);

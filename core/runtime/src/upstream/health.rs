@@ -41,6 +41,11 @@ async fn check_loop(
     host: String,
 ) {
     let addrs = loaded.addrs.get(up).cloned().unwrap_or_default();
+    let name = loaded
+        .image
+        .upstreams
+        .get(up)
+        .map_or("", |u| u.name.as_str());
     let t = &loaded.image.timeouts;
     let timeout = Duration::from_millis(t.connect.saturating_add(t.request).min(10_000));
     let mut streak: Vec<(u32, u32)> = vec![(0, 0); addrs.len()];
@@ -58,8 +63,8 @@ async fn check_loop(
         if !Arc::ptr_eq(&w.current().loaded, &loaded) {
             return;
         }
-        for (i, addr) in addrs.iter().enumerate() {
-            let ok = monoio::time::timeout(timeout, probe(*addr, request.as_bytes().to_vec()))
+        for (i, &addr) in addrs.iter().enumerate() {
+            let ok = monoio::time::timeout(timeout, probe(addr, request.as_bytes().to_vec()))
                 .await
                 .unwrap_or(false);
             let Some(s) = streak.get_mut(i) else { continue };
@@ -68,11 +73,16 @@ async fn check_loop(
                 *s = (0, s.1 + 1);
                 if !up_now && s.1 >= check.pass.max(1) {
                     loaded.health.set(up, i, true);
+                    crate::log::log!("upstream {name} server {addr}: up ({} checks passed)", s.1);
                 }
             } else {
                 *s = (s.0 + 1, 0);
                 if up_now && s.0 >= check.fail.max(1) {
                     loaded.health.set(up, i, false);
+                    crate::log::log!(
+                        "upstream {name} server {addr}: down ({} checks failed)",
+                        s.0
+                    );
                 }
             }
         }

@@ -200,15 +200,26 @@ impl Upstreams {
             if s.fails >= max {
                 s.ejected_until = Some(now + cool);
                 s.fails = 0;
+                crate::log::log!(
+                    "upstream {} server {}: ejected for {} ms after {max} failed connect(s) in a row",
+                    u.name,
+                    s.addr,
+                    cool.as_millis()
+                );
             }
         }
     }
 
     /// A connect to the server succeeded.
     pub fn connect_ok(&mut self, up: usize, server: usize) {
-        if let Some(s) = self.server(up, server) {
+        let Some(u) = self.list.get_mut(up) else {
+            return;
+        };
+        if let Some(s) = u.servers.get_mut(server) {
             s.fails = 0;
-            s.ejected_until = None;
+            if s.ejected_until.take().is_some() {
+                crate::log::log!("upstream {} server {}: connects again", u.name, s.addr);
+            }
         }
     }
 
