@@ -76,7 +76,7 @@ impl Server {
         }
         let (mut sockets, bound) = bind_all(&addrs, count)?;
         let (driver, driver_reason) = Driver::choose(opts.driver);
-        let busy_poll = opts.busy_poll.unwrap_or(crate::spin::DEFAULT_WINDOW);
+        let busy_poll = opts.busy_poll.unwrap_or(std::time::Duration::ZERO);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(count);
         let mut senders = Vec::with_capacity(count);

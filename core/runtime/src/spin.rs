@@ -24,8 +24,9 @@ use nix::time::{ClockId, clock_gettime};
 
 use crate::worker::Worker;
 
-/// The default window: the time after a request event for which a lightly loaded worker
-/// polls instead of sleeping.
+/// The window `--busy-poll` suggests for the latency mode: the time after a request event for
+/// which a lightly loaded worker polls instead of sleeping. Busy-polling is off unless asked
+/// for: at low load it costs CPU that a deployment never gets back (bench/README.md).
 pub const DEFAULT_WINDOW: Duration = Duration::from_micros(100);
 
 /// Active connections per tick above which a worker does not spin.
@@ -114,6 +115,7 @@ async fn spin_loop(w: Rc<Worker>) {
     let s = &w.spin;
     let mut paused_until: Option<Instant> = None;
     let mut losses = Losses::default();
+    let mut last_log: Option<Instant> = None;
     loop {
         Parked(s, s.events.get()).await;
         if paused_until.is_some_and(|t| Instant::now() < t) {
@@ -135,6 +137,15 @@ async fn spin_loop(w: Rc<Worker>) {
                     .saturating_sub(used.saturating_sub(mark_cpu));
                 if stolen > LOST_STEP && losses.add(now) {
                     paused_until = Some(now + BACKOFF);
+                    // once a minute at most: on a shared host this recurs every second
+                    if last_log.is_none_or(|t| now.duration_since(t) >= Duration::from_secs(60)) {
+                        last_log = Some(now);
+                        crate::log::log!(
+                            "worker {}: busy-poll pauses for {} ms: another thread keeps taking this core",
+                            w.id,
+                            BACKOFF.as_millis()
+                        );
+                    }
                     break;
                 }
                 (mark, mark_cpu, steps) = (now, used, 0);

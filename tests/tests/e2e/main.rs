@@ -38,6 +38,7 @@ mod fail_closed;
 mod framing;
 mod headers;
 mod limits;
+mod logging;
 mod message_types;
 mod paths;
 mod real_clients;
