@@ -1,4 +1,4 @@
-//! Golden diagnostics: every `tests/ui/*.gw` is parsed and compiled the way `gw check` does it
+//! Golden diagnostics: every `tests/ui/*.gw` is parsed and compiled as the language allows
 //! (syntax errors stop before the compiler), and the rendered diagnostics must equal
 //! `tests/ui/NAME.stderr` byte for byte.
 //!
@@ -6,7 +6,7 @@
 //! - A file name starts with the code it shows (`e0201_unknown_claim.gw`): its output must
 //!   contain `error[E0201]` (or `warning[W0204]` for a `w` prefix).
 //! - A first line `# ui-plugins: jwt, cors` compiles with `available_plugins` set to that list
-//!   (for E0801); every other file compiles with `None`, like `gw check`.
+//!   (for E0801); every other file compiles with `None` (every policy of the language).
 //! - Files too large to commit (E0105) are generated at test time; see [`GENERATED`].
 //! - Paths print as `tests/ui/NAME.gw` whatever the working directory, so goldens are stable.
 
@@ -29,7 +29,7 @@ const CODES: &[&str] = &[
     "E0601", "E0602", // cost and size
     "E0701", "E0702", "E0703", // files and addresses
     "E0801", // plugins the build does not serve
-    "W0101", "W0102", "W0103", "W0104", "W0105", "W0106", // lints
+    "W0101", "W0102", "W0103", "W0104", "W0105", "W0106", "W0107", // lints
 ];
 
 /// The fixed environment `env("X")` reads in every ui file.
@@ -107,7 +107,7 @@ fn options(path: &Path, plugins: Option<Vec<String>>) -> Options {
     }
 }
 
-/// Parse and compile like `gw check`, render everything.
+/// Parse and compile, render everything.
 fn run_case(path: &Path, display: &str, plugins: Option<Vec<String>>) -> String {
     let root = workspace_root();
     let mut parsed = gw_syntax::parse_file(path);

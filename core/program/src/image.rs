@@ -121,8 +121,10 @@ pub struct Upstream {
     pub connect_timeout: Option<u64>,
     pub request_timeout: Option<u64>,
     pub health: Option<HealthCheck>,
-    /// Passive health: eject a server after this many consecutive connect failures...
+    /// Passive health: eject a server after this many consecutive failures of the kinds in
+    /// `fail_on`...
     pub max_fails: u32,
+    pub fail_on: FailOn,
     /// ...for this many milliseconds.
     pub fail_timeout: u64,
     /// Host header sent upstream: `None` passes the client's.
@@ -137,6 +139,27 @@ pub struct Server {
     pub weight: u32,
     pub tls: bool,
     pub sni: Option<String>,
+}
+
+/// What counts as a failure for passive health (`max_fails 3 on connect_error, 5xx`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FailOn {
+    /// The connection could not be made (refused, unreachable, connect timeout).
+    pub connect_error: bool,
+    /// No response head within the request timeout.
+    pub timeout: bool,
+    /// A 500-599 response.
+    pub status_5xx: bool,
+}
+
+impl Default for FailOn {
+    fn default() -> Self {
+        FailOn {
+            connect_error: true,
+            timeout: false,
+            status_5xx: false,
+        }
+    }
 }
 
 /// `health GET /healthz every 5s fail 3 pass 2`

@@ -178,13 +178,17 @@ async fn send<'w>(
             Some(s) => s,
             None => match Box::pin(connect(addr, connect_timeout.min(left), w.multishot)).await {
                 Ok(s) => {
-                    w.upstreams.borrow_mut().connect_ok(up_id, server);
+                    if !up.fail_on.timeout && !up.fail_on.status_5xx {
+                        w.upstreams.borrow_mut().outcome(up_id, server, false, now);
+                    }
                     s
                 }
                 Err(e) => {
-                    w.upstreams
-                        .borrow_mut()
-                        .connect_failed(up_id, server, Instant::now());
+                    if up.fail_on.connect_error {
+                        w.upstreams
+                            .borrow_mut()
+                            .outcome(up_id, server, true, Instant::now());
+                    }
                     if retry.on_connect_error && retries > 0 && w.now() < deadline {
                         retries -= 1;
                         exclude = Some(server);
@@ -229,6 +233,21 @@ async fn send<'w>(
             ))
             .await
         };
+        // passive health: the answers the upstream declares as failures
+        match &got {
+            Ok(_) if up.fail_on.timeout || up.fail_on.status_5xx => {
+                let failed = up.fail_on.status_5xx && head.status >= 500;
+                w.upstreams
+                    .borrow_mut()
+                    .outcome(up_id, server, failed, w.now());
+            }
+            Err(Failed::Read(e)) if up.fail_on.timeout && e.kind == ErrorKind::UpstreamTimeout => {
+                w.upstreams
+                    .borrow_mut()
+                    .outcome(up_id, server, true, w.now());
+            }
+            _ => {}
+        }
         match got {
             Ok(_)
                 if retry.on_5xx

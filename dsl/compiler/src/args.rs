@@ -37,6 +37,10 @@ pub(crate) fn arg_span(arg: &Arg) -> Span {
         Arg::Path(p) => p.span,
         Arg::Block(b) => b.first().map(|s| s.span).unwrap_or_default(),
         Arg::Fields(f) => f.first().map(|s| s.span).unwrap_or_default(),
+        Arg::On(ws) => match (ws.first(), ws.last()) {
+            (Some(a), Some(b)) => a.span.to(b.span),
+            _ => Span::default(),
+        },
     }
 }
 
@@ -212,6 +216,17 @@ impl<'a> Cursor<'a> {
             Arg::Addr(a) => {
                 self.next();
                 Some(a)
+            }
+            _ => None,
+        }
+    }
+
+    /// An `on a, b` list.
+    pub(crate) fn on_list(&mut self) -> Option<&'a [Ident]> {
+        match self.peek()? {
+            Arg::On(ws) => {
+                self.next();
+                Some(ws)
             }
             _ => None,
         }

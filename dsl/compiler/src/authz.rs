@@ -171,7 +171,7 @@ pub(crate) fn cors(cx: &mut Ctx<'_>, vars: &Vars, body: &[Setting]) -> Vec<(Stri
                         list.push(Value::str(&w.name));
                         c.next();
                     } else if let Some(x) = c.expr() {
-                        match consts::eval(cx, vars, x) {
+                        match consts::required(cx, vars, x) {
                             Some((Value::Str(s), _)) => list.push(Value::Str(s)),
                             Some(_) => args::expected(
                                 cx,

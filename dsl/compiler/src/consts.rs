@@ -69,6 +69,17 @@ impl Vars {
         vars
     }
 
+    /// The var `e` reads, when it is `var.NAME`.
+    pub(crate) fn of_expr(&self, e: &Expr) -> Option<&Var> {
+        match &e.kind {
+            ExprKind::Member(base, field) => match &base.kind {
+                ExprKind::Name(root) if root.name == "var" => self.get(&field.name),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// Resolves `var.NAME`, reporting an unknown name (E0201).
     pub(crate) fn lookup(&self, cx: &mut Ctx<'_>, name: &str, span: Span) -> Option<(Value, Ty)> {
         match self.get(name) {
@@ -136,8 +147,8 @@ pub(crate) fn eval(cx: &mut Ctx<'_>, vars: &Vars, e: &Expr) -> Option<(Value, Ty
             }
         }
         ExprKind::Binary(BinOp::Add, a, b) => {
-            let (va, _) = eval(cx, vars, a)?;
-            let (vb, _) = eval(cx, vars, b)?;
+            let (va, _) = required(cx, vars, a)?;
+            let (vb, _) = required(cx, vars, b)?;
             match (&va, &vb) {
                 (Value::Str(x), Value::Str(y)) => Some((
                     Value::str(&format!("{}{}", x.as_str(), y.as_str())),
@@ -161,6 +172,45 @@ pub(crate) fn eval(cx: &mut Ctx<'_>, vars: &Vars, e: &Expr) -> Option<(Value, Ty
     }
 }
 
+/// A constant where a value is required (a setting, `+`, an interpolation). One that may be
+/// absent (`env("X")` without `??`, or a var defined from one) is E0302 by its type, whether
+/// or not the variable is set where the compiler runs.
+pub(crate) fn required(cx: &mut Ctx<'_>, vars: &Vars, e: &Expr) -> Option<(Value, Ty)> {
+    let (v, ty) = eval(cx, vars, e)?;
+    if ty.is_opt() {
+        cx.emit(may_be_absent(cx, vars, e, &ty, false));
+        return None;
+    }
+    Some((v, ty))
+}
+
+/// E0302 "`X` may be absent"; `guard` offers `when has(X)` (route statements have guards,
+/// settings do not). A var gets a label where it is defined.
+pub(crate) fn may_be_absent(
+    cx: &Ctx<'_>,
+    vars: &Vars,
+    e: &Expr,
+    ty: &Ty,
+    guard: bool,
+) -> Diagnostic {
+    let text = cx.snippet(e.span);
+    let help = if guard {
+        format!("give a default with `{text} ?? …`, or guard the statement with `when has({text})`")
+    } else {
+        format!("give a default with `{text} ?? …`")
+    };
+    let mut d = Diagnostic::error("E0302", e.span, format!("`{text}` may be absent"))
+        .with_label(format!("this is `{ty}`"))
+        .with_help(help);
+    if let Some(var) = vars.of_expr(e) {
+        d = d.with_secondary(
+            var.span,
+            format!("`{}` is defined here as `{}`", var.name, var.ty),
+        );
+    }
+    d
+}
+
 fn not_const(cx: &mut Ctx<'_>, e: &Expr) -> Option<(Value, Ty)> {
     cx.emit(
         Diagnostic::error("E0304", e.span, "expected a constant")
@@ -177,7 +227,7 @@ pub(crate) fn eval_str(cx: &mut Ctx<'_>, vars: &Vars, s: &StrLit) -> Option<Stri
         match p {
             StrPart::Text(t) => out.push_str(t),
             StrPart::Interp(e) => {
-                let (v, _) = eval(cx, vars, e)?;
+                let (v, _) = required(cx, vars, e)?;
                 out.push_str(&display(&v));
             }
         }

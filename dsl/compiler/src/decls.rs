@@ -51,26 +51,20 @@ pub(crate) fn const_str(
     c: &mut Cursor<'_>,
     example: &str,
 ) -> Option<String> {
-    match c.expr().and_then(|e| consts::eval(cx, vars, e)) {
-        Some((Value::Str(s), _)) => Some(s.as_str().to_string()),
-        Some((Value::Absent, _)) => {
-            cx.emit(
-                Diagnostic::error("E0304", c.at, "this value is absent")
-                    .with_label("the environment variable is not set")
-                    .with_help("give a default: `env(\"X\") ?? \"value\"`"),
-            );
-            None
+    let Some(e) = c.expr() else {
+        if c.peek().is_none() {
+            args::expected(cx, c.at, "a string", example);
         }
+        return None;
+    };
+    match consts::required(cx, vars, e) {
+        Some((Value::Str(s), _)) => Some(s.as_str().to_string()),
         Some(_) => {
             args::expected(cx, c.at, "a string", example);
             None
         }
-        None => {
-            if c.peek().is_none() {
-                args::expected(cx, c.at, "a string", example);
-            }
-            None
-        }
+        // already reported
+        None => None,
     }
 }
 
@@ -256,7 +250,7 @@ pub(crate) fn field_decls(
             }
         };
         let default = match &f.default {
-            Some(d) => match consts::eval(cx, vars, d) {
+            Some(d) => match consts::required(cx, vars, d) {
                 Some((v, t)) if t.compatible(&ty) => Some(v),
                 Some((_, t)) => {
                     cx.emit(

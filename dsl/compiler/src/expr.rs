@@ -93,12 +93,8 @@ impl<'g, 'a> Lower<'g, 'a> {
         if !v.ty.is_opt() || v.ty.is_err() {
             return true;
         }
-        let text = self.g.cx.snippet(e.span).to_string();
-        self.emit(
-            Diagnostic::error("E0302", e.span, format!("`{text}` may be absent"))
-                .with_label(format!("this is `{}`", v.ty))
-                .with_help(format!("give a default with `{text} ?? …`, or guard the statement with `when has({text})`")),
-        );
+        let d = crate::consts::may_be_absent(&self.g.cx, &self.g.syms.vars, e, &v.ty, true);
+        self.emit(d);
         false
     }
 

@@ -234,7 +234,7 @@ fn sample(segs: &[PatSeg], trailing: bool, filler: &str) -> String {
 }
 
 /// A request host a route's host block matches; `""` matches no host block.
-fn sample_host(host: Option<&str>, filler: &str) -> String {
+pub(crate) fn sample_host(host: Option<&str>, filler: &str) -> String {
     match host {
         None | Some("*") => String::new(),
         Some(h) => match h.strip_prefix('*') {
@@ -246,7 +246,7 @@ fn sample_host(host: Option<&str>, filler: &str) -> String {
 
 /// `x`, unless a pattern or a host names it: a literal `x` would win the sample path from the
 /// parameter it stands for.
-fn filler(infos: &[RouteInfo<'_>]) -> String {
+pub(crate) fn filler(infos: &[RouteInfo<'_>]) -> String {
     let mut taken: ahash::AHashSet<&str> = ahash::AHashSet::new();
     for r in infos {
         for s in &r.segs {

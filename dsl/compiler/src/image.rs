@@ -149,7 +149,7 @@ pub(crate) fn build(config: &Config, sources: &SourceMap, opts: &Options) -> Com
         .collect();
     let pages = response::error_pages(&mut g, &col.errors);
     let router = routes::router(&mut g.cx, &infos);
-    routes::lints(&mut g.cx, &infos);
+    routes::lints(&mut g.cx, &infos, router.as_ref());
     guards::lint(&mut g, &infos, router.as_ref());
 
     for k in &g.syms.api_keys.list {

@@ -42,16 +42,19 @@
 //! | W0101 | `contains` on `claim.scope` (substring match; use `in auth.scopes`) |
 //! | W0102 | a `client.ip` throttle after `auth` (move it up to shed load early) |
 //! | W0103 | authorizer `on_error allow` (fail-open) |
-//! | W0104 | `{rest+}` route with no route for its bare prefix (`/{proxy+}` exempt) |
+//! | W0104 | `{rest+}` route with no route for its bare prefix (`/{proxy+}`: W0107) |
 //! | W0105 | `/x/` route with no `/x` route (the reverse is not linted) |
 //! | W0106 | a guarded route's bare prefix or other methods served by a broader route without its guards |
+//! | W0107 | `/{proxy+}` (any method) while `/` on its host matches no route |
 //!
 //! # Decisions
 //!
 //! - Claims are `T?` (`sub` included); context fields are `T` as declared (`T?` under
 //!   `auth any`). Comparisons, `??`, `has()`, JSON templates and key expressions (`by`,
 //!   `hash by`, `sticky by`, cache keys) accept `T?`; `set header` to an absent value sets
-//!   nothing. Arithmetic, functions, conditions and string interpolation need a value.
+//!   nothing. Arithmetic, functions, conditions and string interpolation need a value, and so
+//!   does a header or query edit to a constant: `var.X` from `env("X")` without `??` is
+//!   `string?` (E0302) whether or not `X` is set where the compiler runs.
 //! - E0503's identity rule applies to `jwt` and `authorizer` routes: their cache key or `vary`
 //!   must read a claim, `auth.*` or `header.authorization`. API-key routes may share entries
 //!   (partner-level data, as managed gateways cache per method).
@@ -140,7 +143,8 @@ use gw_syntax::{Diagnostic, SourceMap};
 
 /// How to compile.
 pub struct Options {
-    /// Names of plugins the caller can serve; None = accept every plugin (gw check).
+    /// Names of plugins the caller can serve; None = accept every plugin (the language
+    /// itself: golden tests, formatting, disasm). `gw check` and `gw run` pass their build's.
     pub available_plugins: Option<Vec<String>>,
     /// Environment lookup for env("X") (tests inject a map).
     #[allow(clippy::type_complexity)]

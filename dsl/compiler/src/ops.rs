@@ -77,13 +77,18 @@ impl<'g, 'a> Lower<'g, 'a> {
 
     fn coalesce(&mut self, e: &Expr, a: &Expr, b: &Expr) -> Val {
         let va = self.expr(a);
-        if let Some(k) = va.konst()
-            && !k.is_absent()
-        {
-            self.dead(b);
-            return va;
-        }
-        let vb = self.expr(b);
+        // A present constant (a var whose `env` is set) folds, and still types as `??` does,
+        // so a file types the same whatever the environment of the machine compiling it.
+        let folded = va.konst().is_some_and(|k| !k.is_absent());
+        let vb = if folded {
+            let ty = self.dead(b);
+            Val {
+                ty,
+                o: Opnd::K(Value::Absent),
+            }
+        } else {
+            self.expr(b)
+        };
         if va.ty.is_err() || vb.ty.is_err() {
             return Val::err();
         }
@@ -102,6 +107,9 @@ impl<'g, 'a> Lower<'g, 'a> {
             va.ty.base().clone()
         };
         let ty = if vb.ty.is_opt() { base.opt() } else { base };
+        if folded {
+            return Val { ty, o: va.o };
+        }
         if va.konst().is_some() {
             return Val { ty, o: vb.o };
         }

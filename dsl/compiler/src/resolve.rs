@@ -132,11 +132,13 @@ pub(crate) struct RouteItem<'a> {
     pub host: Option<(String, Span)>,
 }
 
+/// A `listen`: its address, its `tls { }` body, a plain listener's options.
+pub(crate) type Listen<'a> = (&'a Addr, Option<&'a [Setting]>, Option<&'a [Setting]>);
+
 /// Everything a configuration declares, before settings are read.
 #[derive(Debug, Default)]
 pub(crate) struct Collected<'a> {
-    /// (address, `tls { }` body, plain listener's options)
-    pub listens: Vec<(&'a Addr, Option<&'a [Setting]>, Option<&'a [Setting]>)>,
+    pub listens: Vec<Listen<'a>>,
     pub admins: Vec<&'a Addr>,
     pub workers: Vec<&'a Lit>,
     pub limits: Vec<&'a [Setting]>,

@@ -181,13 +181,13 @@ fn timeout(cx: &mut crate::ctx::Ctx<'_>, settings: &[Setting]) -> (Option<u64>, 
         match s.name.name.as_str() {
             "request" => request = c.lit().and_then(|l| lits::duration(cx, l, 1, 86_400_000)),
             "connect" => connect = c.lit().and_then(|l| lits::duration(cx, l, 1, 86_400_000)),
+            // The grammar's other phases (`read`, `idle`) are no timeouts of a route.
             _ => {
-                let (cn, r) = crate::settings::timeouts_pair(cx, &mut c);
-                request = r.or(request);
-                connect = cn.or(connect);
+                crate::settings::unknown_timeout(cx, &s.name, "a route");
+                continue;
             }
         }
-        c.finish(cx, "`timeout`", &["connect", "request"]);
+        c.finish(cx, "`timeout`", crate::settings::TIMEOUT_PHASES);
     }
     (connect, request)
 }

@@ -1,7 +1,8 @@
 //! Step 9, routes: pattern checks (E0402), route names, router keys, overlaps (E0401) and the
-//! route-table lints (W0104 `{rest+}` without its bare prefix, W0105 `/x/` without `/x`).
+//! route-table lints (W0104 `{rest+}` without its bare prefix, W0105 `/x/` without `/x`,
+//! W0107 `/{proxy+}` while `/` matches no route).
 
-use gw_program::{PatSeg, RouteKey, Router};
+use gw_program::{Lookup, PatSeg, RouteKey, Router};
 use gw_syntax::ast::{Route, Segment};
 use gw_syntax::{Diagnostic, Span};
 
@@ -151,8 +152,8 @@ fn shape_key(host: Option<&str>, segs: &[PatSeg]) -> String {
     format!("{host:?}{segs:?}")
 }
 
-/// Route-table lints.
-pub(crate) fn lints(cx: &mut Ctx<'_>, infos: &[RouteInfo<'_>]) {
+/// Route-table lints; W0107 needs the router (there is none after E0401).
+pub(crate) fn lints(cx: &mut Ctx<'_>, infos: &[RouteInfo<'_>], router: Option<&Router>) {
     // Patterns without a trailing slash, per host, with parameter names erased.
     let bare: ahash::AHashSet<String> = infos
         .iter()
@@ -160,8 +161,8 @@ pub(crate) fn lints(cx: &mut Ctx<'_>, infos: &[RouteInfo<'_>]) {
         .map(|o| shape_key(o.host.as_deref(), &o.segs))
         .collect();
     for r in infos {
-        // W0104: `/files/{rest+}` without `/files` (the bare prefix 404s). `/{proxy+}` is a
-        // catch-all, whose bare prefix `/` is commonly served elsewhere or not at all.
+        // W0104: `/files/{rest+}` without `/files` (the bare prefix 404s). The bare prefix of
+        // `/{proxy+}` is `/`, which W0107 checks against the router.
         if let Some((PatSeg::Greedy, prefix)) = r.segs.split_last()
             && !prefix.is_empty()
             && !bare.contains(&shape_key(r.host.as_deref(), prefix))
@@ -203,5 +204,48 @@ pub(crate) fn lints(cx: &mut Ctx<'_>, infos: &[RouteInfo<'_>]) {
                 )),
             );
         }
+    }
+    if let Some(router) = router {
+        root_lint(cx, infos, router);
+    }
+}
+
+/// W0107: `/{proxy+}` needs at least one segment, so beside it `/` is a 404 unless a route
+/// serves it. The router is asked `/` on the catch-all's host, so a `/` route of that host, of
+/// a wildcard or of no host that serves it counts, and so does one under another method (a
+/// 405 is an answer written on purpose).
+fn root_lint(cx: &mut Ctx<'_>, infos: &[RouteInfo<'_>], router: &Router) {
+    let filler = crate::guards::filler(infos);
+    let mut params = Vec::new();
+    for r in infos
+        .iter()
+        .filter(|r| matches!(r.segs.as_slice(), [PatSeg::Greedy]))
+    {
+        let host = crate::guards::sample_host(r.host.as_deref(), &filler);
+        let method = match r.route.method.as_str() {
+            "ANY" => "GET",
+            m => m,
+        };
+        if !matches!(
+            router.lookup(&host, method, "/", &mut params),
+            Lookup::NotFound
+        ) {
+            continue;
+        }
+        let on = r
+            .host
+            .as_deref()
+            .map_or(String::new(), |h| format!(" on host `{h}`"));
+        let greedy = r.pattern.trim_start_matches('/').trim_end_matches('/');
+        cx.emit(
+            Diagnostic::warning("W0107", r.header(), format!("`/` matches no route{on}"))
+                .with_label(format!(
+                    "`{greedy}` needs at least one segment, so `/` is not served here"
+                ))
+                .with_help(format!(
+                    "add `route {} / {{ … }}` (same statements) to serve `/` too",
+                    r.route.method.as_str()
+                )),
+        );
     }
 }

@@ -75,6 +75,22 @@ pub(crate) fn pointer(segs: &[String]) -> String {
         .collect()
 }
 
+/// Other gateways' spellings of a header field (Kong's `headers`, a `req.` prefix): the
+/// field gw reads, e.g. `resp.headers.x` -> `resp.header.x`, `req.headers.x` -> `header.x`.
+fn header_spelling(text: &str) -> Option<String> {
+    const SPELLINGS: &[(&str, &str)] = &[
+        ("resp.headers", "resp.header"),
+        ("request.headers", "header"),
+        ("request.header", "header"),
+        ("req.headers", "header"),
+        ("req.header", "header"),
+    ];
+    SPELLINGS.iter().find_map(|(from, to)| {
+        let rest = text.strip_prefix(from)?;
+        (rest.starts_with('.') || rest.starts_with('[')).then(|| format!("{to}{rest}"))
+    })
+}
+
 /// How a resolved field is read.
 pub(crate) enum Src {
     Field(Field),
@@ -168,7 +184,11 @@ impl<'g, 'a> Lower<'g, 'a> {
         let mut d = Diagnostic::error("E0201", e.span, format!("unknown {what} `{text}`"))
             .with_label(format!("not a {what}"));
         let last = text.rsplit('.').next().unwrap_or(&text);
-        if let Some(s) = gw_syntax::diag::did_you_mean(last, choices.iter().copied()) {
+        if let Some(fixed) = header_spelling(&text) {
+            d = d.with_help(format!("did you mean `{fixed}`?"));
+        } else if text == "resp.header" {
+            d = d.with_help("name the header: `resp.header.content-type`");
+        } else if let Some(s) = gw_syntax::diag::did_you_mean(last, choices.iter().copied()) {
             let prefix = text
                 .rsplit_once('.')
                 .map_or(String::new(), |(p, _)| format!("{p}."));

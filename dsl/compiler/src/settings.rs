@@ -4,8 +4,10 @@
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
-use gw_program::{Balance, HealthCheck, Limits, Listener, Server, Timeouts, TlsConfig, Upstream};
-use gw_program::{PathChars, UnderscoreNames};
+use gw_program::{
+    Balance, FailOn, HealthCheck, Limits, Listener, Server, Timeouts, TlsConfig, Upstream,
+};
+use gw_program::{PathChars, UnderscoreNames, Value};
 use gw_syntax::Diagnostic;
 use gw_syntax::ast::{Addr, Arg, ExprKind, Ident, Lit, LitValue, Setting, StrLit};
 
@@ -37,6 +39,7 @@ pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Sett
         request_timeout: None,
         health: None,
         max_fails: 3,
+        fail_on: Default::default(),
         fail_timeout: 10_000,
         host_header: None,
     };
@@ -83,6 +86,9 @@ pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Sett
                 if let Some(n) = c.lit().and_then(|l| lits::int(cx, l, 1, 1000)) {
                     up.max_fails = n as u32;
                 }
+                if let Some(list) = c.on_list() {
+                    up.fail_on = fail_on(cx, list);
+                }
                 c.finish(cx, "`max_fails`", &[]);
             }
             "fail_timeout" => {
@@ -92,8 +98,14 @@ pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Sett
                 c.finish(cx, "`fail_timeout`", &[]);
             }
             "host" => {
-                match c.expr().and_then(|x| consts::eval(cx, vars, x)) {
-                    Some((v, _)) => up.host_header = v.as_str().map(str::to_string),
+                match c.expr() {
+                    Some(x) => match consts::required(cx, vars, x) {
+                        Some((Value::Str(s), _)) => up.host_header = Some(s.as_str().to_string()),
+                        Some(_) => {
+                            args::expected(cx, x.span, "a host name", "`host \"api.internal\"`")
+                        }
+                        None => {}
+                    },
                     None => args::expected(cx, c.at, "a host name", "`host \"api.internal\"`"),
                 }
                 c.finish(cx, "`host`", &[]);
@@ -101,7 +113,8 @@ pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Sett
             _ => {}
         }
     }
-    if up.servers.is_empty() {
+    // A `server` line that failed has its own error.
+    if up.servers.is_empty() && !entries.iter().any(|e| e.name.name == "server") {
         cx.emit(
             Diagnostic::error(
                 "E0304",
@@ -161,31 +174,46 @@ fn server(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<Server> {
 /// A server written without `host:port` (E0304): `localhost` and `10.0.0.1` need a port,
 /// `9000` a host, `"a:80"` no quotes.
 fn not_an_address(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) {
-    let Some(Arg::Expr(e)) = c.peek() else {
+    let Some(arg) = c.peek() else {
         args::expected(cx, c.at, "a server address", "`server 10.0.1.10:8080`");
         return;
     };
-    let text = cx.snippet(e.span).to_string();
-    let d = match &e.kind {
-        ExprKind::Name(_) | ExprKind::Member(..) | ExprKind::Lit(Lit { value: LitValue::Ip(_), .. }) => {
-            let host = match &e.kind {
-                ExprKind::Lit(Lit { value: LitValue::Ip(IpAddr::V6(_)), .. }) => format!("[{text}]"),
-                _ => text,
-            };
-            Diagnostic::error("E0304", e.span, "a server address needs a port")
-                .with_label("no port")
-                .with_help(format!("add a port: write `{host}:80`"))
+    let span = args::arg_span(arg);
+    let text = cx.snippet(span).to_string();
+    let needs_port = |host: &str| {
+        Diagnostic::error("E0304", span, "a server address needs a port")
+            .with_label("no port")
+            .with_help(format!("add a port: write `{host}:80`"))
+    };
+    let kind = match arg {
+        Arg::Expr(e) => Some(&e.kind),
+        _ => None,
+    };
+    let d = match (arg, kind) {
+        (Arg::Word(_), _) | (_, Some(ExprKind::Name(_) | ExprKind::Member(..))) => {
+            needs_port(&text)
         }
-        ExprKind::Lit(Lit { value: LitValue::Int(_), .. }) => {
-            Diagnostic::error("E0304", e.span, "a server address needs a host")
+        (_, Some(ExprKind::Lit(Lit { value, .. }))) => match value {
+            LitValue::Ip(IpAddr::V4(_)) => needs_port(&text),
+            LitValue::Ip(IpAddr::V6(_)) => needs_port(&format!("[{text}]")),
+            LitValue::Int(_) => Diagnostic::error("E0304", span, "a server address needs a host")
                 .with_label("a port alone")
-                .with_help(format!("write `127.0.0.1:{text}` or `backend.internal:{text}`"))
-        }
-        ExprKind::Str(s) => {
+                .with_help(format!(
+                    "write `127.0.0.1:{text}` or `backend.internal:{text}`"
+                )),
+            _ => {
+                args::expected(cx, c.at, "a server address", "`server 10.0.1.10:8080`");
+                return;
+            }
+        },
+        (_, Some(ExprKind::Str(s))) => {
             let plain = s.as_plain().unwrap_or_default();
-            let d = Diagnostic::error("E0304", e.span, "a server address is not a string")
+            let d = Diagnostic::error("E0304", span, "a server address is not a string")
                 .with_label("quoted");
-            if plain.rsplit_once(':').is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok()) {
+            if plain
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok())
+            {
                 d.with_help(format!("write `{plain}` without quotes"))
             } else {
                 d.with_help("write `host:port` without quotes: `server 10.0.1.10:8080`")
@@ -197,11 +225,44 @@ fn not_an_address(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) {
         }
     };
     cx.emit(d);
-    c.next();
+    // `weight`, `tls`, … of a server that failed are not checked
+    while c.next().is_some() {}
 }
 
 /// The phases `timeout` takes in an upstream and in a route.
 pub(crate) const TIMEOUT_PHASES: &[&str] = &["connect", "request"];
+
+/// `on connect_error, timeout, 5xx`: what passive health counts as a failure (the
+/// default is `connect_error` alone).
+fn fail_on(cx: &mut Ctx<'_>, list: &[Ident]) -> FailOn {
+    const ON: &[&str] = &["connect_error", "timeout", "5xx"];
+    let mut f = FailOn {
+        connect_error: false,
+        timeout: false,
+        status_5xx: false,
+    };
+    for w in list {
+        match w.name.as_str() {
+            "connect_error" => f.connect_error = true,
+            "timeout" => f.timeout = true,
+            "5xx" => f.status_5xx = true,
+            other => {
+                let mut d = Diagnostic::error(
+                    "E0201",
+                    w.span,
+                    format!("unknown failure `{other}` for `max_fails`"),
+                )
+                .with_label("not a kind of failure");
+                d = match gw_syntax::diag::did_you_mean(other, ON.iter().copied()) {
+                    Some(x) => d.with_help(format!("did you mean `{x}`?")),
+                    None => d.with_help("one or more of: connect_error, timeout, 5xx"),
+                };
+                cx.emit(d);
+            }
+        }
+    }
+    f
+}
 
 /// `connect D request D`, or one bare `D` (the request timeout). `place` is where the
 /// `timeout` is written (`an upstream`), for the error on any other word.
@@ -290,7 +351,7 @@ pub(crate) fn unknown_timeout(cx: &mut Ctx<'_>, w: &Ident, place: &str) {
         d = d.with_help(format!("did you mean `{s}`?"));
     }
     d = d.with_help(format!(
-        "`timeout` in {place} takes `connect` and `request`: `timeout connect 1s request 10s` (a bare duration is `request`)"
+        "`timeout` in {place} takes `connect` and `request`: `timeout connect 1s request 10s`"
     ));
     d = match w.name.as_str() {
         "read" | "write" | "send" => d.with_note(

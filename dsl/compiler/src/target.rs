@@ -1,7 +1,7 @@
 //! Targets: the target group (guarded lines, the unguarded fallback, `canary`) as a jump
 //! chain (E0505, E0506), and the canary lowering of LANGUAGE.md §7.
 
-use gw_program::{NO_REG, NONE, Op};
+use gw_program::{Balance, NO_REG, NONE, Op};
 use gw_syntax::ast::{Canary, Expr, RespondBody, Stmt, StmtKind};
 use gw_syntax::{Diagnostic, Span};
 
@@ -127,6 +127,9 @@ impl<'g, 'a> Lower<'g, 'a> {
                     );
                     return;
                 };
+                if let Some(e) = hash_by {
+                    self.hash_balanced(up, s.span, e);
+                }
                 self.forward(up, hash_by.as_ref(), s.span);
             }
             StmtKind::Respond {
@@ -174,6 +177,41 @@ impl<'g, 'a> Lower<'g, 'a> {
         self.b.op(op, span);
     }
 
+    /// E0304 for `hash by` on an upstream that does not balance by hash: its key would be
+    /// ignored. `stmt` is the `upstream NAME hash by EXPR` line.
+    fn hash_balanced(&mut self, up: u16, stmt: Span, key: &Expr) {
+        let Some(u) = self.g.syms.upstreams.get(up) else {
+            return;
+        };
+        let mode = match u.value.balance {
+            Balance::Hash => return,
+            Balance::RoundRobin => "round_robin",
+            Balance::LeastRequest => "least_request",
+            Balance::Random => "random",
+        };
+        let (name, decl) = (u.name.clone(), u.span);
+        let before = Span::new(key.span.file, stmt.start, key.span.start);
+        let at = self
+            .g
+            .cx
+            .snippet(before)
+            .rfind("hash")
+            .map_or(key.span, |i| {
+                let start = stmt.start.saturating_add(u32::try_from(i).unwrap_or(0));
+                Span::new(key.span.file, start, key.span.end)
+            });
+        self.emit(
+            Diagnostic::error(
+                "E0304",
+                at,
+                format!("upstream `{name}` does not balance by hash"),
+            )
+            .with_label("this key would be ignored")
+            .with_secondary(decl, format!("balances `{mode}`"))
+            .with_help(format!("add `balance hash` to upstream `{name}`")),
+        );
+    }
+
     /// `[force → L_force;] split → L_canary; forward stable; L_force: canary.mark; L_canary:
     /// canary-side headers; forward canary`.
     fn canary(&mut self, fallback: &Stmt, ct: &Expanded<'a>, c: &'a Canary) {
@@ -218,6 +256,9 @@ impl<'g, 'a> Lower<'g, 'a> {
             cs,
         );
         self.g.cx.origin = None;
+        if let (Some(up), Some(e)) = (stable, hash_by) {
+            self.hash_balanced(up, fallback.span, e);
+        }
         match stable {
             Some(up) => self.forward(up, hash_by.as_ref(), fallback.span),
             None => self.b.op(
@@ -242,6 +283,9 @@ impl<'g, 'a> Lower<'g, 'a> {
                         .with_label("not allowed in `canary { }`"),
                 ),
             }
+        }
+        if let (Some(up), Some(e)) = (side, hash_by) {
+            self.hash_balanced(up, fallback.span, e);
         }
         match side {
             Some(up) => self.forward(up, hash_by.as_ref(), cs),

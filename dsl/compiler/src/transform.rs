@@ -6,7 +6,7 @@ use gw_syntax::Diagnostic;
 use gw_syntax::Span;
 use gw_syntax::ast::{Expr, HeaderOp, Ident, Stmt};
 
-use crate::lower::{Lower, Opnd, Phase};
+use crate::lower::{Lower, Opnd, Phase, Val};
 use crate::types::Ty;
 
 /// Headers gw computes itself; a config may not set them.
@@ -83,7 +83,7 @@ impl<'g, 'a> Lower<'g, 'a> {
             return;
         };
         let v = self.expr(value);
-        if v.ty.is_err() {
+        if v.ty.is_err() || !self.const_present(&v, value) {
             return;
         }
         if matches!(v.ty.base(), Ty::List(_)) {
@@ -114,7 +114,7 @@ impl<'g, 'a> Lower<'g, 'a> {
             return;
         };
         let v = self.expr(value);
-        if v.ty.is_err() {
+        if v.ty.is_err() || !self.const_present(&v, value) {
             return;
         }
         if matches!(v.ty.base(), Ty::List(_)) {
@@ -123,6 +123,13 @@ impl<'g, 'a> Lower<'g, 'a> {
         }
         let r = self.reg_of(&v, value.span);
         self.b.op(Op::QuerySet { q, r }, span);
+    }
+
+    /// A header or query edit takes a request's absent value as "remove the field", but a
+    /// constant that may be absent (`var.X` from `env("X")` without `??`) is decided at load,
+    /// not per request: E0302 by its type, whether or not the variable is set here.
+    fn const_present(&mut self, v: &Val, e: &Expr) -> bool {
+        !matches!(v.o, Opnd::K(_)) || self.value_needed(v, e)
     }
 
     /// E0503: an `auth` or `require` after a `cache` (a hit would skip it).

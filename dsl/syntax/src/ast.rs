@@ -141,6 +141,8 @@ pub enum Arg {
     /// Typed field declarations: `claims { email: string }`, `context { banned: bool = false }`.
     /// The settings `claims` and `context` always take this shape (and only they do).
     Fields(Vec<FieldDecl>),
+    /// `on a, b`: the words of a list (`max_fails 3 on connect_error, 5xx`), never keywords.
+    On(Vec<Ident>),
 }
 
 /// `name: TYPE [= default]` in `claims { }` / `context { }`.

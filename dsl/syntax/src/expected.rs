@@ -5,6 +5,7 @@ use pest::error::{Error, ErrorVariant, InputLocation};
 
 use crate::diag::{Diagnostic, did_you_mean};
 use crate::grammar::Rule;
+use crate::habits;
 use crate::prescan::to_u32;
 use crate::span::{FileId, Span};
 
@@ -61,6 +62,9 @@ const STMT_KEYWORDS: &[&str] = &[
 const METHODS: &[&str] = &[
     "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "ANY",
 ];
+
+/// How an expected address is named (a bare port then gets "did you mean `:8080`?").
+const ADDR_SHORT: &str = "an address such as `:443` or `127.0.0.1:8080`";
 
 /// One expected thing: how the message and the label say it, and keywords to suggest.
 struct Expect {
@@ -130,7 +134,7 @@ fn describe(rule: Rule) -> Expect {
         Rule::path_pattern => same("a path such as `/pets/{id}`"),
         Rule::string | Rule::raw_string => same("a string"),
         Rule::num_lit | Rule::numeric => same("a number"),
-        Rule::addr => same("an address such as `:443` or `127.0.0.1:8080`"),
+        Rule::addr => same(ADDR_SHORT),
         Rule::setting => same("a setting"),
         Rule::fields_key => expect("`claims`, `context`", "a setting", &["claims", "context"]),
         Rule::field_decl => same("a field such as `email: string`"),
@@ -151,7 +155,7 @@ fn describe(rule: Rule) -> Expect {
         Rule::timeout_phase => expect(
             "a timeout phase (`connect`, `request`)",
             "a timeout phase",
-            &["connect", "request", "idle", "read"],
+            &["connect", "request"],
         ),
         Rule::retry_cond => same("a retry condition such as `connect_error`"),
         Rule::respond_body => expect(
@@ -257,6 +261,9 @@ pub(crate) fn error_offset(err: &Error<Rule>) -> usize {
 /// E0101 for a pest error in the slice of `text` starting at `base`.
 pub(crate) fn syntax_error(err: &Error<Rule>, text: &str, base: usize, file: FileId) -> Diagnostic {
     let at = base + error_offset(err);
+    if let Some(d) = habits::explain(text, at, file) {
+        return d;
+    }
     let (what, span, word) = found(text, at, file);
     let positives = match &err.variant {
         ErrorVariant::ParsingError { positives, .. } => positives.clone(),
@@ -303,6 +310,11 @@ pub(crate) fn syntax_error(err: &Error<Rule>, text: &str, base: usize, file: Fil
         format!("expected {}, found {what}", join(&long)),
     )
     .with_label(format!("expected {}", join(&short)));
+    if expects.iter().any(|e| e.short == ADDR_SHORT)
+        && let Some(help) = habits::bare_port(text, at)
+    {
+        return d.with_help(help);
+    }
     if let Some(word) = word {
         let words: Vec<&str> = expects
             .iter()

@@ -2,7 +2,8 @@
 //!
 //! pest's parse tree never leaves this crate: [`parse_file`] returns an [`ast::Config`].
 //!
-//! Syntax diagnostics: E0101 unexpected token (with the expected set and did-you-mean),
+//! Syntax diagnostics: E0101 unexpected token (with the expected set and did-you-mean, and
+//! what to write instead of a URL as an address, a bare port or a single-quoted string),
 //! E0102 unclosed block or string, E0103 bad literal, E0104 invalid UTF-8, E0105 file over
 //! 16 MiB, E0106 nesting deeper than 64; E0402 for path segments the AST cannot express
 //! (`v{id}`, `{a}{b}`); and for includes E0701 (missing file) and E0703 (cycle, depth > 16).
@@ -23,6 +24,7 @@ pub mod span;
 mod expected;
 mod format;
 mod grammar;
+mod habits;
 mod load;
 mod lower;
 mod parse;

@@ -118,6 +118,7 @@ fn settings(ss: &mut [Setting]) {
                 Arg::Path(p) => string(p),
                 Arg::Block(b) => settings(b),
                 Arg::Fields(f) => f.iter_mut().for_each(field),
+                Arg::On(ws) => ws.iter_mut().for_each(id),
             }
         }
     }

@@ -62,7 +62,7 @@ fn upstream_failures_and_ejections_are_logged(d: Driver) {
     );
     assert!(
         log.contains(&format!(
-            "upstream u server {dead}: ejected for 30000 ms after 2 failed connect(s)"
+            "upstream u server {dead}: ejected for 30000 ms after 2 failure(s) in a row"
         )),
         "the ejection is logged:\n{log}"
     );

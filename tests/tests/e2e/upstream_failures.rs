@@ -13,6 +13,38 @@ on_both_drivers! {
     upstream_sends_garbage => upstream_sends_garbage_uring, upstream_sends_garbage_epoll;
     upstream_closes_mid_body => upstream_closes_mid_body_uring, upstream_closes_mid_body_epoll;
     stale_pooled_connection => stale_pooled_connection_uring, stale_pooled_connection_epoll;
+    passive_health_counts_the_declared_failures => passive_health_counts_the_declared_failures_uring, passive_health_counts_the_declared_failures_epoll;
+}
+
+/// `max_fails 2 on 5xx`: a server answering 503 is ejected after two in a row and the rest go
+/// to the healthy one; by default only connect errors count, so it keeps its share.
+fn passive_health_counts_the_declared_failures(d: Driver) {
+    let sick = Upstream::start("sick", |_| Reply::status(503, "sick"));
+    let well = Upstream::echo("well");
+    let run = |extra: &str| {
+        let config = format!(
+            "workers 1\n{}route ANY /{{proxy+}} {{\n  upstream u\n}}\n",
+            upstream_block("u", &[sick.addr(), well.addr()], extra)
+        );
+        let gw = Gw::start(d, &config);
+        let before = sick.count();
+        for i in 0..20 {
+            gw.get(&format!("/r/{i}"));
+        }
+        (sick.count() - before, gw.stderr())
+    };
+    let (hits, log) =
+        run("balance round_robin\nmax_fails 2 on connect_error, 5xx\nfail_timeout 60s");
+    assert_eq!(hits, 2, "ejected after two 5xx in a row:\n{log}");
+    assert!(
+        log.contains(&format!(
+            "upstream u server {}: ejected for 60000 ms after 2 failure(s)",
+            sick.addr()
+        )),
+        "{log}"
+    );
+    let (hits, _) = run("balance round_robin\nmax_fails 2\nfail_timeout 60s");
+    assert_eq!(hits, 10, "5xx is not a failure unless declared");
 }
 
 fn timed_config(up: SocketAddr) -> String {

@@ -253,6 +253,7 @@ fn petstore() -> ConfigImage {
         request_timeout: None,
         health: None,
         max_fails: 3,
+        fail_on: Default::default(),
         fail_timeout: 10_000,
         host_header: None,
     };

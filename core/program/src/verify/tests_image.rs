@@ -43,6 +43,7 @@ fn image(routes: Vec<RoutePlan>) -> ConfigImage {
         request_timeout: None,
         health: None,
         max_fails: 3,
+        fail_on: Default::default(),
         fail_timeout: 10_000,
         host_header: None,
     };

@@ -91,6 +91,7 @@ fn upstream(addrs: &[SocketAddr]) -> Upstream {
         request_timeout: Some(2000),
         health: None,
         max_fails: 100,
+        fail_on: Default::default(),
         fail_timeout: 1000,
         host_header: None,
     }

@@ -189,37 +189,34 @@ impl Upstreams {
         }
     }
 
-    /// A connect to the server failed: eject it after `max_fails` in a row.
-    pub fn connect_failed(&mut self, up: usize, server: usize, now: Instant) {
+    /// An exchange with the server ended, as a failure of a kind its upstream counts
+    /// (`max_fails N on …`) or not: `max_fails` failures in a row eject the server for
+    /// `fail_timeout`, and a success ends the streak and any ejection.
+    pub fn outcome(&mut self, up: usize, server: usize, failed: bool, now: Instant) {
         let Some(u) = self.list.get_mut(up) else {
             return;
         };
         let (max, cool) = (u.max_fails.max(1), u.fail_timeout);
-        if let Some(s) = u.servers.get_mut(server) {
-            s.fails += 1;
-            if s.fails >= max {
-                s.ejected_until = Some(now + cool);
-                s.fails = 0;
-                crate::log::log!(
-                    "upstream {} server {}: ejected for {} ms after {max} failed connect(s) in a row",
-                    u.name,
-                    s.addr,
-                    cool.as_millis()
-                );
-            }
-        }
-    }
-
-    /// A connect to the server succeeded.
-    pub fn connect_ok(&mut self, up: usize, server: usize) {
-        let Some(u) = self.list.get_mut(up) else {
+        let Some(s) = u.servers.get_mut(server) else {
             return;
         };
-        if let Some(s) = u.servers.get_mut(server) {
+        if !failed {
             s.fails = 0;
             if s.ejected_until.take().is_some() {
-                crate::log::log!("upstream {} server {}: connects again", u.name, s.addr);
+                crate::log::log!("upstream {} server {}: answers again", u.name, s.addr);
             }
+            return;
+        }
+        s.fails += 1;
+        if s.fails >= max {
+            s.ejected_until = Some(now + cool);
+            s.fails = 0;
+            crate::log::log!(
+                "upstream {} server {}: ejected for {} ms after {max} failure(s) in a row",
+                u.name,
+                s.addr,
+                cool.as_millis()
+            );
         }
     }
 
@@ -269,6 +266,7 @@ mod tests {
             request_timeout: None,
             health: None,
             max_fails: 2,
+            fail_on: Default::default(),
             fail_timeout: 60_000,
             host_header: None,
         };
@@ -284,13 +282,13 @@ mod tests {
         let l = loaded(&["127.0.0.1:1", "127.0.0.1:2"]);
         let mut ups = Upstreams::new(&l, 1, None);
         let now = Instant::now();
-        ups.connect_failed(0, 0, now);
+        ups.outcome(0, 0, true, now);
         // one failure: still usable
         let picks: Vec<_> = (0..4)
             .map(|_| ups.pick(0, None, None, &l, now).unwrap())
             .collect();
         assert!(picks.contains(&0));
-        ups.connect_failed(0, 0, now);
+        ups.outcome(0, 0, true, now);
         for _ in 0..4 {
             assert_eq!(ups.pick(0, None, None, &l, now), Some(1));
         }
@@ -305,6 +303,15 @@ mod tests {
         assert_eq!(ups.pick(0, None, None, &l, now), None);
         assert!(!ups.healthy(0, &l, now));
         assert!(ups.healthy(0, &l, later));
+        l.health.set(0, 1, true);
+        // a success ends a streak: two failures apart do not eject
+        ups.outcome(0, 0, true, later);
+        ups.outcome(0, 0, false, later);
+        ups.outcome(0, 0, true, later);
+        let picks: Vec<_> = (0..4)
+            .map(|_| ups.pick(0, None, None, &l, later).unwrap())
+            .collect();
+        assert!(picks.contains(&0));
     }
 
     #[test]

@@ -5,6 +5,7 @@ mod body;
 mod codes_names;
 mod codes_order;
 mod examples;
+mod habits;
 mod lowering;
 
 use std::path::PathBuf;

@@ -131,6 +131,7 @@ fn arg_span(a: &Arg) -> Option<Span> {
         Arg::Expr(e) => Some(e.span),
         Arg::Addr(x) => Some(x.span),
         Arg::Path(s) => Some(s.span),
+        Arg::On(ws) => ws.last().map(|w| w.span),
         Arg::Block(_) | Arg::Fields(_) => None,
     }
 }
@@ -142,6 +143,10 @@ pub(super) fn setting(p: &mut Printer<'_>, s: &Setting) {
         p.w(" ");
         match a {
             Arg::Word(w) => p.w(&w.name),
+            Arg::On(ws) => {
+                let names: Vec<&str> = ws.iter().map(|w| w.name.as_str()).collect();
+                p.w(&format!("on {}", names.join(", ")));
+            }
             Arg::Expr(e) => {
                 let text = expr(p, e);
                 p.w(&text);

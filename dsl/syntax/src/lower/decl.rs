@@ -129,6 +129,11 @@ impl Lower<'_> {
                 Rule::settings => args.push(Arg::Block(self.settings(&c))),
                 Rule::path_pattern => args.push(Arg::Path(self.plain_str(&c))),
                 Rule::addr => args.push(Arg::Addr(self.addr(&c))),
+                Rule::on_list => args.push(Arg::On(
+                    children(&c, Rule::retry_cond)
+                        .map(|w| self.ident(&w))
+                        .collect(),
+                )),
                 Rule::expr => {
                     let e = self.expr(&c);
                     args.push(match e.kind {

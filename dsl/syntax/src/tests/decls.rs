@@ -10,6 +10,10 @@ fn arg_text(a: &Arg) -> String {
         Arg::Addr(x) => format!("a:{}:{}", x.host, x.port),
         Arg::Path(p) => format!("p:{}", p.as_plain().unwrap_or_default()),
         Arg::Block(b) => format!("block{{{}}}", settings_text(b)),
+        Arg::On(ws) => {
+            let names: Vec<&str> = ws.iter().map(|w| w.name.as_str()).collect();
+            format!("on:{}", names.join(","))
+        }
         Arg::Fields(f) => {
             let fs: Vec<String> = f
                 .iter()
@@ -86,6 +90,15 @@ fn listen_admin_workers() {
     assert_eq!(
         settings_text(&o),
         "allow_in_path e:'%2F' e:';'; header_underscores w:keep"
+    );
+    let ItemKind::Upstream { body, .. } =
+        only("upstream u {\n  server :80\n  max_fails 3 on connect_error, 5xx fail_timeout 5s\n}")
+    else {
+        panic!()
+    };
+    assert_eq!(
+        settings_text(&body),
+        "server a::80; max_fails e:3 on:connect_error,5xx w:fail_timeout e:5000ms"
     );
     let ItemKind::Admin(a) = only("admin [::1]:9901") else {
         panic!()
