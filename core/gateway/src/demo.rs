@@ -9,33 +9,41 @@ use std::sync::Arc;
 use gw_program::Server as UpstreamServer;
 use gw_runtime::{Options, Signals};
 
+use crate::cli::{Args, Command, Opt};
+use crate::run::{OnMachine, Prepared};
+
 const QUICKSTART: &str = include_str!("../../../grammar/examples/quickstart.gw");
 
-fn parse_port(args: &[String]) -> Result<Option<u16>, String> {
-    let mut it = args.iter();
-    let mut port = None;
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--port" | "-p" => {
-                let v = it.next().ok_or("--port needs a number")?;
-                port = Some(
-                    v.parse()
-                        .map_err(|_| format!("--port: `{v}` is not a port"))?,
-                );
-            }
-            s => return Err(format!("unexpected argument `{s}`")),
-        }
+/// `gw demo`'s options.
+pub(crate) const COMMAND: Command = Command {
+    name: "demo",
+    operands: "",
+    about: "gw in front of a built-in echo upstream; prints curls to try",
+    details: "Serves grammar/examples/quickstart.gw (built in) with one worker; Ctrl-C stops.",
+    opts: &[
+        Opt::value("port", "P", "the port gw listens on, on 127.0.0.1")
+            .short('p')
+            .default("8080, the quickstart's `listen`"),
+    ],
+    main,
+};
+
+fn parse_port(args: &Args) -> Result<Option<u16>, String> {
+    if let Some(x) = args.operands.first() {
+        return Err(format!("unexpected argument `{x}`"));
     }
-    Ok(port)
+    args.value("port")
+        .map(|v| {
+            v.parse()
+                .map_err(|_| format!("--port: `{v}` is not a port"))
+        })
+        .transpose()
 }
 
-pub fn main(args: &[String]) -> i32 {
-    let port = match parse_port(args) {
+fn main(args: Args) -> i32 {
+    let port = match parse_port(&args) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("gw demo: {e}\nusage: gw demo [--port P]");
-            return 2;
-        }
+        Err(e) => return crate::cli::usage_error(&COMMAND, &e),
     };
     // before the echo server's threads start: every thread must inherit the blocked mask
     let signals = match Signals::block() {
@@ -75,7 +83,7 @@ pub fn main(args: &[String]) -> i32 {
             l.addr.set_port(p);
         }
     }
-    let Some(loaded) = crate::run::load(image, None) else {
+    let Prepared::Ready(loaded) = crate::run::prepare(image, OnMachine::Refuse) else {
         return 1;
     };
     let loaded = Arc::new(loaded);
@@ -106,20 +114,30 @@ pub fn main(args: &[String]) -> i32 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::Parsed;
+
+    fn port(a: &[&str]) -> Result<Option<u16>, String> {
+        let a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+        match COMMAND.parse(&a)? {
+            Parsed::Args(a) => parse_port(&a),
+            Parsed::Help => Err("help".into()),
+        }
+    }
 
     #[test]
     fn port_argument() {
-        assert_eq!(parse_port(&[]), Ok(None));
-        assert_eq!(
-            parse_port(&["--port".into(), "9090".into()]),
-            Ok(Some(9090))
-        );
-        assert!(parse_port(&["--port".into(), "x".into()]).is_err());
-        assert!(parse_port(&["--bogus".into()]).is_err());
+        assert_eq!(port(&[]), Ok(None));
+        assert_eq!(port(&["--port", "9090"]), Ok(Some(9090)));
+        assert_eq!(port(&["-p", "9090"]), Ok(Some(9090)));
+        assert!(port(&["--port", "x"]).is_err());
+        assert!(port(&["--bogus"]).is_err());
+        assert!(port(&["extra"]).is_err());
     }
 
     #[test]
     fn quickstart_has_the_app_upstream_demo_rewrites() {
         assert!(QUICKSTART.contains("upstream app"));
+        // the default `--help` states
+        assert!(QUICKSTART.contains("\nlisten 127.0.0.1:8080\n"));
     }
 }

@@ -1,8 +1,9 @@
 //! `gw run FILE [--workers N] [--driver uring|epoll] [--busy-poll TIME|off]
-//! [--multishot on|off]`: compile, serve.
+//! [--multishot on|off]`: compile, serve. `gw check` shares every step up to binding
+//! ([`compile_file`], [`prepare`]) so that both reach one verdict on a config.
 //!
-//! `--busy-poll` (default `100us`, `off` to disable; env `GW_BUSY_POLL`) is how long a
-//! lightly loaded worker keeps polling for I/O after a request starts or ends before it
+//! `--busy-poll` (default `off`; `100us` is the latency mode; env `GW_BUSY_POLL`) is how long
+//! a lightly loaded worker keeps polling for I/O after a request starts or ends before it
 //! sleeps (gw-runtime's spin.rs). It is fixed for the process: the io_uring set-up depends on
 //! it.
 //!
@@ -16,11 +17,14 @@
 //! config that fails keeps the old one serving, a good one is published to the workers.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use gw_program::ConfigImage;
 use gw_runtime::{Driver, Loaded, Options, Server, Signal, Signals};
+
+use crate::cli::{Args, Command, Opt};
 
 /// Parsed command line of `gw run`.
 #[derive(Debug, PartialEq)]
@@ -29,8 +33,39 @@ pub(crate) struct RunArgs {
     pub opts: Options,
 }
 
-const USAGE: &str = "usage: gw run FILE [--workers N] [--driver uring|epoll] \
-     [--busy-poll TIME|off] [--multishot on|off]";
+/// `gw run`'s options, as README.md documents them.
+pub(crate) const COMMAND: Command = Command {
+    name: "run",
+    operands: "FILE",
+    about: "compile FILE and serve it: one worker per core, io_uring (epoll fallback)",
+    details: "SIGTERM / SIGINT stop accepting, let in-flight requests finish and exit 0; \
+              SIGHUP recompiles FILE (a config that fails keeps the old one serving).",
+    opts: &[
+        Opt::value("workers", "N", "worker threads, each pinned to a core")
+            .short('w')
+            .default("the config's `workers`, else one per core"),
+        Opt::value("driver", "uring|epoll", "the I/O driver")
+            .env("GW_DRIVER")
+            .default("uring, epoll where io_uring is unavailable"),
+        Opt::value(
+            "busy-poll",
+            "TIME|off",
+            "the latency mode (`100us`): after a request starts or ends, a worker serving at \
+             most 4 connections polls for I/O this long (at most 1s) before it sleeps",
+        )
+        .env("GW_BUSY_POLL")
+        .default("off"),
+        Opt::value(
+            "multishot",
+            "on|off",
+            "on io_uring, one multishot receive per socket into the worker's buffer ring \
+             (Linux 6.0; plain receives where the kernel lacks it)",
+        )
+        .env("GW_MULTISHOT")
+        .default("on"),
+    ],
+    main,
+};
 
 /// The environment's defaults for `gw run`'s options.
 #[derive(Debug, Default)]
@@ -89,93 +124,138 @@ fn on_off(flag: &str, v: &str) -> Result<bool, String> {
     }
 }
 
-/// Parse `gw run` arguments; `env` holds the defaults for `--driver`, `--busy-poll` and
-/// `--multishot`.
-pub(crate) fn parse_args(args: &[String], env: RunEnv) -> Result<RunArgs, String> {
-    let mut file = None;
-    let mut opts = Options::default();
-    let mut driver = env.driver;
-    let mut busy_poll = env.busy_poll;
-    let mut multishot = env.multishot;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--workers" | "-w" => {
-                let v = it.next().ok_or("--workers needs a number")?;
-                let n: usize = v
-                    .parse()
-                    .map_err(|_| format!("--workers: `{v}` is not a number"))?;
-                if n == 0 {
-                    return Err("--workers must be at least 1".into());
-                }
-                opts.workers = Some(n);
-            }
-            "--driver" => driver = Some(it.next().ok_or("--driver needs uring or epoll")?.clone()),
-            "--busy-poll" => {
-                busy_poll = Some(
-                    it.next()
-                        .ok_or("--busy-poll needs a time or `off`")?
-                        .clone(),
-                )
-            }
-            "--multishot" => {
-                multishot = Some(it.next().ok_or("--multishot needs on or off")?.clone())
-            }
-            s if s.starts_with("--multishot=") => {
-                multishot = Some(s.trim_start_matches("--multishot=").into())
-            }
-            s if s.starts_with("--busy-poll=") => {
-                busy_poll = Some(s.trim_start_matches("--busy-poll=").into())
-            }
-            s if s.starts_with("--workers=") => {
-                let v = s.trim_start_matches("--workers=");
-                let n: usize = v
-                    .parse()
-                    .map_err(|_| format!("--workers: `{v}` is not a number"))?;
-                opts.workers = Some(n.max(1));
-            }
-            s if s.starts_with("--driver=") => {
-                driver = Some(s.trim_start_matches("--driver=").into())
-            }
-            s if s.starts_with('-') => return Err(format!("unknown option `{s}`")),
-            s if file.is_none() => file = Some(PathBuf::from(s)),
-            s => return Err(format!("unexpected argument `{s}`")),
-        }
+/// `--workers`: a number of workers, at least one.
+fn workers(v: &str) -> Result<usize, String> {
+    match v.parse::<usize>() {
+        Ok(0) => Err("--workers must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("--workers: `{v}` is not a number")),
     }
+}
+
+/// Read `gw run`'s parsed command line; `env` holds the defaults for `--driver`, `--busy-poll`
+/// and `--multishot`.
+pub(crate) fn parse_args(args: &Args, env: RunEnv) -> Result<RunArgs, String> {
+    let (file, extra) = match args.operands.as_slice() {
+        [] => return Err("missing FILE".into()),
+        [file, extra @ ..] => (file, extra.first()),
+    };
+    if let Some(x) = extra {
+        return Err(format!("unexpected argument `{x}`"));
+    }
+    let mut opts = Options {
+        workers: args.value("workers").map(workers).transpose()?,
+        ..Options::default()
+    };
+    let driver = args.value("driver").map(str::to_owned).or(env.driver);
     if let Some(d) = driver.filter(|d| !d.is_empty()) {
         opts.driver = Some(
             Driver::parse(&d).ok_or_else(|| format!("unknown driver `{d}` (uring or epoll)"))?,
         );
     }
+    let busy_poll = args.value("busy-poll").map(str::to_owned).or(env.busy_poll);
     if let Some(b) = busy_poll.filter(|b| !b.is_empty()) {
         opts.busy_poll = Some(busy_poll_window(&b)?);
     }
+    let multishot = args.value("multishot").map(str::to_owned).or(env.multishot);
     if let Some(m) = multishot.filter(|m| !m.is_empty()) {
         opts.multishot = Some(on_off("--multishot", &m)?);
     }
-    let file = file.ok_or("missing FILE")?;
-    Ok(RunArgs { file, opts })
+    Ok(RunArgs {
+        file: PathBuf::from(file),
+        opts,
+    })
 }
 
-/// Compile a `.gw` file for serving: diagnostics (warnings included) go to stderr; `None` when
-/// there were errors.
+/// Compile a `.gw` file for serving, against the policies this build serves (E0801 for the
+/// others): diagnostics (warnings included) go to stderr; `None` when there were errors.
 pub(crate) fn compile_file(path: &Path) -> Option<ConfigImage> {
     let registry = gw_plugins_std::registry();
     let available: Vec<String> = registry.names().map(str::to_owned).collect();
     crate::tools::load(path, Some(available)).and_then(|(_, compiled)| compiled.image)
 }
 
-/// Make a compiled image servable (resolve upstreams, build plugin factories).
-pub(crate) fn load(image: ConfigImage, previous: Option<&Loaded>) -> Option<Loaded> {
-    match Loaded::load(image, &gw_plugins_std::registry(), previous) {
-        Ok(l) => Some(l),
-        Err(e) => {
-            for m in &e.messages {
-                eprintln!("error: {m}");
-            }
-            None
+/// What to make of a refusal that depends on this machine rather than on the config and this
+/// build: an upstream server name that does not resolve here, a listen address that cannot be
+/// bound here now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnMachine {
+    /// `gw run`: an error, like every other refusal.
+    Refuse,
+    /// `gw check`: a warning, since the config may be meant for another machine.
+    Warn,
+}
+
+/// What [`prepare`] made of a compiled image. Every reason has been printed.
+#[derive(Debug)]
+pub(crate) enum Prepared {
+    /// Servable: bind and start.
+    Ready(Loaded),
+    /// Refused only for what depends on this machine (`OnMachine::Warn`: warnings printed).
+    NotHere,
+    /// Refused.
+    Refused,
+}
+
+/// Make a compiled image servable: gw-runtime's `Loaded::load` refuses what this build does
+/// not serve, resolves upstream server names and builds the plugin factories. Each refusal
+/// prints as `error: ...`, or `warning: ...` when it depends on this machine and `on_machine`
+/// is `Warn`.
+pub(crate) fn load(
+    image: ConfigImage,
+    previous: Option<&Loaded>,
+    on_machine: OnMachine,
+) -> Prepared {
+    let e = match Loaded::load(image, &gw_plugins_std::registry(), previous) {
+        Ok(l) => return Prepared::Ready(l),
+        Err(e) => e,
+    };
+    let mut refused = false;
+    for (i, m) in e.messages.iter().enumerate() {
+        if on_machine == OnMachine::Warn && e.machine.contains(&i) {
+            eprintln!("warning: {m}");
+        } else {
+            eprintln!("error: {m}");
+            refused = true;
         }
     }
+    if refused {
+        Prepared::Refused
+    } else {
+        Prepared::NotHere
+    }
+}
+
+/// Everything `gw run` checks between compiling and starting the workers, shared with
+/// `gw check` so both give one verdict: [`load`], then the listeners. `gw run` binds them when
+/// it starts; `gw check` (`OnMachine::Warn`) tries each address instead and warns about one it
+/// cannot bind.
+pub(crate) fn prepare(image: ConfigImage, on_machine: OnMachine) -> Prepared {
+    let listeners: Vec<SocketAddr> = image.listeners.iter().map(|l| l.addr).collect();
+    let mut prepared = load(image, None, on_machine);
+    if matches!(prepared, Prepared::Refused) {
+        return prepared;
+    }
+    if listeners.is_empty() {
+        eprintln!("error: the config has no `listen`");
+        return Prepared::Refused;
+    }
+    if on_machine == OnMachine::Warn {
+        for addr in listeners {
+            if let Err(e) = probe_listen(addr) {
+                eprintln!("warning: cannot listen on {addr}: {e}");
+                prepared = Prepared::NotHere;
+            }
+        }
+    }
+    prepared
+}
+
+/// Whether `addr` can be bound now, as `gw run` would find it. The probe socket is plain (no
+/// SO_REUSEPORT), so it never joins the accept group of a gw already serving `addr` and takes
+/// none of its connections; such a gw makes the port count as in use.
+fn probe_listen(addr: SocketAddr) -> std::io::Result<()> {
+    std::net::TcpListener::bind(addr).map(drop)
 }
 
 /// Start the workers and print the listen lines.
@@ -183,12 +263,15 @@ pub(crate) fn start(loaded: Arc<Loaded>, opts: &Options) -> Option<Server> {
     let server = match Server::start(loaded, opts) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("gw: {e}");
+            eprintln!("error: {e}");
             return None;
         }
     };
     if server.driver_reason() != "default" && server.driver() == Driver::Legacy {
-        eprintln!("gw: using the epoll driver ({})", server.driver_reason());
+        gw_runtime::log::line(format_args!(
+            "using the epoll driver ({})",
+            server.driver_reason()
+        ));
     }
     let mut out = std::io::stdout().lock();
     for a in server.addrs() {
@@ -217,22 +300,26 @@ pub(crate) fn serve(
             Ok(Signal::Terminate) => break,
             Ok(Signal::Reload) => {
                 let Some(path) = file else { continue };
-                eprintln!("gw: reloading {}", path.display());
+                gw_runtime::log::line(format_args!("reloading {}", path.display()));
                 let Some(image) = compile_file(path) else {
-                    eprintln!("gw: reload failed; the previous config keeps serving");
+                    gw_runtime::log::line(format_args!(
+                        "reload failed; the previous config keeps serving"
+                    ));
                     continue;
                 };
                 if image.listeners != current.image.listeners {
-                    eprintln!("gw: listener changes need a restart; other changes apply");
+                    gw_runtime::log::line(format_args!(
+                        "listener changes need a restart; other changes apply"
+                    ));
                 }
-                if let Some(next) = load(image, Some(&current)) {
+                if let Prepared::Ready(next) = load(image, Some(&current), OnMachine::Refuse) {
                     current = Arc::new(next);
                     handle.reload(current.clone());
-                    eprintln!("gw: reloaded");
+                    gw_runtime::log::line(format_args!("reloaded"));
                 }
             }
             Err(e) => {
-                eprintln!("gw: signal wait failed: {e}");
+                gw_runtime::log::line(format_args!("signal wait failed: {e}"));
                 break;
             }
         }
@@ -241,25 +328,22 @@ pub(crate) fn serve(
     server.wait();
 }
 
-pub fn main(args: &[String]) -> i32 {
-    let parsed = match parse_args(args, RunEnv::read()) {
+fn main(args: Args) -> i32 {
+    let parsed = match parse_args(&args, RunEnv::read()) {
         Ok(p) => p,
-        Err(e) => {
-            eprintln!("gw run: {e}\n{USAGE}");
-            return 2;
-        }
+        Err(e) => return crate::cli::usage_error(&COMMAND, &e),
     };
     let Some(image) = compile_file(&parsed.file) else {
         return 1;
     };
-    let Some(loaded) = load(image, None) else {
+    let Prepared::Ready(loaded) = prepare(image, OnMachine::Refuse) else {
         return 1;
     };
     // before any thread starts, so every worker inherits the mask
     let signals = match Signals::block() {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("gw: cannot block signals: {e}");
+            gw_runtime::log::line(format_args!("cannot block signals: {e}"));
             return 1;
         }
     };
@@ -275,13 +359,18 @@ pub fn main(args: &[String]) -> i32 {
 mod tests {
     use super::*;
 
-    fn args(a: &[&str]) -> Vec<String> {
-        a.iter().map(|s| s.to_string()).collect()
+    /// `gw run A...` with `env` as the environment, as the command line reaches `main`.
+    fn parse(a: &[&str], env: RunEnv) -> Result<RunArgs, String> {
+        let a: Vec<String> = a.iter().map(|s| s.to_string()).collect();
+        match COMMAND.parse(&a)? {
+            crate::cli::Parsed::Args(a) => parse_args(&a, env),
+            crate::cli::Parsed::Help => Err("help".into()),
+        }
     }
 
     /// The options `gw run` parses from `a` with `env` as the environment.
     fn opts(a: &[&str], env: RunEnv) -> Options {
-        parse_args(&args(a), env).unwrap().opts
+        parse(a, env).unwrap().opts
     }
 
     fn env_driver(d: &str) -> RunEnv {
@@ -293,26 +382,27 @@ mod tests {
 
     #[test]
     fn parses_workers_and_driver() {
-        let p = parse_args(
-            &args(&["api.gw", "--workers", "2", "--driver", "epoll"]),
+        let p = parse(
+            &["api.gw", "--workers", "2", "--driver", "epoll"],
             RunEnv::default(),
         )
         .unwrap();
         assert_eq!(p.file, PathBuf::from("api.gw"));
         assert_eq!(p.opts.workers, Some(2));
         assert_eq!(p.opts.driver, Some(Driver::Legacy));
-        let p = parse_args(&args(&["api.gw"]), env_driver("uring")).unwrap();
+        let p = parse(&["api.gw"], env_driver("uring")).unwrap();
         assert_eq!(p.opts.driver, Some(Driver::Uring));
-        let p = parse_args(&args(&["--driver=uring", "api.gw"]), env_driver("epoll")).unwrap();
+        let p = parse(&["--driver=uring", "api.gw"], env_driver("epoll")).unwrap();
         assert_eq!(p.opts.driver, Some(Driver::Uring));
     }
 
     #[test]
     fn rejects_bad_arguments() {
-        let bad = |a: &[&str]| parse_args(&args(a), RunEnv::default()).is_err();
+        let bad = |a: &[&str]| parse(a, RunEnv::default()).is_err();
         assert!(bad(&[]));
         assert!(bad(&["a.gw", "--workers", "x"]));
         assert!(bad(&["a.gw", "--workers", "0"]));
+        assert!(bad(&["a.gw", "--workers=0"]));
         assert!(bad(&["a.gw", "--driver", "kqueue"]));
         assert!(bad(&["a.gw", "b.gw"]));
         assert!(bad(&["a.gw", "--bogus"]));

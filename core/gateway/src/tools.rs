@@ -1,10 +1,14 @@
-//! `gw check`, `gw fmt` and `gw disasm`: the DSL tools, no network.
+//! `gw check`, `gw fmt` and `gw disasm`: the DSL tools. Only `gw check` looks beyond the
+//! file: it resolves names and tries listen addresses as `gw run` would.
 
 use std::io::Write;
 use std::path::Path;
 
 use gw_compiler::{Compiled, Options};
 use gw_syntax::Parsed;
+
+use crate::cli::{Args, Command, Opt};
+use crate::run::{OnMachine, Prepared};
 
 /// Parse and compile one file, printing diagnostics (rustc style) to stderr.
 /// Returns the compiled result when it had no errors.
@@ -31,35 +35,72 @@ pub fn load(path: &Path, available_plugins: Option<Vec<String>>) -> Option<(Pars
     }
 }
 
-/// `gw check FILE...`: exit 0 when every file is valid, 1 otherwise.
-pub fn check(args: &[String]) -> i32 {
-    let files: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
-    if files.is_empty() {
-        eprintln!("usage: gw check FILE...");
-        return 2;
+/// `gw check`: no options.
+pub(crate) const CHECK: Command = Command {
+    name: "check",
+    operands: "FILE...",
+    about: "what `gw run FILE` would refuse (exit 1) or warn about (exit 0), without serving",
+    details: "Compiles against the policies this build serves, resolves upstream server names, \
+              builds the plugins and tries each listen address, as `gw run` does before it \
+              serves. What depends on this machine (an upstream name that does not resolve here, \
+              a listen address in use, also by a gw already serving it) is a warning; the rest \
+              is an error, printed as `gw run` prints it.",
+    opts: &[],
+    main: check,
+};
+
+/// `gw check FILE...`: for each file, every verdict `gw run FILE` would reach short of serving
+/// (run.rs: `compile_file`, `prepare`), printed the same way; what depends on this machine is
+/// a warning. Exit 0 when every file would be served, 1 otherwise.
+fn check(args: Args) -> i32 {
+    if args.operands.is_empty() {
+        return crate::cli::usage_error(&CHECK, "missing FILE");
     }
     let mut ok = true;
-    for f in files {
-        match load(Path::new(f), None) {
-            Some((_, c)) => {
-                let routes = c.image.as_ref().map_or(0, |i| i.routes.len());
-                eprintln!("{f}: ok ({routes} routes)");
+    for f in &args.operands {
+        let Some(image) = crate::run::compile_file(Path::new(f)) else {
+            ok = false;
+            continue;
+        };
+        let routes = image.routes.len();
+        match crate::run::prepare(image, OnMachine::Warn) {
+            Prepared::Ready(_) => eprintln!("{f}: ok ({routes} routes)"),
+            Prepared::NotHere => {
+                eprintln!("{f}: ok ({routes} routes), with warnings about this machine")
             }
-            None => ok = false,
+            Prepared::Refused => ok = false,
         }
     }
     if ok { 0 } else { 1 }
 }
 
+/// `gw fmt`'s options.
+pub(crate) const FMT: Command = Command {
+    name: "fmt",
+    operands: "FILE...",
+    about: "print each file in the canonical formatting",
+    details: "",
+    opts: &[
+        Opt::flag(
+            "check",
+            "name each file not in canonical form and exit 1, print no code",
+        ),
+        Opt::flag("write", "rewrite each file that is not formatted").short('w'),
+    ],
+    main: fmt,
+};
+
 /// `gw fmt [--check] FILE...`: print the canonical form, or with `--check` exit 1 when a file
 /// is not already in it.
-pub fn fmt(args: &[String]) -> i32 {
-    let check = args.iter().any(|a| a == "--check");
-    let write = args.iter().any(|a| a == "--write" || a == "-w");
-    let files: Vec<&String> = args.iter().filter(|a| !a.starts_with('-')).collect();
+fn fmt(args: Args) -> i32 {
+    let check = args.flag("check");
+    let write = args.flag("write");
+    if check && write {
+        return crate::cli::usage_error(&FMT, "--check and --write exclude each other");
+    }
+    let files = &args.operands;
     if files.is_empty() {
-        eprintln!("usage: gw fmt [--check | --write] FILE...");
-        return 2;
+        return crate::cli::usage_error(&FMT, "missing FILE");
     }
     let mut status = 0;
     for f in files {
@@ -100,32 +141,37 @@ pub fn fmt(args: &[String]) -> i32 {
     status
 }
 
+/// `gw disasm`'s options.
+pub(crate) const DISASM: Command = Command {
+    name: "disasm",
+    operands: "FILE",
+    about: "each route's bytecode, each op with its .gw line",
+    details: "",
+    opts: &[Opt::value(
+        "route",
+        "'METHOD /pattern'",
+        "only the route declared as `route METHOD /pattern`",
+    )],
+    main: disasm,
+};
+
 /// `gw disasm FILE [--route 'METHOD /pattern']`
-pub fn disasm(args: &[String]) -> i32 {
-    let mut file = None;
-    let mut route = None;
-    let mut it = args.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--route" => route = it.next().cloned(),
-            _ if file.is_none() => file = Some(a.clone()),
-            _ => {
-                eprintln!("usage: gw disasm FILE [--route 'METHOD /pattern']");
-                return 2;
-            }
+fn disasm(args: Args) -> i32 {
+    let route = args.value("route");
+    let file = match args.operands.as_slice() {
+        [file] => file,
+        [] => return crate::cli::usage_error(&DISASM, "missing FILE"),
+        [_, x, ..] => {
+            return crate::cli::usage_error(&DISASM, &format!("unexpected argument `{x}`"));
         }
-    }
-    let Some(file) = file else {
-        eprintln!("usage: gw disasm FILE [--route 'METHOD /pattern']");
-        return 2;
     };
-    let Some((_, compiled)) = load(Path::new(&file), None) else {
+    let Some((_, compiled)) = load(Path::new(file), None) else {
         return 1;
     };
     let Some(image) = compiled.image else {
         return 1;
     };
-    let out = gw_program::disasm::disasm_image(&image, route.as_deref());
+    let out = gw_program::disasm::disasm_image(&image, route);
     if out.is_empty() {
         eprintln!("error: no route matches `{}`", route.unwrap_or_default());
         return 1;

@@ -35,6 +35,10 @@ impl fmt::Debug for Loaded {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadError {
     pub messages: Vec<String>,
+    /// Indexes into `messages` of the reasons that depend on this machine rather than on the
+    /// image and this build (a server name that does not resolve here): `gw check` warns
+    /// about them where `gw run` refuses.
+    pub machine: Vec<usize>,
 }
 
 impl fmt::Display for LoadError {
@@ -89,6 +93,7 @@ impl Loaded {
         previous: Option<&Loaded>,
     ) -> Result<Loaded, LoadError> {
         let mut messages = Vec::new();
+        let mut machine = Vec::new();
         for l in &image.listeners {
             if l.tls.is_some() {
                 messages.push(format!(
@@ -111,6 +116,7 @@ impl Loaded {
                 match resolve(&s.host, s.port) {
                     Ok(a) => servers.push(a),
                     Err(e) => {
+                        machine.push(messages.len());
                         messages.push(format!(
                             "upstream {}: cannot resolve {}:{}: {e}",
                             up.name, s.host, s.port
@@ -143,7 +149,7 @@ impl Loaded {
             }
         }
         if !messages.is_empty() {
-            return Err(LoadError { messages });
+            return Err(LoadError { messages, machine });
         }
         let health = Arc::new(HealthBoard::new(&addrs));
         Ok(Loaded {
@@ -187,6 +193,7 @@ mod tests {
             request_timeout: None,
             health: None,
             max_fails: 3,
+            fail_on: Default::default(),
             fail_timeout: 10_000,
             host_header: None,
         }
@@ -222,5 +229,7 @@ mod tests {
         let err = Loaded::load(image, &Registry::new(), None).unwrap_err();
         assert_eq!(err.messages.len(), 2, "{err}");
         assert!(err.to_string().contains("policy `jwt` is not served"));
+        // only the name is this machine's business
+        assert_eq!(err.machine, [0], "{err}");
     }
 }
