@@ -10,7 +10,7 @@
 # ("gw nginx haproxy floor"; also gw2), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT (18080:
 # upstream, then +1 gw, +2 nginx, +3 haproxy, +4 floor, +5 gw2), FLOOR_DRIVER (uring|epoll),
 # FLOOR_DEFER (yes|no|auto: the floor's io_uring with DEFER_TASKRUN or not; auto matches gw's
-# ring, which drops it unless GW_ARGS has `--busy-poll off`), GW_ARGS (extra `gw run`
+# ring, which drops it when GW_ARGS gives `--busy-poll` a window), GW_ARGS (extra `gw run`
 # arguments), GW2_ARGS (those of gw2, a second gw in the same rounds for an A/B of gw's
 # options or of two builds: GW2_BIN), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
 # builds them into target/pgo/release, the build to ship; plain: `cargo build --release` into
@@ -61,11 +61,14 @@ for p in $PROXIES; do
   case $p in gw|gw2|nginx|haproxy|floor) ;; *) die "unknown proxy '$p' in PROXIES" ;; esac
 done
 unset GW_BUSY_POLL # gw's busy-polling is set through GW_ARGS only, so the floor can match it
+# gw busy-polls only when GW_ARGS gives it a window (off by default); its ring then goes
+# without DEFER_TASKRUN, and so does the floor's
 if [ "$FLOOR_DEFER" = auto ]; then
   case " $GW_ARGS " in
     *" --busy-poll off "* | *" --busy-poll 0 "* | *" --busy-poll=off "* | *" --busy-poll=0 "*)
       FLOOR_DEFER=yes ;;
-    *) FLOOR_DEFER=no ;;
+    *" --busy-poll "* | *" --busy-poll="*) FLOOR_DEFER=no ;;
+    *) FLOOR_DEFER=yes ;;
   esac
 fi
 case $FLOOR_DEFER in yes|no) ;; *) die "FLOOR_DEFER must be yes, no or auto" ;; esac
