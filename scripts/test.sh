@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 scripts/install-test-deps.sh
 
-# The request path never links the DSL side (DESIGN.md §1).
+# The request path never links the DSL side (docs/architecture.md#crate-map).
 if cargo tree -q -p gw-runtime -e normal --prefix none | grep -qE '^(pest|gw-syntax|gw-compiler) '; then
   echo "error: gw-runtime depends on pest or the compiler" >&2
   cargo tree -q -p gw-runtime -i pest >&2 || true

@@ -16,7 +16,7 @@ use common::{bless, diff, gw_files, stem, workspace_root};
 /// The fixed environment `env("X")` reads; the examples' defaults apply to everything else.
 const ENV: &[(&str, &str)] = &[("REGION", "eu-west-1")];
 
-/// Examples LANGUAGE.md and the brief require; a missing one is a failure, not a skip.
+/// The examples grammar/examples/README.md lists; a missing one is a failure, not a skip.
 const REQUIRED: &[&str] = &[
     "petstore",
     "checkout",

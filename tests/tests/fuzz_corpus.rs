@@ -99,7 +99,7 @@ fn replay(name: &str) -> usize {
 #[test]
 fn parse_compile_corpus_does_not_panic() {
     let ran = replay("parse_compile");
-    // Every grammar example is a seed (the brief's minimum), plus the ui cases.
+    // Every grammar example is a seed, plus the ui cases.
     let examples = files_in(&fuzz_dir().join("../grammar/examples"))
         .into_iter()
         .filter(|p| p.extension().is_some_and(|e| e == "gw"))

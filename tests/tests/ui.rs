@@ -18,8 +18,8 @@ use gw_syntax::{Diagnostic, Parsed};
 mod common;
 use common::{bless, diff, gw_files, stem, workspace_root};
 
-/// Every code of LANGUAGE.md §8 and of the syntax and compiler crates' code lists: each must
-/// be the prefix of at least one ui file and appear in at least one golden.
+/// Every code of grammar/README.md#error-codes and of the syntax and compiler crates' code
+/// lists: each must be the prefix of at least one ui file and appear in at least one golden.
 const CODES: &[&str] = &[
     "E0101", "E0102", "E0103", "E0104", "E0105", "E0106", // syntax
     "E0201", "E0202", "E0203", "W0204", // names

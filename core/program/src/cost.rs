@@ -1,6 +1,7 @@
 //! The static cost model: one unit is about 1 ns of interpreter work on the reference machine
-//! (LANGUAGE.md §7). A program's cost is the sum over all its ops; jumps are forward-only, so
-//! every path runs each op at most once and the sum bounds every path.
+//! (grammar/README.md#expressions, "Cost"). A program's cost is the sum over all its ops;
+//! jumps are forward-only, so every path runs each op at most once and the sum bounds every
+//! path.
 //!
 //! Work that depends on input size is costed at an input bound: strings at [`STR_BOUND`]
 //! (the 8 KiB URL and header limit), lists and JSON objects at [`LIST_BOUND`] elements.

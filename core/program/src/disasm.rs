@@ -1,4 +1,4 @@
-//! `gw disasm`: every op of a program with its operands and its .gw line (LANGUAGE.md §7).
+//! `gw disasm`: every op of a program with its operands and its .gw line.
 //!
 //! ```text
 //! route POST /pets   petstore.gw:74   request: 18 ops · 3 regs · cost 1 284 · out ≤ 312 B

@@ -223,7 +223,7 @@ pub struct PluginSpec {
     /// Registry name: `jwt`, `api_key`, `authorizer`, `throttle`, `throttle.plan`, `cache`,
     /// `validate.params`, `validate.body`, `cors`, ...
     pub plugin: String,
-    /// Stable identity across reloads (DESIGN.md §2): e.g. `users` for `jwt users`,
+    /// Stable identity across reloads (docs/architecture.md#reload): e.g. `users` for `jwt users`,
     /// `GET /pets#2` for an unnamed throttle.
     pub state_key: String,
     /// Declaration settings and statement arguments, already checked by the compiler.

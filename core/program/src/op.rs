@@ -384,5 +384,6 @@ impl Builtin {
     }
 }
 
-// An op must stay within 8 bytes (LANGUAGE.md §7): the interpreter's cache footprint.
+// An op must stay within 8 bytes (docs/architecture.md#programs-and-ops): the interpreter's
+// cache footprint.
 const _: () = assert!(std::mem::size_of::<Op>() <= 8);

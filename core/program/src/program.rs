@@ -7,12 +7,23 @@ use crate::op::Op;
 use crate::value::Value;
 
 /// Where an op came from: for `gw disasm` and runtime traps.
-#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Loc {
     pub line: u32,
     pub col: u32,
     /// Index into `Program::notes` (`policy signed_in, used at 75:3`), or `u16::MAX`.
     pub note: u16,
+}
+
+impl Default for Loc {
+    /// Line 0, no note.
+    fn default() -> Self {
+        Loc {
+            line: 0,
+            col: 0,
+            note: u16::MAX,
+        }
+    }
 }
 
 /// A string or JSON body template: text pieces and register values.

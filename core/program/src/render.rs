@@ -25,7 +25,7 @@ const RATE_UNITS: [(u64, &str); 5] = [
 ];
 
 impl Value {
-    /// Canonical text form (LANGUAGE.md §5): strings raw, scalars as written in .gw
+    /// Canonical text form (grammar/README.md#expressions): strings raw, scalars as written in .gw
     /// (`30s`, `10MiB`, `100/s`), timestamps RFC 3339 in UTC, lists and json as compact JSON.
     /// Absent writes nothing (the compiler rejects interpolating a `T?` without `??`).
     pub fn write_text(&self, out: &mut String) {

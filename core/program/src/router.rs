@@ -1,7 +1,7 @@
 //! The router: one segment trie built from every route at once, with per-node precedence.
 //!
-//! Which route wins (LANGUAGE.md §5): among the routes that match the request's host, method and
-//! path, the most specific one, compared in this order:
+//! Which route wins (grammar/README.md#routing): among the routes that match the request's
+//! host, method and path, the most specific one, compared in this order:
 //! 1. the pattern, segment by segment from the left: literal > `{param}` > `{name+}`; two greedy
 //!    patterns that tie there prefer the one with a trailing slash;
 //! 2. the method: exact > `GET` serving a `HEAD` request > `ANY`;

@@ -1,7 +1,7 @@
-//! The I/O driver of a worker's monoio runtime: io_uring set up as DESIGN.md §4 measured
-//! (COOP_TASKRUN + SINGLE_ISSUER + DEFER_TASKRUN: each worker is its ring's only issuer;
-//! without DEFER_TASKRUN for a busy-polling worker, see spin.rs), or the legacy epoll driver
-//! where io_uring cannot be set up.
+//! The I/O driver of a worker's monoio runtime: io_uring set up as the side-by-side benchmark
+//! measures it (bench/README.md#gw-floor): COOP_TASKRUN + SINGLE_ISSUER + DEFER_TASKRUN, each
+//! worker its ring's only issuer, without DEFER_TASKRUN for a busy-polling worker (see
+//! spin.rs); or the legacy epoll driver where io_uring cannot be set up.
 
 use std::fmt;
 use std::future::Future;

@@ -94,6 +94,11 @@ impl Loaded {
     ) -> Result<Loaded, LoadError> {
         let mut messages = Vec::new();
         let mut machine = Vec::new();
+        // the compiler verified it too; an image that fails here is a compiler bug, and is not
+        // served
+        if let Err(e) = gw_program::verify_image(&image) {
+            messages.push(format!("the compiled config failed verification: {e}"));
+        }
         for l in &image.listeners {
             if l.tls.is_some() {
                 messages.push(format!(
@@ -231,5 +236,44 @@ mod tests {
         assert!(err.to_string().contains("policy `jwt` is not served"));
         // only the name is this machine's business
         assert_eq!(err.machine, [0], "{err}");
+    }
+
+    #[test]
+    fn an_image_that_fails_verification_is_not_served() {
+        use gw_program::{Op, Program, RoutePlan};
+        use std::sync::Arc;
+        // `forward` to upstream 5 of an image that has none
+        let request = Program {
+            ops: vec![Op::Forward {
+                up: 5,
+                hash: gw_program::NO_REG,
+            }],
+            locs: vec![Default::default()],
+            ..Program::default()
+        };
+        let route = RoutePlan {
+            name: "GET /x".into(),
+            host: None,
+            method: "GET".into(),
+            pattern: "/x".into(),
+            params: vec![],
+            websocket: None,
+            request: Arc::new(request),
+            response: None,
+            timeout_ms: None,
+            connect_timeout_ms: None,
+            retry: Default::default(),
+            cors: false,
+            body_limit: None,
+            buffer_body: false,
+            buffer_response: false,
+            path_allow: Default::default(),
+        };
+        let image = ConfigImage {
+            routes: vec![route],
+            ..ConfigImage::default()
+        };
+        let err = Loaded::load(image, &Registry::new(), None).unwrap_err();
+        assert!(err.to_string().contains("failed verification"), "{err}");
     }
 }

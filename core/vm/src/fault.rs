@@ -1,5 +1,5 @@
-//! Runtime errors and how a program ends on one: "a runtime error denies" inside a `require`
-//! (LANGUAGE.md §5), a trap anywhere else.
+//! Runtime errors and how a program ends on one: "an evaluation error denies" inside a
+//! `require` (grammar/README.md#route-statements), a trap anywhere else.
 
 use gw_program::{NONE, Op, Program};
 

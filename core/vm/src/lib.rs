@@ -15,8 +15,9 @@
 //!   different types, invalid base64, a status outside 100..=599) raises a fault. When the
 //!   faulting op is part of a `require` expression — only expression ops and jumps lie
 //!   between it and the statement's `deny.ifnot` — the request is denied with that
-//!   statement's status and message ("a runtime error denies", LANGUAGE.md §5). Anywhere else
-//!   the program ends with [`Exit::Trap`], which the host maps to 500.
+//!   statement's status and message ("an evaluation error denies",
+//!   grammar/README.md#route-statements). Anywhere else the program ends with
+//!   [`Exit::Trap`], which the host maps to 500.
 //! - **Plugin calls.** `Call::Pending` ends the run with [`Exit::Pending`] at the pc of the
 //!   call itself: once the plugin is ready, the host runs the program again from that pc
 //!   with the same frame, and the plugin is called again with the same arguments.

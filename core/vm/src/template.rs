@@ -2,8 +2,8 @@
 //!
 //! A register part renders as JSON (`json: true`: absent is `null`, strings are quoted and
 //! escaped per RFC 8259) or as text (strings raw, scalars in canonical form, lists and json
-//! objects as compact JSON; LANGUAGE.md §5). Text parts are copied as they are: the compiler
-//! emits the JSON punctuation of a `json { … }` body as text parts.
+//! objects as compact JSON; grammar/README.md#expressions). Text parts are copied as they
+//! are: the compiler emits the JSON punctuation of a `json { … }` body as text parts.
 
 use gw_program::{Template, TplPart, Value};
 

@@ -97,7 +97,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// `1234567` -> `1 234 567`, the figure style of LANGUAGE.md §8.
+/// `1234567` -> `1 234 567`, the figure style of diagnostics and `gw disasm`.
 pub(crate) fn group_digits(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::new();

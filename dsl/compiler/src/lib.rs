@@ -1,13 +1,13 @@
 //! gw-compiler: a parsed `.gw` configuration to a verified [`ConfigImage`].
 //!
-//! The steps of LANGUAGE.md §7: resolve declarations (`resolve.rs`, `decls.rs`, `keys.rs`,
-//! `authz.rs`, `settings.rs`, `listen.rs`), the scheme of fields (`scheme.rs`, `needs.rs`),
-//! the order check (`order.rs`), types and expressions (`types.rs`, `expr.rs`, `ops.rs`,
-//! `compare.rs`, `sets.rs`, `calls.rs`, `template.rs`), lowering (`stmt.rs`, `transform.rs`,
-//! `auth.rs`, `validate.rs`, `policy.rs`, `target.rs`, `response.rs`), cost (`cost.rs`),
-//! verification (`verify.rs`), the router and its lints (`routes.rs`, `guards.rs`) and
-//! assembly (`image.rs`, `specs.rs`). Every error of a file is reported, not only the first, in
-//! source order; the image is `None` when there is any error.
+//! The steps of docs/architecture.md#compiling: resolve declarations (`resolve.rs`,
+//! `decls.rs`, `keys.rs`, `authz.rs`, `settings.rs`, `listen.rs`), the scheme of fields
+//! (`scheme.rs`, `needs.rs`), the order check (`order.rs`), types and expressions (`types.rs`,
+//! `expr.rs`, `ops.rs`, `compare.rs`, `sets.rs`, `calls.rs`, `template.rs`), lowering
+//! (`stmt.rs`, `transform.rs`, `auth.rs`, `validate.rs`, `policy.rs`, `target.rs`,
+//! `response.rs`), cost (`cost.rs`), verification (`verify.rs`), the router and its lints
+//! (`routes.rs`, `guards.rs`) and assembly (`image.rs`, `specs.rs`). Every error of a file is
+//! reported, not only the first, in source order; the image is `None` when there is any error.
 //!
 //! # Diagnostic codes
 //!

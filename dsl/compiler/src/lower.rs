@@ -145,7 +145,8 @@ pub(crate) enum BodyState {
     Schema(u16),
 }
 
-/// Facts established by the statements lowered so far (LANGUAGE.md §7 step 3).
+/// Facts established by the statements lowered so far (the order check,
+/// docs/architecture.md#compiling).
 #[derive(Clone, Debug)]
 pub(crate) struct Facts {
     /// The `auth` statement of the route, once lowered.

@@ -1,5 +1,6 @@
 //! Statements that call plugins: `auth`, `validate`, `buffer body`, `throttle`, `cache`.
-//! Each becomes `Op::Call { slot }` with a [`PluginSpec`] (LANGUAGE.md §7, reload identity).
+//! Each becomes `Op::Call { slot }` with a [`PluginSpec`], whose `state_key` is its identity
+//! across reloads (docs/architecture.md#reload).
 
 use gw_program::{Field, Op, Value};
 use gw_syntax::ast::{CacheSpec, Expr, Ident, Lit, Stmt};

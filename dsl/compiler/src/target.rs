@@ -1,5 +1,5 @@
 //! Targets: the target group (guarded lines, the unguarded fallback, `canary`) as a jump
-//! chain (E0505, E0506), and the canary lowering of LANGUAGE.md §7.
+//! chain (E0505, E0506), and the canary lowering (`canary` below).
 
 use gw_program::{Balance, NO_REG, NONE, Op};
 use gw_syntax::ast::{Canary, Expr, RespondBody, Stmt, StmtKind};

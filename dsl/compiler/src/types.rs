@@ -1,4 +1,5 @@
-//! The types of the expression language (LANGUAGE.md §5) and how written types map to them.
+//! The types of the expression language (grammar/README.md#types-and-literals) and how
+//! written types map to them.
 
 use std::fmt;
 

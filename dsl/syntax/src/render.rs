@@ -1,4 +1,4 @@
-//! rustc-style rendering of diagnostics, without colour (LANGUAGE.md §8):
+//! rustc-style rendering of diagnostics, without colour (grammar/README.md#error-codes):
 //!
 //! ```text
 //! error[E0201]: unknown claim `emial`

@@ -1,5 +1,6 @@
 //! The settings line under a route header: every position-free setting with its effective
-//! value, defaults marked as such (LANGUAGE.md P10, "defaults are not hidden").
+//! value, defaults marked as such ("Defaults are never hidden", rule 10 of
+//! grammar/README.md#a-first-file).
 //!
 //! ```text
 //!   settings: timeout 29s (default) · connect 5s (default) · retry off · budget 100 000 (default) · body ≤ 10 MiB (default), streamed · cors off

@@ -21,7 +21,7 @@ fn loc(line: u32, col: u32) -> Loc {
     }
 }
 
-/// `route POST /pets` of LANGUAGE.md §7, op for op.
+/// A `route POST /pets` shaped like grammar/examples/petstore.gw's, assembled op for op.
 fn petstore() -> ConfigImage {
     let rate = |count| Value::Rate {
         count,

@@ -22,8 +22,15 @@ mod upstream;
 
 const DRIVERS: [Driver; 2] = [Driver::Uring, Driver::Legacy];
 
+/// A hand-built program with the cost the verifier recomputes (the runtime verifies every
+/// image it loads).
+fn verified(mut p: Program) -> Arc<Program> {
+    p.cost = gw_program::cost::program_cost(&p);
+    Arc::new(p)
+}
+
 fn program(ops: Vec<Op>, templates: Vec<Template>) -> Arc<Program> {
-    Arc::new(Program {
+    verified(Program {
         locs: vec![Loc::default(); ops.len()],
         ops,
         templates,

@@ -199,7 +199,7 @@ fn forward_hashes_its_key_with_the_seed() {
     );
 }
 
-/// The canary lowering of LANGUAGE.md §7: forced testers, then a split of the rest.
+/// The canary lowering of gw-compiler's target.rs: forced testers, then a split of the rest.
 fn canary_program(sticky: bool) -> gw_program::Program {
     let mut asm = Asm::new(2);
     let h = asm.konst(Value::str("x-canary"));

@@ -1,4 +1,5 @@
-//! The example files of grammar/examples compile, to the programs LANGUAGE.md describes.
+//! The example files of grammar/examples compile, to programs of the shape their routes ask
+//! for (plugin calls, targets, response programs).
 
 use super::*;
 

@@ -1,5 +1,5 @@
 //! End-to-end compiler tests over `.gw` sources: one per diagnostic code (code and line:col),
-//! the LANGUAGE.md examples, and the op sequences of small routes.
+//! the grammar/examples files, and the op sequences of small routes.
 
 mod body;
 mod codes_names;

@@ -10,7 +10,7 @@ use gw_program::{Field, Value};
 use super::*;
 
 fn prog(ops: Vec<Op>, consts: &[&str]) -> Arc<Program> {
-    Arc::new(Program {
+    verified(Program {
         locs: vec![Loc::default(); ops.len()],
         ops,
         consts: consts.iter().map(|c| Value::str(c)).collect(),

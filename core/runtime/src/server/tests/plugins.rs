@@ -18,10 +18,11 @@ mod probe;
 use probe::{PENDING_MS, Rig, TestFactory, USER_LOCAL, rig, spec};
 
 fn prog(ops: Vec<Op>, consts: &[&str]) -> Arc<Program> {
-    Arc::new(Program {
+    verified(Program {
         locs: vec![Loc::default(); ops.len()],
         ops,
         consts: consts.iter().map(|c| Value::str(c)).collect(),
+        locals: vec!["claim.sub".into()],
         regs: 2,
         ..Program::default()
     })
