@@ -6,6 +6,23 @@ on_both_drivers! {
     no_route_404 => no_route_404_uring, no_route_404_epoll;
     wrong_method_405 => wrong_method_405_uring, wrong_method_405_epoll;
     custom_error_page => custom_error_page_uring, custom_error_page_epoll;
+    a_bad_path_gets_its_own_request_id => a_bad_path_gets_its_own_request_id_uring, a_bad_path_gets_its_own_request_id_epoll;
+}
+
+/// A keep-alive request refused for its path still gets an X-Request-Id of its own, never
+/// the previous request's.
+fn a_bad_path_gets_its_own_request_id(d: Driver) {
+    let up = Upstream::echo("u");
+    let gw = Gw::start(d, &routes(&up, ""));
+    let mut c = gw.connect();
+    let first = c.get("/thing");
+    assert_eq!(first.status, 200);
+    let first_id = first.header("x-request-id").expect("an id").to_string();
+    let bad = c.get("/a%zz");
+    assert_eq!(bad.status, 400);
+    let bad_id = bad.header("x-request-id").expect("an id on the refusal");
+    assert_ne!(bad_id, first_id);
+    assert_eq!(bad_id.len(), 36, "a fresh id: {bad_id}");
 }
 
 fn routes(up: &Upstream, extra: &str) -> String {

@@ -37,6 +37,13 @@ const CASES: &[(&str, &[u8])] = &[
     ("NUL in the request target", b"GET /s\x00x HTTP/1.1\r\nHost: t\r\n\r\n"),
     ("non-token method", b"G(T /s HTTP/1.1\r\nHost: t\r\n\r\n"),
     ("whitespace before a header colon", b"GET /s HTTP/1.1\r\nHost : t\r\n\r\n"),
+    // paths an upstream reads as another path than the one routed (refused by default)
+    ("encoded slash and dot segments", b"GET /public%2f..%2fadmin/x HTTP/1.1\r\nHost: t\r\n\r\n"),
+    ("matrix parameters", b"GET /admin;x=1/x HTTP/1.1\r\nHost: t\r\n\r\n"),
+    ("an empty matrix segment", b"GET /;/admin/x HTTP/1.1\r\nHost: t\r\n\r\n"),
+    ("encoded backslash", b"GET /%5Cadmin/x HTTP/1.1\r\nHost: t\r\n\r\n"),
+    ("encoded percent", b"GET /a%252Fadmin HTTP/1.1\r\nHost: t\r\n\r\n"),
+    ("encoded NUL", b"GET /a%00/admin HTTP/1.1\r\nHost: t\r\n\r\n"),
 ];
 
 fn smuggling_rejected(d: Driver) {
