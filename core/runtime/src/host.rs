@@ -101,8 +101,7 @@ pub struct ErrView<'a> {
     pub retry_after: Option<u64>,
 }
 
-/// Per-generation plugin instances: taken out while called or awaited, so a `RefCell` borrow
-/// never spans an await.
+/// Per-generation plugin instances, borrowed for the length of a call.
 pub type Slots = [crate::slot::Slot];
 
 /// The `Host` the VM runs against.
@@ -112,8 +111,8 @@ pub struct ReqHost<'a> {
     pub req: ReqView<'a>,
     pub edits: &'a mut Edits,
     pub slots: &'a Slots,
-    /// Set when a plugin answered `Pending` (or was busy): the slot to await.
-    pub pending: &'a mut Option<u16>,
+    /// The operation a plugin call handed over before it answered `Pending`.
+    pub pending: &'a mut Option<gw_plugin::PendingOp>,
     pub resp: Option<RespView<'a>>,
     pub error: Option<ErrView<'a>>,
     pub body: Option<&'a [u8]>,
@@ -267,24 +266,22 @@ impl Host for ReqHost<'_> {
 
     fn call(&mut self, slot: u16, args: &[Value]) -> Call {
         let slots = self.slots;
-        let Some(lender) = slots.get(slot as usize) else {
-            return Call::Respond(500);
-        };
-        match lender.take() {
-            Some(mut inst) => {
-                let out = inst.call(self, args);
-                lender.put(inst);
-                if out == Call::Pending {
-                    *self.pending = Some(slot);
-                }
-                out
-            }
-            // Another request of this worker is awaiting this instance: wait our turn.
-            None => {
-                *self.pending = Some(slot);
-                Call::Pending
-            }
+        match slots.get(slot as usize) {
+            Some(s) => s.call(self, args),
+            None => Call::Deny {
+                status: 500,
+                retry_after: None,
+            },
         }
+    }
+
+    fn pend(&mut self, op: gw_plugin::PendingOp) -> bool {
+        // one operation per call: a second one would never be awaited
+        if self.pending.is_some() {
+            return false;
+        }
+        *self.pending = Some(op);
+        true
     }
 
     fn now_ms(&self) -> i64 {

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 
 use gw_program::{ConfigImage, Listener, Lookup, NO_REG, Op, Program, RoutePlan};
 use gw_proto::{Framing, PathChars, UnderscoreNames};
-use gw_vm::{Exit, run};
+use gw_vm::{Call, Exit, run};
 
 use crate::body::{BodyIn, OutFraming, flush};
 use crate::conn::{Conn, Next};
@@ -145,13 +145,17 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             Box::pin(respond::mock(w, cfg, c, status, body, json)).await
         }
         Exit::Responded { status } => Box::pin(respond::plugin(w, cfg, c, status)).await,
-        Exit::Deny { status, message } => {
+        Exit::Deny {
+            status,
+            message,
+            retry_after,
+        } => {
             let msg = message
                 .and_then(|m| route.request.msgs.get(m as usize))
                 .map(String::as_str)
                 .unwrap_or_else(|| crate::head::reason(status));
             let msg = msg.to_owned();
-            Box::pin(respond::status(w, cfg, c, status, &msg, &[])).await
+            Box::pin(respond::deny(w, cfg, c, status, &msg, retry_after)).await
         }
         Exit::Trap { pc } => {
             crate::log::log!("route {}: program trapped at op {pc}", route.name);
@@ -313,7 +317,9 @@ pub async fn run_phase(
     run_program(w, cfg, c, Some(route), prog, resp, None).await
 }
 
-/// Run `prog` against the request in `c`.
+/// Run `prog` against the request in `c`. A plugin call that answers `Pending` has handed
+/// over an operation; the request awaits it (bounded by the request timeout, other requests
+/// go on meanwhile), runs its completion against the request, and goes on after the call.
 pub async fn run_program(
     w: &Worker,
     cfg: &Gen,
@@ -324,7 +330,8 @@ pub async fn run_program(
     error: Option<crate::host::ErrView<'_>>,
 ) -> Result<Exit, Error> {
     let mut pc = 0;
-    // a program that keeps yielding is a plugin bug: bound the round trips
+    let mut completion: Option<gw_plugin::Completion> = None;
+    // a program whose plugins keep pending is a plugin bug: bound the round trips
     for _ in 0..64 {
         let mut pending = None;
         let exit = {
@@ -352,45 +359,54 @@ pub async fn run_program(
                 locals: &mut c.locals,
                 json: &mut c.json,
             };
-            run(prog, pc, &mut c.frame, &mut host)
-        };
-        match exit {
-            Exit::Pending { pc: at } => {
-                pc = at;
-                if let Some(slot) = pending {
-                    let limit = route
-                        .and_then(|r| r.timeout_ms)
-                        .unwrap_or(cfg.image().timeouts.request);
-                    let wait = std::pin::pin!(await_slot(cfg, slot));
-                    if c.watch
-                        .within(Duration::from_millis(limit), wait)
-                        .await
-                        .is_err()
-                    {
-                        return Err(Error::new(
-                            ErrorKind::UpstreamTimeout,
-                            Side::Internal,
-                            "plugin not ready within the request timeout",
-                        ));
-                    }
-                }
+            match completion.take().map(|done| done(&mut host)) {
+                None | Some(Call::Continue) => run(prog, pc, &mut c.frame, &mut host),
+                Some(Call::Deny {
+                    status,
+                    retry_after,
+                }) => Exit::Deny {
+                    status,
+                    message: None,
+                    retry_after,
+                },
+                Some(Call::Respond(status)) => Exit::Responded { status },
+                // the completion handed over another operation: await it too
+                Some(Call::Pending) => Exit::Pending {
+                    pc: pc.saturating_sub(1),
+                },
             }
-            other => return Ok(other),
+        };
+        let Exit::Pending { pc: at } = exit else {
+            return Ok(exit);
+        };
+        pc = at + 1;
+        let Some(op) = pending else {
+            return Err(Error::new(
+                ErrorKind::ProgramTrap,
+                Side::Internal,
+                "a plugin answered Pending without an operation",
+            ));
+        };
+        let limit = route
+            .and_then(|r| r.timeout_ms)
+            .unwrap_or(cfg.image().timeouts.request);
+        let op = std::pin::pin!(op);
+        match c.watch.within(Duration::from_millis(limit), op).await {
+            Ok(done) => completion = Some(done),
+            Err(_) => {
+                return Err(Error::new(
+                    ErrorKind::UpstreamTimeout,
+                    Side::Internal,
+                    "plugin operation not done within the request timeout",
+                ));
+            }
         }
     }
     Err(Error::new(
         ErrorKind::ProgramTrap,
         Side::Internal,
-        "plugin kept yielding",
+        "plugin kept pending",
     ))
-}
-
-/// Await a plugin instance's `ready()`; if another request holds the instance, wait for it
-/// to come back first (woken when it does).
-async fn await_slot(cfg: &Gen, slot: u16) {
-    if let Some(s) = cfg.slots.get(slot as usize) {
-        s.lend().await.ready().await;
-    }
 }
 
 #[cfg(test)]

@@ -48,7 +48,7 @@ pub async fn error(
         Some(h) => std::slice::from_ref(h),
         None => &[],
     };
-    send(w, cfg, c, e.status(), e.message(), extra, keep).await
+    send(w, cfg, c, (e.status(), None), e.message(), extra, keep).await
 }
 
 /// Answer with `status` and gw's error body carrying `message` (denials, 426).
@@ -60,14 +60,33 @@ pub async fn status(
     message: &str,
     extra: &[(&str, &str)],
 ) -> Next {
-    send(w, cfg, c, status, message, extra, true).await
+    send(w, cfg, c, (status, None), message, extra, true).await
+}
+
+/// A denial (`require … else`, a plugin's `Call::Deny`): gw's answer for `status` through the
+/// config's `on error` page, which sees `error.retry_after`, with `Retry-After` when set.
+pub async fn deny(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    status: u16,
+    message: &str,
+    retry_after: Option<u64>,
+) -> Next {
+    let value = retry_after.map(|s| s.to_string());
+    let extra: Vec<(&str, &str)> = value
+        .as_deref()
+        .map(|v| ("retry-after", v))
+        .into_iter()
+        .collect();
+    send(w, cfg, c, (status, retry_after), message, &extra, true).await
 }
 
 async fn send(
     w: &Rc<Worker>,
     cfg: &Rc<Gen>,
     c: &mut Conn,
-    status: u16,
+    (status, retry_after): (u16, Option<u64>),
     message: &str,
     extra: &[(&str, &str)],
     keep: bool,
@@ -89,7 +108,7 @@ async fn send(
         let ev = ErrView {
             status,
             message,
-            retry_after: None,
+            retry_after,
         };
         match crate::request::run_program(w, cfg, c, None, &page.program, None, Some(ev)).await {
             Ok(Exit::Respond {

@@ -166,12 +166,16 @@ async fn relay_head(
                 conn.close();
                 return Box::pin(respond::mock(w, cfg, c, status, body, json)).await;
             }
-            Ok(Exit::Deny { status, message }) => {
+            Ok(Exit::Deny {
+                status,
+                message,
+                retry_after,
+            }) => {
                 conn.close();
                 let msg = message
                     .and_then(|m| prog.msgs.get(m as usize))
                     .map_or_else(|| crate::head::reason(status).to_owned(), String::clone);
-                return Box::pin(respond::status(w, cfg, c, status, &msg, &[])).await;
+                return Box::pin(respond::deny(w, cfg, c, status, &msg, retry_after)).await;
             }
             Ok(_) | Err(_) => {
                 conn.close();

@@ -1,210 +1,86 @@
-//! A worker's plugin instances, each lent to one request at a time. A request that finds its
-//! instance lent out (another request is awaiting the instance's `ready()`) waits for it to
-//! come back and is woken when it does.
+//! A worker's plugin instances. A call runs to its answer without awaiting anything, so an
+//! instance is borrowed only for the call itself; what a call must wait for is an operation
+//! the request owns (`Host::pend`), and any number of requests await theirs at once.
 
-use std::cell::{Cell, RefCell};
-use std::task::{Poll, Waker};
+use std::cell::RefCell;
 
-use gw_plugin::Instance;
+use gw_plugin::{Call, Host, Instance, Value};
 
-/// One plugin instance of a worker, and the requests waiting for it.
+/// One plugin instance of a worker.
 pub struct Slot {
-    inst: Cell<Option<Box<dyn Instance>>>,
-    waiters: RefCell<Vec<Waker>>,
+    inst: RefCell<Box<dyn Instance>>,
 }
 
 impl Slot {
     pub fn new(inst: Box<dyn Instance>) -> Slot {
         Slot {
-            inst: Cell::new(Some(inst)),
-            waiters: RefCell::new(Vec::new()),
+            inst: RefCell::new(inst),
         }
     }
 
-    /// The instance, unless it is lent out.
-    pub fn take(&self) -> Option<Box<dyn Instance>> {
-        self.inst.take()
-    }
-
-    /// Give the instance back and wake every request waiting for it: the first to run takes
-    /// it and the others wait again. Waking only one could wake a request that has ended
-    /// since (a dropped waiter leaves its waker behind) and strand the rest.
-    pub fn put(&self, inst: Box<dyn Instance>) {
-        self.inst.set(Some(inst));
-        let waiters = std::mem::take(&mut *self.waiters.borrow_mut());
-        for w in waiters {
-            w.wake();
-        }
-    }
-
-    /// Wait for the instance and lend it out. Dropping the [`Lent`] (also by dropping the
-    /// request's future while it awaits) puts the instance back.
-    pub async fn lend(&self) -> Lent<'_> {
-        let inst = std::future::poll_fn(|cx| match self.inst.take() {
-            Some(inst) => Poll::Ready(inst),
-            None => {
-                let mut waiters = self.waiters.borrow_mut();
-                if !waiters.iter().any(|w| w.will_wake(cx.waker())) {
-                    waiters.push(cx.waker().clone());
-                }
-                Poll::Pending
-            }
-        })
-        .await;
-        Lent {
-            slot: self,
-            inst: Some(inst),
-        }
-    }
-
-    /// Requests waiting for the instance (stale wakers included).
-    #[cfg(test)]
-    fn waiting(&self) -> usize {
-        self.waiters.borrow().len()
-    }
-}
-
-/// An instance lent to one request; it goes back to its slot on drop.
-pub struct Lent<'a> {
-    slot: &'a Slot,
-    inst: Option<Box<dyn Instance>>,
-}
-
-impl Lent<'_> {
-    /// Await the instance's `ready()`.
-    pub async fn ready(&mut self) {
-        if let Some(inst) = self.inst.as_mut() {
-            inst.ready().await;
-        }
-    }
-}
-
-impl Drop for Lent<'_> {
-    fn drop(&mut self) {
-        if let Some(inst) = self.inst.take() {
-            self.slot.put(inst);
+    /// Run the instance. A call made from inside the same instance's call (a plugin calling
+    /// itself through the host) cannot borrow it again and answers 500.
+    pub fn call(&self, host: &mut dyn Host, args: &[Value]) -> Call {
+        match self.inst.try_borrow_mut() {
+            Ok(mut inst) => inst.call(host, args),
+            Err(_) => Call::Deny {
+                status: 500,
+                retry_after: None,
+            },
         }
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::future::Future;
-    use std::pin::{Pin, pin};
-    use std::rc::Rc;
-    use std::task::{Context, Poll};
-    use std::time::Duration;
-
-    use gw_plugin::{Call, Host, Value};
+    use gw_plugin::Effect;
+    use gw_program::Field;
 
     use super::*;
 
-    /// `ready()` takes `ms` milliseconds; counts the readies that completed.
-    struct Slow {
-        ms: u64,
-        done: Rc<Cell<u32>>,
-    }
+    struct Reentrant;
 
-    impl Instance for Slow {
-        fn call(&mut self, _: &mut dyn Host, _: &[Value]) -> Call {
-            Call::Pending
+    struct Host1<'a>(&'a Slot);
+
+    impl Host for Host1<'_> {
+        fn load(&mut self, _: Field) -> Value {
+            Value::Absent
         }
-        fn ready(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
-            Box::pin(async move {
-                monoio::time::sleep(Duration::from_millis(self.ms)).await;
-                self.done.set(self.done.get() + 1);
-            })
+        fn apply(&mut self, _: Effect<'_>) {}
+        fn call(&mut self, _: u16, args: &[Value]) -> Call {
+            let slot = self.0;
+            slot.call(self, args)
+        }
+        fn now_ms(&self) -> i64 {
+            0
+        }
+        fn upstream_healthy(&self, _: u16) -> bool {
+            true
+        }
+        fn split_counter(&mut self, _: u16) -> u64 {
+            0
         }
     }
 
-    fn slot(ms: u64) -> (Rc<Slot>, Rc<Cell<u32>>) {
-        let done = Rc::new(Cell::new(0));
-        let inst = Slow {
-            ms,
-            done: done.clone(),
-        };
-        (Rc::new(Slot::new(Box::new(inst))), done)
+    impl Instance for Reentrant {
+        fn call(&mut self, host: &mut dyn Host, args: &[Value]) -> Call {
+            if args.is_empty() {
+                return Call::Continue;
+            }
+            host.call(0, &[])
+        }
     }
 
     #[test]
-    fn waiters_take_turns_and_are_woken_when_the_instance_returns() {
-        crate::Driver::Uring
-            .block_on(false, async {
-                let (s, done) = slot(5);
-                let tasks: Vec<_> = (0..4)
-                    .map(|_| {
-                        let s = s.clone();
-                        monoio::spawn(async move { s.lend().await.ready().await })
-                    })
-                    .collect();
-                let all = async {
-                    for t in tasks {
-                        t.await;
-                    }
-                };
-                let r = monoio::time::timeout(Duration::from_secs(5), all).await;
-                assert!(r.is_ok(), "a waiter was never woken");
-                assert_eq!(done.get(), 4);
-                assert!(s.take().is_some(), "the instance is back");
-                assert_eq!(s.waiting(), 0);
-            })
-            .unwrap();
-    }
-
-    #[test]
-    fn a_request_dropped_while_it_holds_the_instance_gives_it_back() {
-        crate::Driver::Uring
-            .block_on(false, async {
-                let (s, done) = slot(1_000);
-                let noop = std::task::Waker::noop();
-                let mut cx = Context::from_waker(noop);
-                {
-                    let mut holder = pin!(async { s.lend().await.ready().await });
-                    assert_eq!(holder.as_mut().poll(&mut cx), Poll::Pending);
-                    assert!(s.take().is_none(), "lent out");
-                    let mut waiter = pin!(s.lend());
-                    assert!(waiter.as_mut().poll(&mut cx).is_pending());
-                    assert_eq!(s.waiting(), 1);
-                }
-                // both futures are gone: the holder's instance is back, its ready() never ended
-                assert_eq!(done.get(), 0);
-                assert!(s.take().is_some());
-            })
-            .unwrap();
-    }
-
-    #[test]
-    fn a_waiter_that_went_away_does_not_strand_the_next() {
-        crate::Driver::Uring
-            .block_on(false, async {
-                let (s, done) = slot(5);
-                let holder = {
-                    let s = s.clone();
-                    monoio::spawn(async move { s.lend().await.ready().await })
-                };
-                monoio::time::sleep(Duration::from_millis(1)).await;
-                // registers, then goes away before the instance comes back
-                {
-                    let noop = std::task::Waker::noop();
-                    let mut gone = pin!(s.lend());
-                    assert!(
-                        gone.as_mut()
-                            .poll(&mut Context::from_waker(noop))
-                            .is_pending()
-                    );
-                }
-                let next = {
-                    let s = s.clone();
-                    monoio::spawn(async move { s.lend().await.ready().await })
-                };
-                let both = async {
-                    holder.await;
-                    next.await;
-                };
-                let r = monoio::time::timeout(Duration::from_secs(5), both).await;
-                assert!(r.is_ok(), "the next waiter was stranded");
-                assert_eq!(done.get(), 2);
-            })
-            .unwrap();
+    fn a_call_runs_and_a_reentrant_one_is_refused() {
+        let slot = Slot::new(Box::new(Reentrant));
+        assert_eq!(slot.call(&mut Host1(&slot), &[]), Call::Continue);
+        assert_eq!(
+            slot.call(&mut Host1(&slot), &[Value::Bool(true)]),
+            Call::Deny {
+                status: 500,
+                retry_after: None
+            }
+        );
     }
 }

@@ -18,6 +18,14 @@ impl<H: Host + ?Sized> Machine<'_, H> {
         let args = args.ok_or(Fault::Operand)?;
         match self.host.call(slot, args) {
             Call::Continue => Ok(Flow::Next),
+            Call::Deny {
+                status,
+                retry_after,
+            } => self.finish(Exit::Deny {
+                status,
+                message: None,
+                retry_after,
+            }),
             Call::Respond(status) => self.finish(Exit::Responded { status }),
             Call::Pending => self.finish(Exit::Pending { pc: pc32(pc) }),
         }

@@ -25,6 +25,7 @@ pub(crate) fn deny(status: u16, msg: u16) -> Exit {
     Exit::Deny {
         status,
         message: (msg != NONE).then_some(msg),
+        retry_after: None,
     }
 }
 

@@ -19,8 +19,9 @@
 //!   grammar/README.md#route-statements). Anywhere else the program ends with
 //!   [`Exit::Trap`], which the host maps to 500.
 //! - **Plugin calls.** `Call::Pending` ends the run with [`Exit::Pending`] at the pc of the
-//!   call itself: once the plugin is ready, the host runs the program again from that pc
-//!   with the same frame, and the plugin is called again with the same arguments.
+//!   call: the host awaits the operation the plugin handed it ([`Host::pend`]), runs its
+//!   [`Completion`], and on `Call::Continue` runs the program on from the next op with the
+//!   same frame. `Call::Deny` ends it with [`Exit::Deny`].
 //! - **Canary.** A sticky `split` hashes the key's text (SipHash-1-3 keyed by
 //!   [`Host::hash_seed`]); an absent key, or no key, uses [`Host::split_counter`] so that
 //!   exactly `threshold` of every 10 000 requests go to the canary. `split` and `canary.mark`
@@ -73,12 +74,29 @@ pub enum Effect<'a> {
 pub enum Call {
     /// Go on with the next op.
     Continue,
-    /// End the request with this response (401, 429, a cache hit...). The plugin has put the
-    /// headers and body it wants into the host already.
+    /// Refuse the request with gw's answer for `status` (the config's `on error` page for it
+    /// when there is one), with `Retry-After` when set: a 401 from an authorizer, a 429 from a
+    /// throttle.
+    Deny {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    /// End the request with this response (a cache hit...). The plugin has put the headers and
+    /// body it wants into the host already.
     Respond(u16),
-    /// The plugin needs I/O first: the host awaits it, then resumes the program at `pc`.
+    /// The plugin handed the host an operation to await ([`Host::pend`]). The request owns
+    /// it: others go on meanwhile. When it completes, its [`Completion`] answers in the
+    /// plugin's place and the program goes on after the call.
     Pending,
 }
+
+/// What a pending operation does once it has completed: it sees the request again (to store
+/// locals, set headers) and answers as the plugin's call would.
+pub type Completion = Box<dyn FnOnce(&mut dyn Host) -> Call>;
+
+/// An operation a plugin call waits for (an authorizer's HTTP call, a key fetch). It must
+/// not borrow the plugin instance: the instance serves other requests meanwhile.
+pub type PendingOp = std::pin::Pin<Box<dyn std::future::Future<Output = Completion>>>;
 
 /// The environment a program runs in: the runtime's request, or a test double.
 pub trait Host {
@@ -113,6 +131,12 @@ pub trait Host {
     fn set_local(&mut self, key: u16, value: Value) {
         let _ = (key, value);
     }
+    /// A plugin call hands over the operation it waits for, then answers [`Call::Pending`].
+    /// False (and the operation dropped) where the host cannot await: the call then fails.
+    fn pend(&mut self, op: PendingOp) -> bool {
+        drop(op);
+        false
+    }
 }
 
 /// How a program ended.
@@ -130,10 +154,15 @@ pub enum Exit {
         body: Option<(u32, u32)>,
         json: bool,
     },
-    /// `require` failed or a plugin answered: an error response from gw's own error bodies.
-    Deny { status: u16, message: Option<u16> },
-    /// A plugin call returned `Call::Pending`: resume at `pc` (the call op itself) once it
-    /// is ready.
+    /// `require` failed or a plugin denied: gw's error response for `status` (through the
+    /// config's `on error` page), with `Retry-After` when set.
+    Deny {
+        status: u16,
+        message: Option<u16>,
+        retry_after: Option<u64>,
+    },
+    /// A plugin call at `pc` answered `Call::Pending`: once the operation it handed the host
+    /// completes and its completion answers `Call::Continue`, the host resumes at `pc + 1`.
     Pending { pc: u32 },
     /// Response / error programs: ran to the end.
     Done,

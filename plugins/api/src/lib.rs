@@ -17,10 +17,14 @@
 //!   registers and the request as a [`Host`]. It may read fields (`host.load`), the buffered
 //!   body (`host.request_body`), store values for later `Field::Local` loads
 //!   (`host.set_local`), edit the request or its own response (`host.apply`), then answer:
-//!   [`Call::Continue`], [`Call::Respond`] with the status (headers and body already applied
-//!   as `Effect::RespSetHeader` / `Effect::RespSetBody`), or [`Call::Pending`] to await
-//!   [`Instance::ready`] and be called again with the same arguments. While an instance is
-//!   awaited, other requests of the worker that call it wait their turn.
+//!   [`Call::Continue`]; [`Call::Deny`] with a status and an optional `Retry-After` (answered
+//!   by gw, through the config's `on error` page); [`Call::Respond`] with the status (headers
+//!   and body already applied as `Effect::RespSetHeader` / `Effect::RespSetBody`); or, after
+//!   handing the request an operation to await with `host.pend` (an HTTP call, a key
+//!   fetch), [`Call::Pending`]. The request owns that operation: the instance serves other
+//!   requests meanwhile, and any number of requests await their own operations at once.
+//!   When the operation completes, its [`Completion`] answers in the call's place and the
+//!   program goes on after the call.
 //!
 //! # A policy is one file plus one registration line
 //!
@@ -140,11 +144,8 @@
     )
 )]
 
-use std::future::Future;
-use std::pin::Pin;
-
 pub use gw_program::{PluginSpec, Value};
-pub use gw_vm::{Call, Effect, Host};
+pub use gw_vm::{Call, Completion, Effect, Host, PendingOp};
 
 /// What the compiler checks about a plugin use (filled in by each plugin).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -191,12 +192,9 @@ pub trait Factory: Send + Sync + std::any::Any {
 
 /// A per-worker instance; never crosses threads.
 pub trait Instance {
-    /// Runs on the request path: no blocking, no locks.
+    /// Runs on the request path: no blocking, no locks. Work that must wait goes to
+    /// `host.pend` as a future that owns what it needs (not `self`).
     fn call(&mut self, host: &mut dyn Host, args: &[Value]) -> Call;
-    /// After `Call::Pending`: the I/O to await before the program resumes (calls `call` again).
-    fn ready(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
-        Box::pin(std::future::ready(()))
-    }
 }
 
 /// The plugins a binary links, by name.

@@ -32,7 +32,7 @@ struct Fixture {
     head: RequestHead,
     prog: Program,
     edits: Edits,
-    pending: Option<u16>,
+    pending: Option<gw_plugin::PendingOp>,
     split: Vec<Cell<u64>>,
     slots: Vec<crate::slot::Slot>,
     locals: Vec<Value>,
@@ -135,6 +135,16 @@ impl gw_plugin::Instance for Counter {
         host.apply(Effect::SetHeader("x-count", "1"));
         host.set_local(2, Value::str("alice"));
         if self.0 == 1 {
+            let handed = host.pend(Box::pin(async {
+                let done: gw_plugin::Completion = Box::new(|_| Call::Continue);
+                done
+            }));
+            assert!(handed);
+            // a second operation for one call is refused
+            assert!(!host.pend(Box::pin(async {
+                let done: gw_plugin::Completion = Box::new(|_| Call::Continue);
+                done
+            })));
             Call::Pending
         } else {
             Call::Continue
@@ -143,28 +153,26 @@ impl gw_plugin::Instance for Counter {
 }
 
 #[test]
-fn plugin_calls_dispatch_by_slot_and_report_pending() {
+fn plugin_calls_dispatch_by_slot_and_hand_over_their_operation() {
     let mut f = Fixture::new();
     f.slots = vec![crate::slot::Slot::new(Box::new(Counter(0)))];
     let mut h = f.host();
     assert_eq!(h.call(0, &[]), Call::Pending);
     assert_eq!(h.call(0, &[]), Call::Continue);
-    assert_eq!(h.call(7, &[]), Call::Respond(500));
+    assert_eq!(
+        h.call(7, &[]),
+        Call::Deny {
+            status: 500,
+            retry_after: None
+        }
+    );
     assert_eq!(h.load(Field::Local(2)), Value::str("alice"));
     assert_eq!(h.load(Field::Local(0)), Value::Absent);
     h.set_local(60_000, Value::Bool(true));
     assert_eq!(h.load(Field::Local(60_000)), Value::Absent);
     let _ = h;
-    assert_eq!(f.pending, Some(0));
+    assert!(f.pending.is_some(), "the request holds the operation");
     assert_eq!(f.edits.req_headers.set_value(b"x-count"), Some(&b"1"[..]));
-    // a busy instance (taken by another request) makes the caller wait its turn
-    let mut f2 = Fixture::new();
-    f2.slots = vec![crate::slot::Slot::new(Box::new(Counter(0)))];
-    let taken = f2.slots[0].take();
-    assert!(taken.is_some());
-    assert_eq!(f2.host().call(0, &[]), Call::Pending);
-    assert_eq!(f2.pending, Some(0));
-    drop(taken);
 }
 
 #[test]

@@ -101,21 +101,32 @@ fn plugin_calls_continue_respond_or_resume_at_the_call() {
     host.answers.insert(2, [Call::Respond(429)].into());
     let (exit, mut frame) = run_request(&p, &mut host);
     assert_eq!(exit, Exit::Pending { pc: 1 });
-    // Resume at the call itself, with the registers the first run left.
-    let exit = run(&p, 1, &mut frame, &mut host);
+    // The host resumes after the call once its operation completed, with the registers the
+    // first run left: the plugin is not called again.
+    let exit = run(&p, 2, &mut frame, &mut host);
     assert_eq!(exit, Exit::Responded { status: 429 });
     let args: Vec<_> = host
         .calls
         .iter()
         .map(|(slot, args)| (*slot, args.clone()))
         .collect();
+    assert_eq!(args, [(0, vec![Value::str("10.0.0.1")]), (2, vec![])]);
+    // A denial ends the program with its status and Retry-After.
+    host.answers.insert(
+        2,
+        [Call::Deny {
+            status: 429,
+            retry_after: Some(3),
+        }]
+        .into(),
+    );
     assert_eq!(
-        args,
-        [
-            (0, vec![Value::str("10.0.0.1")]),
-            (0, vec![Value::str("10.0.0.1")]),
-            (2, vec![])
-        ]
+        run(&p, 2, &mut frame, &mut host),
+        Exit::Deny {
+            status: 429,
+            message: None,
+            retry_after: Some(3)
+        }
     );
     // A third run: every plugin continues, the request is forwarded.
     assert_eq!(

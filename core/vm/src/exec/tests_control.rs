@@ -66,7 +66,8 @@ fn require_denies_with_its_status_and_message() {
         run_request(&p, &mut host).0,
         Exit::Deny {
             status: 403,
-            message: Some(0)
+            message: Some(0),
+            retry_after: None,
         }
     );
     let mut host = TestHost::with(&[(Field::Header(h), Value::str("always"))]);
@@ -83,7 +84,8 @@ fn require_denies_with_its_status_and_message() {
         run_request(&p, &mut TestHost::default()).0,
         Exit::Deny {
             status: 403,
-            message: Some(0)
+            message: Some(0),
+            retry_after: None,
         }
     );
 }
@@ -128,7 +130,8 @@ fn a_runtime_error_in_a_require_denies_and_elsewhere_traps() {
         run_request(&p, &mut TestHost::default()).0,
         Exit::Deny {
             status: 429,
-            message: None
+            message: None,
+            retry_after: None,
         }
     );
     // set header x-ratio = 1 / 0: the fault is not part of a require.

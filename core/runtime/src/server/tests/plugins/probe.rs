@@ -1,7 +1,6 @@
 //! The reference test plugin: one registered plugin per behaviour, each reporting what its
 //! factories and instances saw through lock-free counters.
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, Sender, channel};
@@ -22,8 +21,11 @@ enum Mode {
     Local,
     /// Put a 429 with headers and a JSON body into the host, respond.
     Deny,
-    /// Per request (arg = request id): pending first, continue after `ready()`.
+    /// Hand the request a `PENDING_MS` timer to await; its completion sets `x-waited` and
+    /// continues.
     Pending,
+    /// Refuse with 429 and `Retry-After: 7` (through the config's `on error` page).
+    Refuse,
     /// Copy the buffered request body into request headers, continue.
     Body,
 }
@@ -39,8 +41,9 @@ pub(super) struct Stats {
     pub(super) workers: AtomicUsize,
     pub(super) calls: AtomicUsize,
     pub(super) pendings: AtomicUsize,
-    /// `ready()` with nothing queued: another request's turn on a busy instance.
-    pub(super) idle_readies: AtomicUsize,
+    /// Operations handed over and not completed yet, and the most at one time.
+    pub(super) in_flight: AtomicUsize,
+    pub(super) most_in_flight: AtomicUsize,
 }
 
 struct TestPlugin {
@@ -62,9 +65,6 @@ struct TestInstance {
     mode: Mode,
     stats: Arc<Stats>,
     hits: Arc<AtomicUsize>,
-    /// Request ids waiting for the next `ready()`, and those it made ready.
-    queued: Vec<String>,
-    ready: Vec<String>,
 }
 
 impl Plugin for TestPlugin {
@@ -102,8 +102,6 @@ impl Factory for TestFactory {
             mode: self.mode,
             stats: self.stats.clone(),
             hits: self.hits.clone(),
-            queued: Vec::new(),
-            ready: Vec::new(),
         })
     }
 
@@ -133,14 +131,32 @@ impl Instance for TestInstance {
                 Call::Respond(429)
             }
             Mode::Pending => {
-                if let Some(i) = self.ready.iter().position(|id| *id == arg) {
-                    self.ready.swap_remove(i);
-                    return Call::Continue;
-                }
-                self.queued.push(arg);
                 self.stats.pendings.fetch_add(1, Ordering::SeqCst);
-                Call::Pending
+                let now = self.stats.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                self.stats.most_in_flight.fetch_max(now, Ordering::SeqCst);
+                let stats = self.stats.clone();
+                let handed = host.pend(Box::pin(async move {
+                    monoio::time::sleep(Duration::from_millis(PENDING_MS)).await;
+                    stats.in_flight.fetch_sub(1, Ordering::SeqCst);
+                    let done: gw_plugin::Completion = Box::new(move |host: &mut dyn Host| {
+                        host.apply(Effect::SetHeader("x-waited", &arg));
+                        Call::Continue
+                    });
+                    done
+                }));
+                if handed {
+                    Call::Pending
+                } else {
+                    Call::Deny {
+                        status: 500,
+                        retry_after: None,
+                    }
+                }
             }
+            Mode::Refuse => Call::Deny {
+                status: 429,
+                retry_after: Some(7),
+            },
             Mode::Body => {
                 let seen = host
                     .request_body()
@@ -154,17 +170,6 @@ impl Instance for TestInstance {
                 Call::Continue
             }
         }
-    }
-
-    fn ready(&mut self) -> Pin<Box<dyn Future<Output = ()> + '_>> {
-        Box::pin(async move {
-            if self.queued.is_empty() {
-                self.stats.idle_readies.fetch_add(1, Ordering::SeqCst);
-                return;
-            }
-            monoio::time::sleep(Duration::from_millis(PENDING_MS)).await;
-            self.ready.append(&mut self.queued);
-        })
     }
 }
 
@@ -195,6 +200,7 @@ pub(super) struct Rig {
     pub(super) deny: Probe,
     pub(super) pending: Probe,
     pub(super) body: Probe,
+    pub(super) refuse: Probe,
 }
 
 pub(super) fn rig() -> Rig {
@@ -207,7 +213,8 @@ pub(super) fn rig() -> Rig {
             workers: AtomicUsize::new(0),
             calls: AtomicUsize::new(0),
             pendings: AtomicUsize::new(0),
-            idle_readies: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
         });
         registry.register(Box::new(TestPlugin {
             sig: Signature {
@@ -225,12 +232,14 @@ pub(super) fn rig() -> Rig {
     let deny = add("test.deny", Mode::Deny);
     let pending = add("test.pending", Mode::Pending);
     let body = add("test.body", Mode::Body);
+    let refuse = add("test.refuse", Mode::Refuse);
     Rig {
         registry,
         local,
         deny,
         pending,
         body,
+        refuse,
     }
 }
 
