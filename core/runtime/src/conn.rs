@@ -161,6 +161,7 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
             c.busy = false;
             w.inflight.set(w.inflight.get().saturating_sub(1));
             w.spin.request_event(&mut c.active_tick);
+            log_phase(&w);
         }
         w.pool.put(std::mem::take(&mut c.out));
         c.json.clear();
@@ -177,6 +178,12 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
         }
     }
     c.rb.release(&w.pool);
+}
+
+/// The log phase: every request that started (its first head byte arrived) ends here once,
+/// whatever its exit. The access log and metrics hang here.
+fn log_phase(w: &Worker) {
+    w.ended.add_one();
 }
 
 /// Read and parse the next request head into `c.head` / `c.hb`. `Ok(false)`: the client

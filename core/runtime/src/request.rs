@@ -142,7 +142,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             crate::proxy::forward(w, cfg, c, t).await
         }
         Exit::Respond { status, body, json } => {
-            Box::pin(respond::mock(w, cfg, c, status, body, json)).await
+            Box::pin(respond::mock(w, cfg, c, Some(route), (status, body, json))).await
         }
         Exit::Responded { status } => Box::pin(respond::plugin(w, cfg, c, status)).await,
         Exit::Deny {

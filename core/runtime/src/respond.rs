@@ -9,10 +9,11 @@ use gw_vm::Exit;
 
 use crate::body::{BodyIn, OutFraming};
 use crate::conn::{Conn, Next};
-use crate::error::{Error, Side, write_error_body};
+use crate::error::{Error, ErrorKind, Side, write_error_body};
 use crate::head::{ConnHeader, OwnResponse, write_own_response};
-use crate::host::ErrView;
+use crate::host::{ErrView, RespView};
 use crate::worker::{Gen, Worker};
+use gw_program::RoutePlan;
 
 /// What an `on error` page answered: status, body range in the frame's scratch, JSON.
 type PageAnswer = (u16, Option<(u32, u32)>, bool);
@@ -171,29 +172,73 @@ async fn send(
 }
 
 /// Answer a `respond` target: the body is in the frame's scratch.
+///
+/// `route` is given for the request program's `respond`: the route's response program then
+/// runs on it as on an upstream's response (`resp.status`, `resp.header.*`, and `resp.json.*`
+/// where the route buffers responses), and its edits apply.
 pub async fn mock(
     w: &Rc<Worker>,
     cfg: &Rc<Gen>,
     c: &mut Conn,
-    status: u16,
-    body: Option<(u32, u32)>,
-    json: bool,
+    route: Option<&RoutePlan>,
+    (status, body, json): (u16, Option<(u32, u32)>, bool),
 ) -> Next {
     let keep = settle_body(w, cfg, c).await;
+    // out of the frame, which the response program reuses
+    let mut owned = std::mem::take(&mut c.resp_body);
+    owned.clear();
+    if let Some(range) = body {
+        owned.extend_from_slice(c.frame.body(range).as_bytes());
+    }
+    let mut status = status;
+    let mut ctype = body.map(|_| content_type(json));
+    if let Some(route) = route
+        && let Some(prog) = &route.response
+    {
+        match Box::pin(local_response_program(
+            w, cfg, c, route, prog, status, ctype, &owned,
+        ))
+        .await
+        {
+            Ok(Exit::Done | Exit::Forward { .. }) => {}
+            Ok(Exit::Deny {
+                status,
+                message,
+                retry_after,
+            }) => {
+                c.resp_body = owned;
+                let msg = message
+                    .and_then(|m| prog.msgs.get(m as usize))
+                    .map_or_else(|| crate::head::reason(status).to_owned(), String::clone);
+                return Box::pin(deny(w, cfg, c, status, &msg, retry_after)).await;
+            }
+            other => {
+                c.resp_body = owned;
+                crate::log::log!(
+                    "route {}: response program on a local response: {other:?}",
+                    route.name
+                );
+                let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "response program");
+                return Box::pin(error(w, cfg, c, &e, None)).await;
+            }
+        }
+        status = c.edits.status.unwrap_or(status);
+        if let Some(span) = c.edits.resp_body {
+            owned.clear();
+            owned.extend_from_slice(c.edits.get(span).as_bytes());
+            ctype = Some(content_type(true));
+        }
+    }
     if c.out.capacity() == 0 {
         c.out = w.pool.big();
     }
     c.out.clear();
     let conn = conn_header(w, c, keep);
-    let (ctype, bytes) = match body {
-        Some(range) => (Some(content_type(json)), c.frame.body(range).as_bytes()),
-        None => (None, &[][..]),
-    };
     let date = w.http_date();
     let r = OwnResponse {
         status,
         content_type: ctype,
-        body: bytes,
+        body: &owned,
         head_only: is_head(c),
         request_id: &c.request_id,
         conn,
@@ -201,7 +246,58 @@ pub async fn mock(
         date: &date,
     };
     write_own_response(&r, &mut c.edits, &mut c.out);
+    c.resp_body = owned;
     finish(w, cfg, c, keep).await
+}
+
+/// Run the route's response program on a response gw made itself: the program sees its
+/// status and the headers set so far as `resp.*`, as it would an upstream's.
+#[allow(clippy::too_many_arguments)]
+async fn local_response_program(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    route: &RoutePlan,
+    prog: &gw_program::Program,
+    status: u16,
+    ctype: Option<&str>,
+    body: &[u8],
+) -> Result<Exit, Error> {
+    let mut rhb = std::mem::take(&mut c.rhb);
+    rhb.clear();
+    gw_proto::write_status_line(status, b"", &mut rhb);
+    for (n, v) in c.edits.resp_headers.added() {
+        gw_proto::write_header(n, v, &mut rhb);
+    }
+    if let Some(ct) = ctype
+        && c.edits.resp_headers.set_value(b"content-type").is_none()
+    {
+        gw_proto::write_header(b"content-type", ct.as_bytes(), &mut rhb);
+    }
+    rhb.extend_from_slice(b"\r\n");
+    let mut head = std::mem::take(&mut c.resp_head);
+    let parsed = gw_proto::parse_response(&rhb, false, &mut head);
+    let exit = match parsed {
+        Ok(gw_proto::Status::Complete(_)) => {
+            let view = RespView {
+                hb: &rhb,
+                head: &head,
+                upstream: "",
+                latency_ms: 0,
+                canary: false,
+                body: route.buffer_response.then_some(body),
+            };
+            crate::request::run_phase(w, cfg, c, route, prog, Some(view)).await
+        }
+        _ => Err(Error::new(
+            ErrorKind::ProgramTrap,
+            Side::Internal,
+            "local response head",
+        )),
+    };
+    c.rhb = rhb;
+    c.resp_head = head;
+    exit
 }
 
 /// Answer with the response a plugin put into the host (`Call::Respond`): its status, the

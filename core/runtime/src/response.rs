@@ -164,7 +164,7 @@ async fn relay_head(
             Ok(Exit::Done) | Ok(Exit::Forward { .. }) => {}
             Ok(Exit::Respond { status, body, json }) => {
                 conn.close();
-                return Box::pin(respond::mock(w, cfg, c, status, body, json)).await;
+                return Box::pin(respond::mock(w, cfg, c, None, (status, body, json))).await;
             }
             Ok(Exit::Deny {
                 status,

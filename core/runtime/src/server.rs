@@ -34,6 +34,7 @@ pub struct Server {
     driver_reason: &'static str,
     threads: Vec<JoinHandle<()>>,
     handle: Handle,
+    ended: Vec<Arc<worker::Ended>>,
 }
 
 /// Sends reloads and the shutdown to every worker. Cheap to clone, `Send`.
@@ -80,6 +81,7 @@ impl Server {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(count);
         let mut senders = Vec::with_capacity(count);
+        let mut ended: Vec<Arc<worker::Ended>> = Vec::with_capacity(count);
         for id in 0..count {
             let listeners: Vec<std::net::TcpListener> = sockets
                 .iter_mut()
@@ -87,6 +89,7 @@ impl Server {
                 .collect();
             let (tx, rx) = flume::unbounded();
             senders.push(tx);
+            ended.push(Arc::new(worker::Ended::default()));
             let spec = WorkerSpec {
                 id,
                 cpu: (!opts.no_pin).then_some(id % cores),
@@ -96,6 +99,7 @@ impl Server {
                 ready: ready_tx.clone(),
                 busy_poll,
                 multishot: opts.multishot.unwrap_or(true),
+                ended: ended.last().cloned().unwrap_or_default(),
             };
             let t = std::thread::Builder::new()
                 .name(format!("gw-worker-{id}"))
@@ -124,7 +128,14 @@ impl Server {
             driver_reason,
             threads,
             handle,
+            ended,
         })
+    }
+
+    /// Requests that have passed the log phase, on every worker: each request once, whatever
+    /// its exit (proxied, answered by gw, refused, failed).
+    pub fn requests_ended(&self) -> u64 {
+        self.ended.iter().map(|e| e.get()).sum()
     }
 
     /// The addresses actually listened on (port 0 resolved), in `listen` order.

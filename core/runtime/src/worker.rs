@@ -103,6 +103,8 @@ pub struct Worker {
     /// The time as of the last watchdog tick: for the upstream pools' idle and ejection
     /// bookkeeping, which a clock read per pick and per release would cost more than it gains.
     clock: Cell<Instant>,
+    /// Requests that passed the log phase (`Server::requests_ended`).
+    pub ended: Arc<Ended>,
     /// The Date field as of the last watchdog tick, and the second it shows.
     date: Cell<(i64, [u8; 29])>,
     seq: Cell<u64>,
@@ -133,6 +135,7 @@ impl Worker {
             spin: Spin::new(busy_poll),
             multishot,
             clock: Cell::new(Instant::now()),
+            ended: Arc::default(),
             date: Cell::new(current_date(None)),
             seq: Cell::new(0),
             seed,
@@ -224,6 +227,26 @@ pub struct WorkerSpec {
     pub busy_poll: Duration,
     /// Receive through multishot receives where the driver allows (`--multishot`).
     pub multishot: bool,
+    /// Where this worker counts the requests that passed its log phase.
+    pub ended: Arc<Ended>,
+}
+
+/// Requests that passed one worker's log phase. Only its worker writes it (a load and a store,
+/// no read-modify-write); readers sum the workers'. Padded to a cache line of its own.
+#[derive(Debug, Default)]
+#[repr(align(64))]
+pub struct Ended(std::sync::atomic::AtomicU64);
+
+impl Ended {
+    /// One more request ended (its worker only).
+    pub fn add_one(&self) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.0.store(self.0.load(Relaxed).wrapping_add(1), Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
 }
 
 /// The provided-buffer ring of a worker's multishot receives: buffers, bytes per buffer, and
@@ -259,6 +282,7 @@ async fn main(spec: WorkerSpec) {
         ready,
         busy_poll,
         multishot,
+        ended,
         ..
     } = spec;
     let drain = Duration::from_millis(loaded.image.timeouts.drain);
@@ -273,7 +297,9 @@ async fn main(spec: WorkerSpec) {
                 false
             }
         };
-    let w = Rc::new(Worker::new(id, loaded, busy_poll, multishot));
+    let mut w = Worker::new(id, loaded, busy_poll, multishot);
+    w.ended = ended;
+    let w = Rc::new(w);
     for l in listeners {
         match TcpListener::from_std(l) {
             Ok(l) => {

@@ -7,6 +7,22 @@ on_both_drivers! {
     wrong_method_405 => wrong_method_405_uring, wrong_method_405_epoll;
     custom_error_page => custom_error_page_uring, custom_error_page_epoll;
     a_bad_path_gets_its_own_request_id => a_bad_path_gets_its_own_request_id_uring, a_bad_path_gets_its_own_request_id_epoll;
+    a_local_respond_runs_the_response_program => a_local_respond_runs_the_response_program_uring, a_local_respond_runs_the_response_program_epoll;
+}
+
+/// `on response` runs on a response the route makes itself, as on an upstream's: it sees the
+/// status and the headers `respond` set, and its edits apply.
+fn a_local_respond_runs_the_response_program(d: Driver) {
+    let config = "route GET /hello {\n  respond 201 json { ok: true } headers { x-from: \"respond\" }\n  \
+on response {\n    set header x-status = \"{resp.status}\"\n    \
+set header x-seen = resp.header.x-from ?? \"none\"\n    remove header x-from\n  }\n}\n";
+    let gw = Gw::start(d, config);
+    let r = gw.get("/hello");
+    assert_eq!(r.status, 201);
+    assert_eq!(r.header("x-status"), Some("201"));
+    assert_eq!(r.header("x-seen"), Some("respond"));
+    assert_eq!(r.header("x-from"), None);
+    assert_eq!(r.text(), r#"{"ok":true}"#);
 }
 
 /// A keep-alive request refused for its path still gets an X-Request-Id of its own, never

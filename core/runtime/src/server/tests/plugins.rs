@@ -475,3 +475,37 @@ fn a_buffered_route_shows_the_plugin_the_whole_body() {
         server.stop();
     }
 }
+
+/// Every request passes the log phase once, whatever its exit: proxied, a plugin's response,
+/// a plugin's denial, no route, a bad path, a plugin timeout, a malformed head.
+#[test]
+fn every_request_passes_the_log_phase_once() {
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let server = serve(load(&rig, echo), d, 2);
+        let requests: [&[u8]; 7] = [
+            b"GET /local HTTP/1.1\r\nHost: a\r\nx-name: n\r\n\r\n",
+            b"GET /deny HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /refuse HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /a%zz HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET /hurry HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+        ];
+        for r in requests {
+            let got = exchange(&server, r);
+            assert!(got.status >= 200, "{d}: {got:?}");
+        }
+        // the phase runs once the response is out: give the last one its turn
+        let t = std::time::Instant::now();
+        while server.requests_ended() < requests.len() as u64
+            && t.elapsed() < Duration::from_secs(5)
+        {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(server.requests_ended(), requests.len() as u64, "{d}");
+        server.stop();
+    }
+}
