@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use gw_plugin::{Factory, Registry};
-use gw_program::ConfigImage;
+use gw_program::{ConfigImage, PluginSpec};
 
 /// Everything the workers share for one configuration. Immutable, except the lock-free
 /// health board.
@@ -131,7 +131,7 @@ impl Loaded {
             }
             addrs.push(servers);
         }
-        let mut factories = Vec::with_capacity(image.plugins.len());
+        let mut factories: Vec<Box<dyn Factory>> = Vec::with_capacity(image.plugins.len());
         for spec in &image.plugins {
             let Some(plugin) = registry.get(&spec.plugin) else {
                 messages.push(format!(
@@ -140,13 +140,24 @@ impl Loaded {
                 ));
                 continue;
             };
-            let prev = previous.and_then(|p| {
-                p.image
-                    .plugins
-                    .iter()
-                    .zip(&p.factories)
-                    .find(|(s, _)| s.plugin == spec.plugin && s.state_key == spec.state_key)
-                    .map(|(_, f)| f.as_ref())
+            let same = |s: &&PluginSpec| s.plugin == spec.plugin && s.state_key == spec.state_key;
+            // uses of one state key share it (`throttle … name login` on two routes): an
+            // earlier use in this config first, else the config being replaced
+            let sibling = image
+                .plugins
+                .iter()
+                .zip(&factories)
+                .find(|(s, _)| same(s))
+                .map(|(_, f)| f.as_ref());
+            let prev = sibling.or_else(|| {
+                previous.and_then(|p| {
+                    p.image
+                        .plugins
+                        .iter()
+                        .zip(&p.factories)
+                        .find(|(s, _)| same(s))
+                        .map(|(_, f)| f.as_ref())
+                })
             });
             match plugin.build(spec, prev) {
                 Ok(f) => factories.push(f),

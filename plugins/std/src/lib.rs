@@ -12,7 +12,11 @@
 
 use gw_plugin::Registry;
 
+pub mod throttle;
+
 /// Every standard plugin this build serves.
 pub fn registry() -> Registry {
-    Registry::new()
+    let mut r = Registry::new();
+    r.register(Box::new(throttle::Throttle));
+    r
 }

@@ -45,5 +45,6 @@ mod real_clients;
 mod redbot;
 mod retries;
 mod smuggling;
+mod throttle;
 mod timeouts;
 mod upstream_failures;
