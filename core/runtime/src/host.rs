@@ -326,6 +326,25 @@ impl Host for ReqHost<'_> {
         self.body
     }
 
+    fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.req.header(name)
+    }
+
+    fn for_each_request_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+        for (n, v) in &self.req.head.headers {
+            f(n.of(self.req.hb), v.of(self.req.hb));
+        }
+    }
+
+    fn response_header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.resp
+            .and_then(|p| header_in(p.hb, &p.head.headers, name))
+    }
+
+    fn request_id(&self) -> &str {
+        self.req.request_id
+    }
+
     fn response_body(&self) -> Option<&[u8]> {
         self.resp.and_then(|r| r.body)
     }

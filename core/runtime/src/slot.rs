@@ -18,6 +18,18 @@ impl Slot {
         }
     }
 
+    /// How often the instance asks to tick.
+    pub fn every(&self) -> Option<std::time::Duration> {
+        self.inst.try_borrow().ok().and_then(|i| i.every())
+    }
+
+    /// Its periodic work (skipped in the unlikely case a call holds it).
+    pub fn tick(&self) {
+        if let Ok(mut inst) = self.inst.try_borrow_mut() {
+            inst.tick();
+        }
+    }
+
     /// Run the instance. A call made from inside the same instance's call (a plugin calling
     /// itself through the host) cannot borrow it again and answers 500.
     pub fn call(&self, host: &mut dyn Host, args: &[Value]) -> Call {

@@ -168,6 +168,17 @@ impl Worker {
         *self.cfg.borrow_mut() = Rc::new(Gen::new(loaded, self.id));
     }
 
+    /// Start the periodic work of the current config's plugin instances that ask for it
+    /// (`Instance::every`). Each task ends when its config is replaced or the worker stops.
+    pub fn spawn_ticks(self: &Rc<Self>) {
+        let cfg = self.current();
+        for (i, slot) in cfg.slots.iter().enumerate() {
+            if let Some(every) = slot.every() {
+                monoio::spawn(tick_loop(self.clone(), Rc::downgrade(&cfg), i, every));
+            }
+        }
+    }
+
     /// Write a fresh request id (UUID-shaped, 128 random-looking bits) into `out`.
     pub fn request_id(&self, out: &mut String) {
         let n = self.seq.get().wrapping_add(1);
@@ -312,6 +323,7 @@ async fn main(spec: WorkerSpec) {
         }
     }
     monoio::spawn(control_loop(w.clone(), control));
+    w.spawn_ticks();
     monoio::spawn(sweep_loop(w.clone()));
     monoio::spawn(watchdog_loop(w.clone()));
     crate::spin::spawn(&w);
@@ -341,6 +353,24 @@ async fn main(spec: WorkerSpec) {
     }
     // let the accept loops end and their sockets' close ops reach the ring
     monoio::time::sleep(Duration::from_millis(10)).await;
+}
+
+/// Tick slot `i` of `cfg` every `every` while `cfg` is the worker's config.
+async fn tick_loop(w: Rc<Worker>, cfg: std::rc::Weak<Gen>, i: usize, every: Duration) {
+    let every = every.max(Duration::from_millis(1));
+    loop {
+        monoio::select! {
+            _ = monoio::time::sleep(every) => {},
+            _ = w.stop.wait() => return,
+        }
+        let Some(this) = cfg.upgrade() else { return };
+        if !Rc::ptr_eq(&this, &w.current()) {
+            return;
+        }
+        if let Some(slot) = this.slots.get(i) {
+            slot.tick();
+        }
+    }
 }
 
 /// The Date field for now, reusing `last` within the same second.
@@ -386,6 +416,7 @@ async fn control_loop(w: Rc<Worker>, rx: flume::Receiver<Control>) {
         match msg {
             Control::Reload(loaded) => {
                 w.install(loaded);
+                w.spawn_ticks();
                 // the old config's checks stop themselves; start the new one's
                 if w.id == 0 {
                     crate::upstream::health::spawn_checks(&w);

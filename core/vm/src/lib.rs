@@ -131,6 +131,25 @@ pub trait Host {
     fn set_local(&mut self, key: u16, value: Value) {
         let _ = (key, value);
     }
+    /// The first value of the request header `name` (ASCII case-insensitive), for plugins
+    /// that read headers the config does not name (a token's header, a cache's `Vary`).
+    fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
+        let _ = name;
+        None
+    }
+    /// Every request header, in order, as `(name, value)`.
+    fn for_each_request_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+        let _ = f;
+    }
+    /// The first value of the upstream response's header `name` (response phase).
+    fn response_header(&self, name: &[u8]) -> Option<&[u8]> {
+        let _ = name;
+        None
+    }
+    /// The request's id (`X-Request-Id`), for a plugin's own calls and logs.
+    fn request_id(&self) -> &str {
+        ""
+    }
     /// A plugin call hands over the operation it waits for, then answers [`Call::Pending`].
     /// False (and the operation dropped) where the host cannot await: the call then fails.
     fn pend(&mut self, op: PendingOp) -> bool {

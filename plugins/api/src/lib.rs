@@ -195,6 +195,14 @@ pub trait Instance {
     /// Runs on the request path: no blocking, no locks. Work that must wait goes to
     /// `host.pend` as a future that owns what it needs (not `self`).
     fn call(&mut self, host: &mut dyn Host, args: &[Value]) -> Call;
+    /// How often this worker should call [`Instance::tick`] (a key set's refresh, a cache's
+    /// sweep); `None`, the default, never. Asked once when the worker installs the config.
+    fn every(&self) -> Option<std::time::Duration> {
+        None
+    }
+    /// Periodic work on this worker, between requests: no blocking. It stops when the
+    /// config is replaced or the worker stops.
+    fn tick(&mut self) {}
 }
 
 /// The plugins a binary links, by name.

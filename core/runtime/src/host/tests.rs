@@ -182,3 +182,27 @@ fn host_without_port_handles_ipv6() {
     assert_eq!(host_without_port("a.b"), "a.b");
     assert_eq!(host_without_port(""), "");
 }
+
+#[test]
+fn plugins_read_headers_by_name_in_order_and_the_request_id() {
+    let mut f = Fixture::new();
+    let h = f.host();
+    let host: &dyn Host = &h;
+    assert_eq!(host.request_header(b"x-api-key"), Some(&b"k1"[..]));
+    assert_eq!(host.request_header(b"x-none"), None);
+    let mut names = Vec::new();
+    host.for_each_request_header(&mut |n, _| names.push(String::from_utf8_lossy(n).into_owned()));
+    assert_eq!(names.first().map(String::as_str), Some("Host"));
+    assert_eq!(names.len(), f_headers());
+    assert_eq!(host.request_id(), "rid");
+    assert_eq!(
+        host.response_header(b"server"),
+        None,
+        "no response in the request phase"
+    );
+}
+
+/// How many header fields the fixture's request has.
+fn f_headers() -> usize {
+    parse().headers.len()
+}

@@ -509,3 +509,40 @@ fn every_request_passes_the_log_phase_once() {
         server.stop();
     }
 }
+
+/// An instance that asks for periodic work gets it on every worker, and it stops when the
+/// config is replaced.
+#[test]
+fn periodic_work_runs_per_worker_until_the_config_is_replaced() {
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let mut img = plugin_image(echo);
+        img.plugins.push(spec("test.tick", "sweep"));
+        let first = Arc::new(Loaded::load(img, &rig.registry, None).unwrap());
+        let server = serve(first.clone(), d, 2);
+        let t = std::time::Instant::now();
+        while rig.tick.ticks.load(Ordering::SeqCst) < 20 && t.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(rig.tick.ticks.load(Ordering::SeqCst) >= 20, "{d}: no ticks");
+        assert_eq!(
+            rig.tick.workers.load(Ordering::SeqCst),
+            0b11,
+            "{d}: both workers"
+        );
+        server.handle().reload(Arc::new(
+            Loaded::load(plugin_image(echo), &rig.registry, Some(&first)).unwrap(),
+        ));
+        // a tick already under way may still land
+        std::thread::sleep(Duration::from_millis(100));
+        let after = rig.tick.ticks.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(
+            rig.tick.ticks.load(Ordering::SeqCst),
+            after,
+            "{d}: ticks after the reload"
+        );
+        server.stop();
+    }
+}

@@ -26,6 +26,8 @@ enum Mode {
     Pending,
     /// Refuse with 429 and `Retry-After: 7` (through the config's `on error` page).
     Refuse,
+    /// Continue; tick every 5 ms on each worker.
+    Tick,
     /// Copy the buffered request body into request headers, continue.
     Body,
 }
@@ -44,6 +46,7 @@ pub(super) struct Stats {
     /// Operations handed over and not completed yet, and the most at one time.
     pub(super) in_flight: AtomicUsize,
     pub(super) most_in_flight: AtomicUsize,
+    pub(super) ticks: AtomicUsize,
 }
 
 struct TestPlugin {
@@ -157,6 +160,7 @@ impl Instance for TestInstance {
                 status: 429,
                 retry_after: Some(7),
             },
+            Mode::Tick => Call::Continue,
             Mode::Body => {
                 let seen = host
                     .request_body()
@@ -170,6 +174,14 @@ impl Instance for TestInstance {
                 Call::Continue
             }
         }
+    }
+
+    fn every(&self) -> Option<Duration> {
+        matches!(self.mode, Mode::Tick).then_some(Duration::from_millis(5))
+    }
+
+    fn tick(&mut self) {
+        self.stats.ticks.fetch_add(1, Ordering::SeqCst);
     }
 }
 
@@ -201,6 +213,7 @@ pub(super) struct Rig {
     pub(super) pending: Probe,
     pub(super) body: Probe,
     pub(super) refuse: Probe,
+    pub(super) tick: Probe,
 }
 
 pub(super) fn rig() -> Rig {
@@ -215,6 +228,7 @@ pub(super) fn rig() -> Rig {
             pendings: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             most_in_flight: AtomicUsize::new(0),
+            ticks: AtomicUsize::new(0),
         });
         registry.register(Box::new(TestPlugin {
             sig: Signature {
@@ -233,6 +247,7 @@ pub(super) fn rig() -> Rig {
     let pending = add("test.pending", Mode::Pending);
     let body = add("test.body", Mode::Body);
     let refuse = add("test.refuse", Mode::Refuse);
+    let tick = add("test.tick", Mode::Tick);
     Rig {
         registry,
         local,
@@ -240,6 +255,7 @@ pub(super) fn rig() -> Rig {
         pending,
         body,
         refuse,
+        tick,
     }
 }
 
