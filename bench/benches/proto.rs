@@ -2,6 +2,14 @@
 //! upstream head, parse the upstream's response, write the client's head.
 //! `cargo bench -p gw-bench --bench proto`.
 
+// Benchmark setup fails loudly: a bad fixture is a broken benchmark, not input to survive.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr};
 

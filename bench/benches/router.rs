@@ -1,6 +1,14 @@
 //! Router lookup among 10,000 generated routes (literal, param, greedy; hits, misses, 405s),
 //! and the build of that table. `cargo bench -p gw-bench --bench router`.
 
+// Benchmark setup fails loudly: a bad fixture is a broken benchmark, not input to survive.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};

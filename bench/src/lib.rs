@@ -1,14 +1,5 @@
 //! gw-bench: inputs shared by the criterion benches (benches/) — the side-by-side proxy
 //! benchmark is `bench/run.sh`.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use std::fmt::Write;
 use std::path::{Path, PathBuf};

@@ -5,6 +5,14 @@
 //! Sources print as `NAME.gw` (relative to grammar/examples), so goldens do not depend on
 //! where the work tree lives.
 
+// Test harness code fails loudly by design.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 
 use gw_compiler::Options;

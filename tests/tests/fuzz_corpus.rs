@@ -3,6 +3,14 @@
 //! dropped into a corpus directory stays fixed. A panic fails with the seed's name; an empty
 //! corpus directory, or a fuzz target missing from [`TARGETS`], fails too.
 
+// Test harness code fails loudly by design.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 

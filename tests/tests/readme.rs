@@ -1,6 +1,14 @@
 //! The README's `.gw` snippets are real: each compiles without errors and is already in the
 //! canonical form `gw fmt` prints.
 
+// Test harness code fails loudly by design.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::path::Path;
 
 fn snippets(text: &str) -> Vec<String> {

@@ -10,6 +10,14 @@
 //! - Files too large to commit (E0105) are generated at test time; see [`GENERATED`].
 //! - Paths print as `tests/ui/NAME.gw` whatever the working directory, so goldens are stable.
 
+// Test harness code fails loudly by design.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
+
 use std::path::{Path, PathBuf};
 
 use gw_compiler::Options;

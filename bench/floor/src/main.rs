@@ -9,15 +9,6 @@
 //! gw-floor --listen 127.0.0.1:8100 --upstream 127.0.0.1:8080 [--driver uring|epoll]
 //!          [--defer-taskrun yes|no]
 //! ```
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 mod forward;
 

@@ -3,15 +3,6 @@
 //! path normalisation and the heads gw writes upstream and back to the client.
 //!
 //! "Not enough bytes yet" is [`Status::Partial`], never an error.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 mod chunked;
 mod client_head;

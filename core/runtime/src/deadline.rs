@@ -150,12 +150,14 @@ impl Watchdog {
         }
     }
 
-    /// Watches alive (tests, metrics).
+    /// Watches alive.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.watches.borrow().len()
     }
 
     /// No watch is registered.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

@@ -44,14 +44,8 @@ pub enum ErrorKind {
     UpstreamClosed,
     /// The upstream's response could not be parsed.
     BadResponse,
-    /// A reused keep-alive connection was already closed by the upstream: safe to retry.
-    StaleConnection,
     /// The request program trapped.
     ProgramTrap,
-    /// The worker is at its connection limit or shutting down.
-    Overloaded,
-    /// A feature the route needs is not served by this build.
-    Unsupported,
 }
 
 /// A runtime failure: kind, side, whether retrying elsewhere is safe, and context.
@@ -124,14 +118,10 @@ impl Error {
             ErrorKind::BodyTooLarge => 413,
             ErrorKind::ClientTimeout => 408,
             ErrorKind::ClientIo => 400,
-            ErrorKind::ConnectFailed
-            | ErrorKind::UpstreamClosed
-            | ErrorKind::BadResponse
-            | ErrorKind::StaleConnection => 502,
+            ErrorKind::ConnectFailed | ErrorKind::UpstreamClosed | ErrorKind::BadResponse => 502,
             ErrorKind::ConnectTimeout | ErrorKind::UpstreamTimeout => 504,
-            ErrorKind::NoHealthyServer | ErrorKind::Overloaded => 503,
+            ErrorKind::NoHealthyServer => 503,
             ErrorKind::ProgramTrap => 500,
-            ErrorKind::Unsupported => 501,
         }
     }
 
@@ -151,15 +141,12 @@ impl Error {
             ErrorKind::MethodNotAllowed => "method not allowed",
             ErrorKind::ClientTimeout => "request timeout",
             ErrorKind::ClientIo => "bad request",
-            ErrorKind::ConnectFailed
-            | ErrorKind::UpstreamClosed
-            | ErrorKind::BadResponse
-            | ErrorKind::StaleConnection => "bad gateway",
+            ErrorKind::ConnectFailed | ErrorKind::UpstreamClosed | ErrorKind::BadResponse => {
+                "bad gateway"
+            }
             ErrorKind::ConnectTimeout | ErrorKind::UpstreamTimeout => "gateway timeout",
             ErrorKind::NoHealthyServer => "no healthy upstream",
-            ErrorKind::Overloaded => "service unavailable",
             ErrorKind::ProgramTrap => "internal server error",
-            ErrorKind::Unsupported => "not implemented",
         }
     }
 
@@ -171,7 +158,6 @@ impl Error {
                 | ErrorKind::BodyTooLarge
                 | ErrorKind::ClientTimeout
                 | ErrorKind::ClientIo
-                | ErrorKind::Overloaded
         )
     }
 }
@@ -280,9 +266,9 @@ mod tests {
 
     #[test]
     fn retryable_marks_retry() {
-        let e = Error::new(ErrorKind::StaleConnection, Side::Upstream, "read").retryable();
+        let e = Error::new(ErrorKind::UpstreamClosed, Side::Upstream, "read").retryable();
         assert!(e.retry);
         assert_eq!(e.status(), 502);
-        assert!(e.to_string().contains("StaleConnection"));
+        assert!(e.to_string().contains("UpstreamClosed"));
     }
 }

@@ -9,45 +9,36 @@
 //! Request path: accept -> read head (gw-proto, limits) -> normalise path -> route ->
 //! request program (gw-vm, plugins via `Host::call`) -> upstream (balanced, pooled) or a
 //! mock / error response -> response program -> client.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
-pub mod body;
-pub mod buffers;
-pub mod conn;
-pub mod deadline;
-pub mod driver;
+pub(crate) mod body;
+pub(crate) mod buffers;
+pub(crate) mod conn;
+pub(crate) mod deadline;
+pub(crate) mod driver;
 pub mod echo;
-pub mod edits;
-pub mod error;
-pub mod head;
-pub mod host;
-pub mod json;
-pub mod listener;
-pub mod loaded;
+pub(crate) mod edits;
+pub(crate) mod error;
+pub(crate) mod head;
+pub(crate) mod host;
+pub(crate) mod json;
+pub(crate) mod listener;
+pub(crate) mod loaded;
 pub mod log;
-pub mod proxy;
-pub mod request;
-pub mod respond;
-pub mod response;
-pub mod server;
-pub mod signals;
-pub mod slot;
-pub mod spin;
-pub mod stop;
-pub mod tunnel;
-pub mod upstream;
-pub mod worker;
+pub(crate) mod proxy;
+pub(crate) mod request;
+pub(crate) mod respond;
+pub(crate) mod response;
+pub(crate) mod server;
+pub(crate) mod signals;
+pub(crate) mod slot;
+pub(crate) mod spin;
+pub(crate) mod stop;
+pub(crate) mod tunnel;
+pub(crate) mod upstream;
+pub(crate) mod worker;
 
 pub use driver::Driver;
-pub use error::{Error, ErrorKind, Side};
-pub use loaded::{HealthBoard, LoadError, Loaded};
+
+pub use loaded::{LoadError, Loaded};
 pub use server::{Handle, Options, Server};
 pub use signals::{Signal, Signals};

@@ -24,11 +24,6 @@ use nix::time::{ClockId, clock_gettime};
 
 use crate::worker::Worker;
 
-/// The window `--busy-poll` suggests for the latency mode: the time after a request event for
-/// which a lightly loaded worker polls instead of sleeping. Busy-polling is off unless asked
-/// for: at low load it costs CPU that a deployment never gets back (bench/README.md).
-pub const DEFAULT_WINDOW: Duration = Duration::from_micros(100);
-
 /// Active connections per tick above which a worker does not spin.
 pub const MAX_CONNS: u32 = 4;
 
@@ -260,6 +255,9 @@ impl Future for Step<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The latency mode's usual window (`--busy-poll 100us`).
+    const DEFAULT_WINDOW: Duration = Duration::from_micros(100);
 
     #[test]
     fn light_load_is_counted_per_connection_and_tick() {

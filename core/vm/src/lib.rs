@@ -26,15 +26,6 @@
 //!   [`Host::hash_seed`]); an absent key, or no key, uses [`Host::split_counter`] so that
 //!   exactly `threshold` of every 10 000 requests go to the canary. `split` and `canary.mark`
 //!   flag the request as canary: `Exit::Forward` reports it, [`Frame::canary`] keeps it.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 use gw_program::{Field, Program, Value};
 

@@ -83,15 +83,6 @@
 //! `out.key.id`, `out.auth.ctx.user`, `out.body./name`): it stores each value with
 //! `Host::set_local(id, …)`; `Program::locals` lists every local of the image in every program.
 //! Authorizer context defaults are `default.auth.ctx.NAME` args.
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 mod args;
 mod auth;

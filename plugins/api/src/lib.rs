@@ -134,15 +134,6 @@
 //! assert_eq!(carried.stamped.load(Ordering::Relaxed), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
-#![cfg_attr(
-    not(test),
-    deny(
-        clippy::unwrap_used,
-        clippy::expect_used,
-        clippy::panic,
-        clippy::indexing_slicing
-    )
-)]
 
 pub use gw_program::{PluginSpec, Value};
 pub use gw_vm::{Call, Completion, Effect, Host, PendingOp};

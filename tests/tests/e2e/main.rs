@@ -6,6 +6,13 @@
 //! date first (`GW_BIN` names another binary instead).
 //! Filter by driver with `-- _epoll` or `-- _uring`.
 
+// Test harness code fails loudly by design.
+#![allow(
+    clippy::panic,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing
+)]
 // The harness's own threads share recordings through Mutexes; this is test code, not the
 // request path that clippy.toml's lock ban protects.
 #![allow(clippy::disallowed_types)]

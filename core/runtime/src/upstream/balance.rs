@@ -62,16 +62,6 @@ impl Balancer {
         }
     }
 
-    /// Number of servers.
-    pub fn len(&self) -> usize {
-        self.weights.len()
-    }
-
-    /// No servers.
-    pub fn is_empty(&self) -> bool {
-        self.weights.is_empty()
-    }
-
     /// Pick a server among those `usable` says yes to. `hash` is the Forward hash value (hash
     /// balancing without one falls back to round-robin); `inflight` is the per-server count of
     /// requests in progress on this worker (least request).

@@ -229,7 +229,8 @@ impl Upstreams {
         })
     }
 
-    /// Idle pooled connections in total (tests, metrics).
+    /// Idle pooled connections in total.
+    #[cfg(test)]
     pub fn idle_count(&self) -> usize {
         self.list
             .iter()
