@@ -3,6 +3,7 @@
 
 use std::cell::Cell;
 use std::net::IpAddr;
+use std::rc::Rc;
 
 use gw_program::{Field, Program, RoutePlan, Value};
 use gw_proto::{Range, RequestHead, ResponseHead};
@@ -126,6 +127,8 @@ pub struct ReqHost<'a> {
     pub locals: &'a mut Vec<Value>,
     /// The request's parsed bodies (`body.*`, `resp.json.*`), cached across program runs.
     pub json: &'a mut crate::json::JsonDocs,
+    /// The worker's HTTP client for plugins' own calls.
+    pub http: Option<&'a Rc<dyn gw_plugin::HttpClient>>,
 }
 
 impl ReqHost<'_> {
@@ -343,6 +346,10 @@ impl Host for ReqHost<'_> {
 
     fn request_id(&self) -> &str {
         self.req.request_id
+    }
+
+    fn http(&self) -> Option<Rc<dyn gw_plugin::HttpClient>> {
+        self.http.cloned()
     }
 
     fn response_body(&self) -> Option<&[u8]> {

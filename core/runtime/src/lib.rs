@@ -20,6 +20,7 @@ pub(crate) mod edits;
 pub(crate) mod error;
 pub(crate) mod head;
 pub(crate) mod host;
+pub(crate) mod http_client;
 pub(crate) mod json;
 pub(crate) mod listener;
 pub(crate) mod loaded;

@@ -358,6 +358,7 @@ pub async fn run_program(
                 hash_seed: cfg.image().hash_seed,
                 locals: &mut c.locals,
                 json: &mut c.json,
+                http: w.http.as_ref(),
             };
             match completion.take().map(|done| done(&mut host)) {
                 None | Some(Call::Continue) => run(prog, pc, &mut c.frame, &mut host),

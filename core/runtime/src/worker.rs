@@ -105,6 +105,8 @@ pub struct Worker {
     clock: Cell<Instant>,
     /// Requests that passed the log phase (`Server::requests_ended`).
     pub ended: Arc<Ended>,
+    /// The HTTP client plugins' own calls use (`Host::http`).
+    pub http: Option<Rc<dyn gw_plugin::HttpClient>>,
     /// The Date field as of the last watchdog tick, and the second it shows.
     date: Cell<(i64, [u8; 29])>,
     seq: Cell<u64>,
@@ -136,6 +138,7 @@ impl Worker {
             multishot,
             clock: Cell::new(Instant::now()),
             ended: Arc::default(),
+            http: None,
             date: Cell::new(current_date(None)),
             seq: Cell::new(0),
             seed,
@@ -308,9 +311,14 @@ async fn main(spec: WorkerSpec) {
                 false
             }
         };
-    let mut w = Worker::new(id, loaded, busy_poll, multishot);
-    w.ended = ended;
-    let w = Rc::new(w);
+    let w = Rc::new_cyclic(|weak| {
+        let mut w = Worker::new(id, loaded, busy_poll, multishot);
+        w.ended = ended;
+        let client: Rc<dyn gw_plugin::HttpClient> =
+            Rc::new(crate::http_client::WorkerHttp::new(weak.clone()));
+        w.http = Some(client);
+        w
+    });
     for l in listeners {
         match TcpListener::from_std(l) {
             Ok(l) => {

@@ -81,6 +81,64 @@ pub enum Call {
     Pending,
 }
 
+/// A request a plugin makes itself (an authorizer's call, a key set's URL), HTTP/1.1.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpRequest {
+    pub method: String,
+    /// Path and query, as sent (`/v1/check?x=1`).
+    pub target: String,
+    /// The Host field's value.
+    pub host: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+/// The answer to an [`HttpRequest`], its body read whole.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl HttpResponse {
+    /// The first value of header `name` (ASCII case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why a plugin's HTTP exchange failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HttpError {
+    /// The connection could not be made or broke.
+    Io(String),
+    /// No whole answer within the timeout.
+    Timeout,
+    /// The answer was not valid HTTP/1.1, or its body was over the client's limit.
+    BadResponse(String),
+    /// The worker is stopping.
+    Closed,
+}
+
+/// An exchange under way; it owns what it needs, so a plugin can hand it to `Host::pend`.
+pub type HttpFuture =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>>>>;
+
+/// The worker's HTTP client for plugins' own calls: keep-alive connections per address,
+/// reused only when quiet, one timeout for the whole exchange.
+pub trait HttpClient {
+    fn send(
+        &self,
+        addr: std::net::SocketAddr,
+        request: HttpRequest,
+        timeout: std::time::Duration,
+    ) -> HttpFuture;
+}
+
 /// What a pending operation does once it has completed: it sees the request again (to store
 /// locals, set headers) and answers as the plugin's call would.
 pub type Completion = Box<dyn FnOnce(&mut dyn Host) -> Call>;
@@ -140,6 +198,10 @@ pub trait Host {
     /// The request's id (`X-Request-Id`), for a plugin's own calls and logs.
     fn request_id(&self) -> &str {
         ""
+    }
+    /// The worker's HTTP client, for a plugin's own calls (await them through `pend`).
+    fn http(&self) -> Option<std::rc::Rc<dyn HttpClient>> {
+        None
     }
     /// A plugin call hands over the operation it waits for, then answers [`Call::Pending`].
     /// False (and the operation dropped) where the host cannot await: the call then fails.

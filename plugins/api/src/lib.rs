@@ -136,7 +136,10 @@
 //! ```
 
 pub use gw_program::{PluginSpec, Value};
-pub use gw_vm::{Call, Completion, Effect, Host, PendingOp};
+pub use gw_vm::{
+    Call, Completion, Effect, Host, HttpClient, HttpError, HttpFuture, HttpRequest, HttpResponse,
+    PendingOp,
+};
 
 /// What the compiler checks about a plugin use (filled in by each plugin).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -77,6 +77,7 @@ impl Fixture {
             hash_seed: 99,
             locals: &mut self.locals,
             json: &mut self.json,
+            http: None,
         }
     }
 }

@@ -93,6 +93,22 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
             lit("refuse"),
             prog(vec![call(4, 0), FORWARD], &[]),
         ),
+        route(
+            "GET /fetch",
+            "GET",
+            lit("fetch"),
+            prog(
+                vec![
+                    Op::LdField {
+                        dst: 0,
+                        field: Field::RequestId,
+                    },
+                    call(5, 1),
+                    FORWARD,
+                ],
+                &[],
+            ),
+        ),
     ];
     let page = verified(Program {
         ops: vec![
@@ -144,6 +160,11 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
             spec("test.pending", "GET /slow#1"),
             spec("test.body", "POST /body#1"),
             spec("test.refuse", "GET /refuse#1"),
+            {
+                let mut s = spec("test.fetch", "GET /fetch#1");
+                s.args.push(("addr".into(), Value::str(&up.to_string())));
+                s
+            },
         ],
         error_pages: vec![gw_program::ErrorPage {
             statuses: vec![429],
@@ -543,6 +564,29 @@ fn periodic_work_runs_per_worker_until_the_config_is_replaced() {
             after,
             "{d}: ticks after the reload"
         );
+        server.stop();
+    }
+}
+
+/// A plugin calls a service of its own through the worker's HTTP client and awaits the
+/// answer as a pending operation; the connection is kept for the next call.
+#[test]
+fn a_plugin_calls_a_service_with_the_workers_http_client() {
+    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    for d in DRIVERS {
+        let rig = rig();
+        let server = serve(load(&rig, echo), d, 1);
+        for _ in 0..3 {
+            let r = exchange(&server, b"GET /fetch HTTP/1.1\r\nHost: a\r\n\r\n");
+            assert_eq!(r.status, 200, "{d}: {r:?}");
+            let text = r.text();
+            assert!(text.contains(r#""x-fetched":"200""#), "{d}: {text}");
+            assert!(
+                !text.contains(r#""x-fetched-len":"0""#),
+                "{d}: an empty body: {text}"
+            );
+        }
+        assert_eq!(rig.fetch.calls.load(Ordering::SeqCst), 3, "{d}");
         server.stop();
     }
 }

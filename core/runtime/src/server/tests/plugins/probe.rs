@@ -28,6 +28,9 @@ enum Mode {
     Refuse,
     /// Continue; tick every 5 ms on each worker.
     Tick,
+    /// Call `GET /fetched` on the spec's `addr` with the worker's HTTP client; its completion
+    /// sets `x-fetched` (the status) and `x-fetched-len` (the body's length).
+    Fetch,
     /// Copy the buffered request body into request headers, continue.
     Body,
 }
@@ -57,6 +60,7 @@ struct TestPlugin {
 
 pub(super) struct TestFactory {
     mode: Mode,
+    addr: Option<std::net::SocketAddr>,
     stats: Arc<Stats>,
     /// 1 for a fresh factory, previous + 1 when carried over.
     generation: usize,
@@ -66,6 +70,7 @@ pub(super) struct TestFactory {
 
 struct TestInstance {
     mode: Mode,
+    addr: Option<std::net::SocketAddr>,
     stats: Arc<Stats>,
     hits: Arc<AtomicUsize>,
 }
@@ -90,6 +95,9 @@ impl Plugin for TestPlugin {
         let _ = (self.stats.builds).send((spec.state_key.clone(), prev.map(|p| p.generation)));
         Ok(Box::new(TestFactory {
             mode: self.mode,
+            addr: Value::find(&spec.args, "addr")
+                .and_then(Value::as_str)
+                .and_then(|a| a.parse().ok()),
             stats: self.stats.clone(),
             generation: prev.map_or(1, |p| p.generation + 1),
             hits: prev.map_or_else(Arc::default, |p| p.hits.clone()),
@@ -103,6 +111,7 @@ impl Factory for TestFactory {
         self.stats.workers.fetch_or(1 << worker, Ordering::SeqCst);
         Box::new(TestInstance {
             mode: self.mode,
+            addr: self.addr,
             stats: self.stats.clone(),
             hits: self.hits.clone(),
         })
@@ -161,6 +170,42 @@ impl Instance for TestInstance {
                 retry_after: Some(7),
             },
             Mode::Tick => Call::Continue,
+            Mode::Fetch => {
+                let (Some(http), Some(addr)) = (host.http(), self.addr) else {
+                    return Call::Deny {
+                        status: 500,
+                        retry_after: None,
+                    };
+                };
+                let request = gw_plugin::HttpRequest {
+                    method: "GET".into(),
+                    target: "/fetched".into(),
+                    host: "echo".into(),
+                    headers: vec![("x-asked-by".into(), arg)],
+                    body: Vec::new(),
+                };
+                let call = http.send(addr, request, Duration::from_secs(5));
+                host.pend(Box::pin(async move {
+                    let got = call.await;
+                    let done: gw_plugin::Completion =
+                        Box::new(move |host: &mut dyn Host| match got {
+                            Ok(r) => {
+                                host.apply(Effect::SetHeader("x-fetched", &r.status.to_string()));
+                                host.apply(Effect::SetHeader(
+                                    "x-fetched-len",
+                                    &r.body.len().to_string(),
+                                ));
+                                Call::Continue
+                            }
+                            Err(_) => Call::Deny {
+                                status: 502,
+                                retry_after: None,
+                            },
+                        });
+                    done
+                }));
+                Call::Pending
+            }
             Mode::Body => {
                 let seen = host
                     .request_body()
@@ -214,6 +259,7 @@ pub(super) struct Rig {
     pub(super) body: Probe,
     pub(super) refuse: Probe,
     pub(super) tick: Probe,
+    pub(super) fetch: Probe,
 }
 
 pub(super) fn rig() -> Rig {
@@ -248,6 +294,7 @@ pub(super) fn rig() -> Rig {
     let body = add("test.body", Mode::Body);
     let refuse = add("test.refuse", Mode::Refuse);
     let tick = add("test.tick", Mode::Tick);
+    let fetch = add("test.fetch", Mode::Fetch);
     Rig {
         registry,
         local,
@@ -256,6 +303,7 @@ pub(super) fn rig() -> Rig {
         body,
         refuse,
         tick,
+        fetch,
     }
 }
 

@@ -1,0 +1,194 @@
+//! The HTTP/1.1 client plugins use for their own calls (an authorizer, a key set's URL): each
+//! worker keeps its own keep-alive connections per address, reuses one only when nothing has
+//! arrived on it while idle (as the upstream pools do), and bounds each exchange by one
+//! timeout. It reads with the runtime's buffers and parsers.
+
+use std::cell::RefCell;
+use std::net::SocketAddr;
+use std::rc::{Rc, Weak};
+use std::time::Duration;
+
+use gw_plugin::{HttpClient, HttpError, HttpFuture, HttpRequest, HttpResponse};
+use gw_proto::{Framing, ResponseHead, Status};
+use monoio::net::TcpStream;
+
+use crate::body::{BodyIn, OutFraming, read_untimed, write_untimed};
+use crate::buffers::RecvBuf;
+use crate::error::Side;
+use crate::worker::Worker;
+
+/// Largest response body a plugin's call reads.
+const MAX_BODY: u64 = 4 * 1024 * 1024;
+/// Largest response head.
+const MAX_HEAD: usize = 64 * 1024;
+/// Idle connections kept per worker.
+const MAX_IDLE: usize = 64;
+
+/// A worker's client (cheap to clone: the state is shared).
+#[derive(Clone)]
+pub(crate) struct WorkerHttp(Rc<Inner>);
+
+struct Inner {
+    w: Weak<Worker>,
+    idle: RefCell<Vec<(SocketAddr, TcpStream)>>,
+}
+
+impl WorkerHttp {
+    pub(crate) fn new(w: Weak<Worker>) -> WorkerHttp {
+        WorkerHttp(Rc::new(Inner {
+            w,
+            idle: RefCell::new(Vec::new()),
+        }))
+    }
+}
+
+impl HttpClient for WorkerHttp {
+    fn send(&self, addr: SocketAddr, request: HttpRequest, timeout: Duration) -> HttpFuture {
+        let inner = self.0.clone();
+        Box::pin(async move {
+            match monoio::time::timeout(timeout, exchange(&inner, addr, &request)).await {
+                Ok(r) => r,
+                Err(_) => Err(HttpError::Timeout),
+            }
+        })
+    }
+}
+
+fn io(e: impl std::fmt::Display) -> HttpError {
+    HttpError::Io(e.to_string())
+}
+
+/// One request and its whole response; the connection goes back when it can be reused.
+async fn exchange(
+    inner: &Inner,
+    addr: SocketAddr,
+    req: &HttpRequest,
+) -> Result<HttpResponse, HttpError> {
+    let w = inner.w.upgrade().ok_or(HttpError::Closed)?;
+    let pooled = {
+        let mut idle = inner.idle.borrow_mut();
+        let mut found = None;
+        while let Some(i) = idle.iter().rposition(|(a, _)| *a == addr) {
+            let (_, s) = idle.swap_remove(i);
+            if s.is_quiet() {
+                found = Some(s);
+                break;
+            }
+        }
+        found
+    };
+    let mut stream = match pooled {
+        Some(s) => s,
+        None => {
+            let s = TcpStream::connect_addr(addr).await.map_err(io)?;
+            let _ = s.set_nodelay(true);
+            s
+        }
+    };
+    let mut out = Vec::with_capacity(256 + req.body.len());
+    out.extend_from_slice(req.method.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(req.target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nHost: ");
+    out.extend_from_slice(req.host.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    for (n, v) in &req.headers {
+        gw_proto::write_header(n.as_bytes(), v.as_bytes(), &mut out);
+    }
+    if !req.body.is_empty() || !matches!(req.method.as_str(), "GET" | "HEAD") {
+        gw_proto::write_header(
+            b"Content-Length",
+            req.body.len().to_string().as_bytes(),
+            &mut out,
+        );
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&req.body);
+    write_untimed(&mut stream, &mut out, Side::Upstream)
+        .await
+        .map_err(io)?;
+
+    let mut rb = RecvBuf::new(w.pool.big());
+    let result = read_response(&w, &mut stream, &mut rb, req.method == "HEAD").await;
+    let reusable = matches!(&result, Ok((_, true))) && rb.is_empty();
+    rb.release(&w.pool);
+    let (resp, _) = result?;
+    if reusable {
+        let mut idle = inner.idle.borrow_mut();
+        if idle.len() < MAX_IDLE {
+            idle.push((addr, stream));
+        }
+    }
+    Ok(resp)
+}
+
+/// The response on `stream`: interim answers skipped, the body read whole. The flag says
+/// whether the connection may be reused.
+async fn read_response(
+    w: &Worker,
+    stream: &mut TcpStream,
+    rb: &mut RecvBuf,
+    head_request: bool,
+) -> Result<(HttpResponse, bool), HttpError> {
+    let mut head = ResponseHead::default();
+    let n = loop {
+        if !rb.is_empty() {
+            match gw_proto::parse_response(rb.unread(), head_request, &mut head) {
+                Ok(Status::Complete(n)) if (100..200).contains(&head.status) => {
+                    rb.consume(n);
+                    continue;
+                }
+                Ok(Status::Complete(n)) => break n,
+                Ok(Status::Partial) => {}
+                Err(e) => return Err(HttpError::BadResponse(format!("{e:?}"))),
+            }
+        }
+        let got = read_untimed(stream, rb, &w.pool, MAX_HEAD, Side::Upstream)
+            .await
+            .map_err(io)?;
+        if got == 0 {
+            return Err(HttpError::Io("closed before a response".into()));
+        }
+    };
+    let hb = rb.unread().get(..n).unwrap_or(&[]);
+    let headers = head
+        .headers
+        .iter()
+        .map(|(k, v)| {
+            (
+                String::from_utf8_lossy(k.of(hb)).into_owned(),
+                String::from_utf8_lossy(v.of(hb)).into_owned(),
+            )
+        })
+        .collect();
+    let status = head.status;
+    rb.consume(n);
+    let mut body = Vec::new();
+    let mut framing = BodyIn::new(head.framing, MAX_BODY);
+    loop {
+        let done = framing
+            .drain_buffered(rb, &mut body, OutFraming::Raw, Side::Upstream)
+            .map_err(|e| HttpError::BadResponse(e.to_string()))?;
+        if done {
+            break;
+        }
+        let got = read_untimed(stream, rb, &w.pool, 64 * 1024, Side::Upstream)
+            .await
+            .map_err(io)?;
+        if got == 0 {
+            if head.framing == Framing::UntilClose {
+                break;
+            }
+            return Err(HttpError::Io("closed in the body".into()));
+        }
+    }
+    let reusable = head.keep_alive && head.framing != Framing::UntilClose;
+    Ok((
+        HttpResponse {
+            status,
+            headers,
+            body,
+        },
+        reusable,
+    ))
+}
