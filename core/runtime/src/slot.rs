@@ -23,11 +23,16 @@ impl Slot {
         self.inst.try_borrow().ok().and_then(|i| i.every())
     }
 
-    /// Its periodic work (skipped in the unlikely case a call holds it).
-    pub fn tick(&self) {
-        if let Ok(mut inst) = self.inst.try_borrow_mut() {
-            inst.tick();
-        }
+    /// Its periodic work (skipped in the unlikely case a call holds it), and what it left to
+    /// run in the background.
+    pub fn tick(
+        &self,
+        http: Option<&std::rc::Rc<dyn gw_plugin::HttpClient>>,
+    ) -> Option<gw_plugin::Background> {
+        self.inst
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut inst| inst.tick(http))
     }
 
     /// Run the instance. A call made from inside the same instance's call (a plugin calling

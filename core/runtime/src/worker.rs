@@ -375,8 +375,8 @@ async fn tick_loop(w: Rc<Worker>, cfg: std::rc::Weak<Gen>, i: usize, every: Dura
         if !Rc::ptr_eq(&this, &w.current()) {
             return;
         }
-        if let Some(slot) = this.slots.get(i) {
-            slot.tick();
+        if let Some(work) = this.slots.get(i).and_then(|s| s.tick(w.http.as_ref())) {
+            monoio::spawn(work);
         }
     }
 }

@@ -141,6 +141,11 @@ pub use gw_vm::{
     PendingOp,
 };
 
+use std::rc::Rc;
+
+/// Work a tick started that the worker runs on its own (a key set's refresh).
+pub type Background = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
+
 /// What the compiler checks about a plugin use (filled in by each plugin).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
@@ -194,9 +199,14 @@ pub trait Instance {
     fn every(&self) -> Option<std::time::Duration> {
         None
     }
-    /// Periodic work on this worker, between requests: no blocking. It stops when the
-    /// config is replaced or the worker stops.
-    fn tick(&mut self) {}
+    /// Periodic work on this worker, between requests: no blocking. Work that must wait (a
+    /// refresh over `http`, the worker's client) is returned as a future, which the worker
+    /// runs on its own; it owns what it needs. Ticks stop when the config is replaced or the
+    /// worker stops.
+    fn tick(&mut self, http: Option<&Rc<dyn HttpClient>>) -> Option<Background> {
+        let _ = http;
+        None
+    }
 }
 
 /// The plugins a binary links, by name.

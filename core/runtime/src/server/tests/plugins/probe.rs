@@ -225,8 +225,16 @@ impl Instance for TestInstance {
         matches!(self.mode, Mode::Tick).then_some(Duration::from_millis(5))
     }
 
-    fn tick(&mut self) {
-        self.stats.ticks.fetch_add(1, Ordering::SeqCst);
+    fn tick(
+        &mut self,
+        http: Option<&std::rc::Rc<dyn gw_plugin::HttpClient>>,
+    ) -> Option<gw_plugin::Background> {
+        assert!(http.is_some(), "a worker's ticks get its HTTP client");
+        let stats = self.stats.clone();
+        // counted from the background work, which the worker runs
+        Some(Box::pin(async move {
+            stats.ticks.fetch_add(1, Ordering::SeqCst);
+        }))
     }
 }
 
