@@ -84,6 +84,7 @@ pub fn workspace_root() -> PathBuf {
 pub fn options() -> Options {
     Options {
         available_plugins: None,
+        signatures: Vec::new(),
         env: Box::new(|_| None),
         base_dir: workspace_root(),
     }

@@ -59,6 +59,7 @@ fn stable_names(parsed: &mut Parsed, dir: &Path) {
 fn options(path: &Path) -> Options {
     Options {
         available_plugins: None,
+        signatures: Vec::new(),
         env: Box::new(|k| {
             ENV.iter()
                 .find(|(n, _)| *n == k)

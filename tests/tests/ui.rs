@@ -106,6 +106,7 @@ fn stable_names(parsed: &mut Parsed, root: &Path, fallback: &str) {
 fn options(path: &Path, plugins: Option<Vec<String>>) -> Options {
     Options {
         available_plugins: plugins,
+        signatures: Vec::new(),
         env: Box::new(|k| {
             ENV.iter()
                 .find(|(n, _)| *n == k)

@@ -19,6 +19,12 @@ pub fn load(path: &Path, available_plugins: Option<Vec<String>>) -> Option<(Pars
         None
     } else {
         let opts = Options {
+            // what this build serves is checked against what it compiles
+            signatures: if available_plugins.is_some() {
+                gw_plugins_std::registry().signatures()
+            } else {
+                Vec::new()
+            },
             available_plugins,
             ..Options::default()
         };

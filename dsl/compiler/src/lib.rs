@@ -137,6 +137,9 @@ pub struct Options {
     /// Names of plugins the caller can serve; None = accept every plugin (the language
     /// itself: golden tests, formatting, disasm). `gw check` and `gw run` pass their build's.
     pub available_plugins: Option<Vec<String>>,
+    /// The signatures of the plugins that will serve the config: each compiled use of one is
+    /// checked against it (E0999 when they disagree). Empty: nothing to check against.
+    pub signatures: Vec<gw_plugin::Signature>,
     /// Environment lookup for env("X") (tests inject a map).
     #[allow(clippy::type_complexity)]
     pub env: Box<dyn Fn(&str) -> Option<String>>,
@@ -149,6 +152,7 @@ impl Default for Options {
     fn default() -> Self {
         Options {
             available_plugins: None,
+            signatures: Vec::new(),
             env: Box::new(|k| std::env::var(k).ok()),
             base_dir: PathBuf::from("."),
         }
@@ -196,6 +200,7 @@ pub fn fuzz_compile(data: &[u8]) {
     let parsed = gw_syntax::parse_bytes("fuzz.gw", data);
     let opts = Options {
         available_plugins: None,
+        signatures: Vec::new(),
         env: Box::new(|_| None),
         base_dir: PathBuf::from("/nonexistent/gw-fuzz"),
     };

@@ -83,6 +83,22 @@ pub(crate) fn finish_specs(g: &mut Global<'_>) -> Vec<gw_program::PluginSpec> {
             }
             _ => {}
         }
+        if let Some(sig) = g.cx.opts.signatures.iter().find(|s| s.name == spec.plugin)
+            && let Err(why) = sig.check(&spec)
+        {
+            g.cx.emit(
+                Diagnostic::error(
+                    "E0999",
+                    slot.span,
+                    format!(
+                        "internal: the compiler and policy `{}` disagree: {why}",
+                        spec.plugin
+                    ),
+                )
+                .with_label("compiled here")
+                .with_help("this is a bug in gw; please report it with this file"),
+            );
+        }
         if let Some(avail) = &g.cx.opts.available_plugins
             && !avail.contains(&spec.plugin)
         {

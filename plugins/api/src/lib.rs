@@ -33,8 +33,8 @@
 //! use std::sync::atomic::{AtomicU64, Ordering};
 //!
 //! use gw_plugin::{
-//!     BuildError, Call, Effect, Factory, Host, Instance, Plugin, PluginSpec, Registry,
-//!     Signature, Value,
+//!     ArgSpec, ArgType, BuildError, Call, Effect, Factory, Host, Instance, Plugin, PluginSpec,
+//!     Registry, Signature, Value,
 //! };
 //!
 //! /// `stamp "v1"`: sets `x-stamp` on the upstream request and counts the requests stamped.
@@ -43,8 +43,7 @@
 //! static SIGNATURE: Signature = Signature {
 //!     name: "stamp",
 //!     mnemonic: "stamp",
-//!     required_args: &["value"],
-//!     optional_args: &[],
+//!     args: &[ArgSpec { name: "value", ty: ArgType::Str, required: true }],
 //! };
 //!
 //! struct StampFactory {
@@ -146,17 +145,89 @@ use std::rc::Rc;
 /// Work a tick started that the worker runs on its own (a key set's refresh).
 pub type Background = std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>;
 
-/// What the compiler checks about a plugin use (filled in by each plugin).
+/// What the compiler checks about a plugin use (filled in by each plugin): every argument
+/// of the spec it compiles must be declared here with its type, and every required one
+/// present, or the config is refused (E0999: the compiler and the plugin disagree).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Signature {
     /// Registry name, as in `PluginSpec::plugin`.
     pub name: &'static str,
     /// Mnemonic shown by `gw disasm`.
     pub mnemonic: &'static str,
-    /// Names of the arguments a spec must carry.
-    pub required_args: &'static [&'static str],
-    /// Names it may carry.
-    pub optional_args: &'static [&'static str],
+    /// The spec's arguments. A name ending in `.*` declares every argument with that prefix
+    /// (`claim.*`).
+    pub args: &'static [ArgSpec],
+}
+
+/// One argument of a [`Signature`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ArgSpec {
+    pub name: &'static str,
+    pub ty: ArgType,
+    pub required: bool,
+}
+
+/// The type of a spec argument, as the compiler stores it in a [`Value`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ArgType {
+    Str,
+    Int,
+    Bool,
+    Rate,
+    Duration,
+    Size,
+    List,
+    Json,
+    Any,
+}
+
+impl ArgType {
+    /// Whether `v` is of this type.
+    pub fn admits(self, v: &Value) -> bool {
+        matches!(
+            (self, v),
+            (ArgType::Any, _)
+                | (ArgType::Str, Value::Str(_))
+                | (ArgType::Int, Value::Int(_))
+                | (ArgType::Bool, Value::Bool(_))
+                | (ArgType::Rate, Value::Rate { .. })
+                | (ArgType::Duration, Value::Duration(_))
+                | (ArgType::Size, Value::Size(_))
+                | (ArgType::List, Value::List(_))
+                | (ArgType::Json, Value::Json(_))
+        )
+    }
+}
+
+impl Signature {
+    /// Why `spec` does not fit this signature, if it does not.
+    pub fn check(&self, spec: &PluginSpec) -> Result<(), String> {
+        let declared = |name: &str| {
+            self.args.iter().find(|a| match a.name.strip_suffix(".*") {
+                Some(prefix) => name
+                    .strip_prefix(prefix)
+                    .is_some_and(|r| r.starts_with('.')),
+                None => a.name == name,
+            })
+        };
+        for (name, value) in &spec.args {
+            match declared(name) {
+                None => return Err(format!("argument `{name}` is not in its signature")),
+                Some(a) if !a.ty.admits(value) => {
+                    return Err(format!("argument `{name}` is not a {:?}", a.ty));
+                }
+                Some(_) => {}
+            }
+        }
+        match self
+            .args
+            .iter()
+            .find(|a| a.required && !spec.args.iter().any(|(n, _)| n == a.name))
+        {
+            Some(a) => Err(format!("required argument `{}` is missing", a.name)),
+            None => Ok(()),
+        }
+    }
 }
 
 /// Error building a factory from a spec (bad file, bad key...): reported with the spec's origin.
@@ -237,6 +308,11 @@ impl Registry {
     /// Every registered name, in registration order (the compiler's `available_plugins`).
     pub fn names(&self) -> impl Iterator<Item = &'static str> + '_ {
         self.plugins.iter().map(|p| p.signature().name)
+    }
+
+    /// Every registered signature (the compiler's `signatures`).
+    pub fn signatures(&self) -> Vec<Signature> {
+        self.plugins.iter().map(|p| p.signature().clone()).collect()
     }
 }
 

@@ -13,8 +13,11 @@ fn named(name: &'static str, tag: &'static str) -> Box<dyn Plugin> {
         sig: Signature {
             name,
             mnemonic: name,
-            required_args: &[],
-            optional_args: &["fail"],
+            args: &[ArgSpec {
+                name: "fail",
+                ty: ArgType::Bool,
+                required: false,
+            }],
         },
         tag,
     })
@@ -185,4 +188,65 @@ fn instances_answer_calls() {
         let done: gw_vm::Completion = Box::new(|_| Call::Continue);
         done
     })));
+}
+
+#[test]
+fn signatures_check_names_types_and_required_arguments() {
+    static SIG: Signature = Signature {
+        name: "jwt",
+        mnemonic: "auth.jwt",
+        args: &[
+            ArgSpec {
+                name: "issuer",
+                ty: ArgType::Str,
+                required: true,
+            },
+            ArgSpec {
+                name: "leeway",
+                ty: ArgType::Duration,
+                required: false,
+            },
+            ArgSpec {
+                name: "claim.*",
+                ty: ArgType::Int,
+                required: false,
+            },
+        ],
+    };
+    let with = |args: Vec<(&str, Value)>| PluginSpec {
+        plugin: "jwt".into(),
+        state_key: "users".into(),
+        args: args.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        origin: "api.gw:1:1".into(),
+    };
+    assert_eq!(
+        SIG.check(&with(vec![
+            ("issuer", Value::str("https://a")),
+            ("leeway", Value::Duration(30_000)),
+            ("claim.email", Value::Int(3)),
+        ])),
+        Ok(())
+    );
+    assert!(SIG.check(&with(vec![])).unwrap_err().contains("`issuer`"));
+    assert!(
+        SIG.check(&with(vec![("issuer", Value::Int(1))]))
+            .unwrap_err()
+            .contains("not a Str")
+    );
+    assert!(
+        SIG.check(&with(vec![
+            ("issuer", Value::str("a")),
+            ("audience", Value::str("b"))
+        ]))
+        .unwrap_err()
+        .contains("`audience`")
+    );
+    assert!(
+        SIG.check(&with(vec![
+            ("issuer", Value::str("a")),
+            ("claimx", Value::Int(1))
+        ]))
+        .is_err(),
+        "a prefix needs its dot"
+    );
 }

@@ -24,7 +24,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use gw_plugin::{BuildError, Call, Factory, Host, Instance, Plugin, PluginSpec, Signature, Value};
+use gw_plugin::{
+    ArgSpec, ArgType, BuildError, Call, Factory, Host, Instance, Plugin, PluginSpec, Signature,
+    Value,
+};
 
 /// Keys a throttle tracks before further keys share its overflow bucket.
 const KEYS: usize = 1 << 16;
@@ -34,8 +37,23 @@ const PROBES: usize = 8;
 static SIGNATURE: Signature = Signature {
     name: "throttle",
     mnemonic: "throttle",
-    required_args: &["rate", "burst", "key"],
-    optional_args: &[],
+    args: &[
+        ArgSpec {
+            name: "rate",
+            ty: ArgType::Rate,
+            required: true,
+        },
+        ArgSpec {
+            name: "burst",
+            ty: ArgType::Int,
+            required: true,
+        },
+        ArgSpec {
+            name: "key",
+            ty: ArgType::Str,
+            required: true,
+        },
+    ],
 };
 
 /// The `throttle` policy.

@@ -256,6 +256,7 @@ fn e0703_policy_cycle() {
 fn e0801_policy_not_served() {
     let o = Options {
         available_plugins: Some(vec!["jwt".into()]),
+        signatures: Vec::new(),
         ..opts()
     };
     let (c, p) = run_with(

@@ -173,6 +173,7 @@ fn an_optional_var_is_e0302_whether_or_not_the_variable_is_set() {
     let at = |env: Option<&'static str>| {
         let o = Options {
             available_plugins: None,
+            signatures: Vec::new(),
             env: Box::new(move |k| env.filter(|_| k == "TOKEN").map(str::to_string)),
             base_dir: fixtures(),
         };

@@ -49,6 +49,7 @@ fn fixtures() -> PathBuf {
 fn opts() -> Options {
     Options {
         available_plugins: None,
+        signatures: Vec::new(),
         env: Box::new(|k| (k == "REGION").then(|| "eu-central-1".to_string())),
         base_dir: fixtures(),
     }
@@ -126,3 +127,49 @@ fn with_head(lines: &[&str]) -> String {
 }
 
 const JWT: &str = "jwt users { issuer \"https://a.example/\"; jwks \"https://a.example/jwks.json\"; claims { email: string; email_verified: bool; tenant: string } }";
+
+#[test]
+fn compiled_uses_are_checked_against_the_serving_plugins_signatures() {
+    use gw_plugin::{ArgSpec, ArgType, Signature};
+    let text = "listen :8080\nupstream app { server 127.0.0.1:9000 }\n\
+route GET /t {\n  throttle 10/s burst 5 by client.ip\n  upstream app\n}\n";
+    let fits = Signature {
+        name: "throttle",
+        mnemonic: "throttle",
+        args: &[],
+    };
+    let mut o = opts();
+    // a signature that declares nothing: every compiled argument is a disagreement
+    o.signatures = vec![fits.clone()];
+    let (c, _) = run_with(text, &o);
+    let d: Vec<_> = c.diagnostics.iter().filter(|d| d.code == "E0999").collect();
+    assert_eq!(d.len(), 1, "{:?}", c.diagnostics);
+    assert!(
+        d[0].message.contains("policy `throttle` disagree"),
+        "{}",
+        d[0].message
+    );
+    static ARGS: [ArgSpec; 3] = [
+        ArgSpec {
+            name: "rate",
+            ty: ArgType::Rate,
+            required: true,
+        },
+        ArgSpec {
+            name: "burst",
+            ty: ArgType::Int,
+            required: true,
+        },
+        ArgSpec {
+            name: "key",
+            ty: ArgType::Str,
+            required: true,
+        },
+    ];
+    o.signatures = vec![Signature {
+        args: &ARGS,
+        ..fits
+    }];
+    let (c, _) = run_with(text, &o);
+    assert!(c.image.is_some(), "{:?}", c.diagnostics);
+}

@@ -288,8 +288,18 @@ pub(super) fn rig() -> Rig {
             sig: Signature {
                 name,
                 mnemonic: name,
-                required_args: &[],
-                optional_args: &["fail"],
+                args: &[
+                    gw_plugin::ArgSpec {
+                        name: "fail",
+                        ty: gw_plugin::ArgType::Any,
+                        required: false,
+                    },
+                    gw_plugin::ArgSpec {
+                        name: "addr",
+                        ty: gw_plugin::ArgType::Str,
+                        required: false,
+                    },
+                ],
             },
             mode,
             stats: stats.clone(),
