@@ -16,48 +16,85 @@ use crate::edits::Edits;
 use crate::error::{Error, ErrorKind, Side};
 use crate::worker::{Gen, Worker};
 
-/// Per-connection state, reused across its requests.
+/// One client connection: what lives as long as the connection, the current request, and
+/// the current upstream response. The request and response parts keep their buffers'
+/// capacity from one request to the next; [`Request::begin`] resets the request's state.
 pub struct Conn {
     pub stream: TcpStream,
     pub peer: SocketAddr,
     pub local: Option<SocketAddr>,
     pub rb: RecvBuf,
+    /// The response being written to the client.
+    pub out: Vec<u8>,
+    /// Counted in the worker's in-flight requests (from the head's first byte).
+    pub busy: bool,
+    /// Bounds the head reads and the upstream exchange (see [`crate::deadline`]).
+    pub watch: Rc<Watch>,
+    /// The watchdog tick of this connection's last request start or end (busy-poll
+    /// bookkeeping).
+    pub active_tick: u32,
+    pub req: Request,
+    pub up: UpstreamResponse,
+}
+
+/// The request being served on a connection.
+#[derive(Default)]
+pub struct Request {
     pub head: RequestHead,
-    /// The current request's head bytes (`head` ranges point here).
+    /// The head's bytes (`head` ranges point here).
     pub hb: Vec<u8>,
     /// The normalised path.
     pub path: String,
     pub params: Vec<(u32, u32)>,
-    /// The route serving the current request, once routed.
+    /// The route serving it, once routed.
     pub route: Option<u32>,
     pub request_id: String,
-    pub out: Vec<u8>,
     pub frame: Frame,
     pub edits: Edits,
-    /// Buffered request body (`buffer_body` routes).
+    /// Buffered body (`buffer_body` routes).
     pub body: Vec<u8>,
-    /// Upstream response head bytes.
-    pub rhb: Vec<u8>,
-    /// The parsed upstream response head, kept so its header list is reused.
-    pub resp_head: ResponseHead,
-    /// Buffered upstream response body (`buffer_response` routes).
-    pub resp_body: Vec<u8>,
-    /// Counted in the worker's in-flight requests (from the head's first byte).
-    pub busy: bool,
-    /// The request body has been consumed (read, streamed or discarded).
+    /// The body has been consumed (read, streamed or discarded).
     pub body_read: bool,
-    /// Values plugins produced for this request (`Field::Local`).
+    /// Values plugins produced (`Field::Local`).
     pub locals: Vec<gw_program::Value>,
-    /// The request's parsed JSON bodies (`body.*`, `resp.json.*`), cleared after each request.
+    /// The parsed JSON bodies (`body.*`, `resp.json.*`).
     pub json: crate::json::JsonDocs,
-    /// Bounds the head reads and the upstream exchange (see [`crate::deadline`]).
-    pub watch: Rc<Watch>,
-    /// Part of the request body was consumed and the rest cannot be skipped: close after
-    /// the response.
+    /// Part of the body was consumed and the rest cannot be skipped: close after the
+    /// response.
     pub must_close: bool,
-    /// The watchdog tick of this connection's last request start or end (busy-poll
-    /// bookkeeping).
-    pub active_tick: u32,
+}
+
+impl Request {
+    /// Start a request whose head is in `head`/`hb`: forget everything the previous request
+    /// on the connection left (its edits, parameters, route, locals, body state).
+    pub fn begin(&mut self) {
+        self.edits.clear();
+        self.params.clear();
+        self.route = None;
+        self.body_read = false;
+        self.must_close = false;
+        self.locals.clear();
+        self.request_id.clear();
+    }
+
+    /// The request is over: give its body buffer back and drop its parsed JSON.
+    pub fn end(&mut self, pool: &crate::buffers::BufPool) {
+        self.json.clear();
+        if self.body.capacity() > 0 {
+            pool.put(std::mem::take(&mut self.body));
+        }
+    }
+}
+
+/// The upstream's response to the current request.
+#[derive(Default)]
+pub struct UpstreamResponse {
+    /// Head bytes.
+    pub rhb: Vec<u8>,
+    /// The parsed head, kept so its header list is reused.
+    pub resp_head: ResponseHead,
+    /// Buffered body (`buffer_response` routes).
+    pub resp_body: Vec<u8>,
 }
 
 impl Conn {
@@ -113,26 +150,12 @@ pub fn serve(
         peer,
         local,
         rb: RecvBuf::new(w.pool.small()),
-        head: RequestHead::default(),
-        hb: Vec::new(),
-        path: String::new(),
-        params: Vec::new(),
-        route: None,
-        request_id: String::new(),
         out: Vec::new(),
-        frame: Frame::new(),
-        edits: Edits::default(),
-        body: Vec::new(),
-        rhb: Vec::new(),
-        resp_head: ResponseHead::default(),
-        resp_body: Vec::new(),
         busy: false,
-        body_read: false,
-        must_close: false,
         active_tick: crate::spin::Spin::NEVER,
-        locals: Vec::new(),
-        json: Default::default(),
         watch: w.watchdog.watch(),
+        req: Request::default(),
+        up: UpstreamResponse::default(),
     };
     serve_conn(w, guard, Box::new(c))
 }
@@ -150,8 +173,11 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
             Ok(false) => Next::Close,
             Err(e) => {
                 if e.kind != ErrorKind::ClientIo {
-                    c.hb.clear();
-                    c.head = RequestHead::default();
+                    // a head that never parsed is a request of its own: its own id, no
+                    // state of the one before
+                    c.req.begin();
+                    c.req.hb.clear();
+                    c.req.head = RequestHead::default();
                     Box::pin(crate::respond::error(&w, &cfg, &mut c, &e, None)).await;
                 }
                 Next::Close
@@ -164,10 +190,7 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
             log_phase(&w);
         }
         w.pool.put(std::mem::take(&mut c.out));
-        c.json.clear();
-        if c.body.capacity() > 0 {
-            w.pool.put(std::mem::take(&mut c.body));
-        }
+        c.req.end(&w.pool);
         match next {
             Next::KeepAlive if !w.stop.is_stopped() => c.rb.shrink_idle(&w.pool),
             Next::KeepAlive | Next::Close => break,
@@ -186,7 +209,7 @@ fn log_phase(w: &Worker) {
     w.ended.add_one();
 }
 
-/// Read and parse the next request head into `c.head` / `c.hb`. `Ok(false)`: the client
+/// Read and parse the next request head into `c.req.head` / `c.req.hb`. `Ok(false)`: the client
 /// closed (or idled out) between requests. Marks the connection busy from the first byte.
 async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
     let t = &cfg.image().timeouts;
@@ -201,10 +224,12 @@ async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
                 w.inflight.set(w.inflight.get() + 1);
                 w.spin.request_event(&mut c.active_tick);
             }
-            match gw_proto::parse_request(c.rb.unread(), &cfg.limits, &mut c.head) {
+            match gw_proto::parse_request(c.rb.unread(), &cfg.limits, &mut c.req.head) {
                 Ok(Status::Complete(n)) => {
-                    c.hb.clear();
-                    c.hb.extend_from_slice(c.rb.unread().get(..n).unwrap_or(&[]));
+                    c.req.hb.clear();
+                    c.req
+                        .hb
+                        .extend_from_slice(c.rb.unread().get(..n).unwrap_or(&[]));
                     c.rb.consume(n);
                     return Ok(true);
                 }

@@ -43,16 +43,16 @@ impl<'a> ReqView<'a> {
 }
 
 /// The [`ReqView`] of a [`Conn`](crate::conn::Conn) `$c` for `$route`. A macro, not a method:
-/// the view borrows single fields, so the caller can hold `&mut $c.edits` beside it.
+/// the view borrows single fields, so the caller can hold `&mut $c.req.edits` beside it.
 macro_rules! req_view {
     ($c:expr, $route:expr) => {
         $crate::host::ReqView {
-            hb: &$c.hb,
-            head: &$c.head,
-            path: &$c.path,
-            params: &$c.params,
+            hb: &$c.req.hb,
+            head: &$c.req.head,
+            path: &$c.req.path,
+            params: &$c.req.params,
             client: $c.peer.ip(),
-            request_id: &$c.request_id,
+            request_id: &$c.req.request_id,
             route: $route,
         }
     };

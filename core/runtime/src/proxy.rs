@@ -42,8 +42,8 @@ pub async fn forward(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, t: Target<'_>)
 /// A request sent upstream and its response head received.
 pub struct Sent<'w> {
     pub conn: UpConn<'w>,
-    /// Head bytes were copied to `c.rhb`; `conn.rb` holds what followed. The caller puts
-    /// it back in `c.resp_head` so its header list is reused.
+    /// Head bytes were copied to `c.up.rhb`; `conn.rb` holds what followed. The caller puts
+    /// it back in `c.up.resp_head` so its header list is reused.
     pub head: ResponseHead,
     /// When the request went out (the response program's `latency`).
     pub started: Instant,
@@ -66,13 +66,13 @@ async fn send<'w>(
     };
     let limit = body_limit(cfg, t.route);
     // A replaced body makes the client's unread: read it so the connection stays in sync.
-    if c.edits.body.is_some() && !c.body_read {
+    if c.req.edits.body.is_some() && !c.req.body_read {
         Box::pin(read_body(w, cfg, c, limit)).await?;
     }
     let (framing, mut body_in, how) = plan_body(c, t.route, limit);
     let mut out = w.pool.big();
     // only an HTTP/1.0 client may send no Host: format the fallback for it alone
-    let fallback = if c.head.host.is_empty() {
+    let fallback = if c.req.head.host.is_empty() {
         fallback_host(up)
     } else {
         String::new()
@@ -88,27 +88,27 @@ async fn send<'w>(
         underscores: crate::request::listener_of(image, c.local)
             .map_or(gw_proto::UnderscoreNames::Drop, |l| l.underscores),
     };
-    write_upstream_head(&head, &mut c.edits, &mut out);
-    if let Some(span) = c.edits.body {
-        out.extend_from_slice(c.edits.get(span).as_bytes());
+    write_upstream_head(&head, &mut c.req.edits, &mut out);
+    if let Some(span) = c.req.edits.body {
+        out.extend_from_slice(c.req.edits.get(span).as_bytes());
     } else if t.route.buffer_body {
-        out.extend_from_slice(&c.body);
+        out.extend_from_slice(&c.req.body);
     }
     let mut complete = true;
     if let Some(b) = body_in.as_mut() {
         complete = match b.drain_buffered(&mut c.rb, &mut out, how, Side::Downstream) {
             Ok(done) => done,
             Err(e) => {
-                c.must_close = true;
+                c.req.must_close = true;
                 w.pool.put(out);
                 return Err(e);
             }
         };
         if complete {
-            c.body_read = true;
+            c.req.body_read = true;
         } else {
             // from here on the client's body is partly consumed
-            c.must_close = true;
+            c.req.must_close = true;
         }
     }
     let connect_timeout = Duration::from_millis(
@@ -128,14 +128,14 @@ async fn send<'w>(
     let mut retries = retry.count;
     // Timeouts and 5xx may mean the upstream acted on the request: resend only idempotent
     // methods (nginx's proxy_next_upstream rule), and only when the whole request is in `out`.
-    let resendable = is_idempotent(c.head.method.of(&c.hb));
+    let resendable = is_idempotent(c.req.head.method.of(&c.req.hb));
     let mut stale_retry = true;
     let mut fresh_only = false;
     let mut exclude = None;
     let mut sent_continue = false;
     let body_timeout = Duration::from_millis(image.timeouts.header_read);
-    let is_head = c.head.method.of(&c.hb) == b"HEAD";
-    let mut head = std::mem::take(&mut c.resp_head);
+    let is_head = c.req.head.method.of(&c.req.hb) == b"HEAD";
+    let mut head = std::mem::take(&mut c.up.resp_head);
     // Every attempt together stays within the request timeout (nginx's
     // proxy_next_upstream_timeout): a retry gets what is left of it, and none starts once it
     // is spent. A route that retries on timeout gives each attempt an equal share, or a
@@ -204,7 +204,7 @@ async fn send<'w>(
             rb: RecvBuf::new(w.pool.big()),
             track,
         };
-        if !complete && c.head.expect_continue && !sent_continue {
+        if !complete && c.req.head.expect_continue && !sent_continue {
             sent_continue = true;
             Box::pin(send_continue(w, cfg, c)).await?;
         }
@@ -275,8 +275,8 @@ async fn send<'w>(
                 .at(addr));
             }
             Ok(n) => {
-                c.rhb.clear();
-                c.rhb
+                c.up.rhb.clear();
+                c.up.rhb
                     .extend_from_slice(conn.rb.unread().get(..n).unwrap_or(&[]));
                 conn.rb.consume(n);
                 break Ok(Sent {
@@ -317,7 +317,7 @@ async fn send<'w>(
             }
         }
     };
-    c.resp_head = head;
+    c.up.resp_head = head;
     w.pool.put(out);
     result
 }
@@ -395,10 +395,10 @@ async fn stream_request(
             watch: &c.watch,
         };
         pump.run(b).await.map_err(Failed::Write)?;
-        c.body_read = true;
-        c.must_close = false;
+        c.req.body_read = true;
+        c.req.must_close = false;
     }
-    let is_head = c.head.method.of(&c.hb) == b"HEAD";
+    let is_head = c.req.head.method.of(&c.req.hb) == b"HEAD";
     let read = std::pin::pin!(read_head(w, conn, is_head, head));
     match c.watch.within(timeout, read).await {
         Ok(r) => r.map_err(Failed::Read),
@@ -413,7 +413,7 @@ async fn stream_request(
 /// How the request body goes upstream: its header, the streaming decoder (None when the
 /// body is already in hand or absent), and the outgoing framing.
 fn plan_body(c: &Conn, route: &RoutePlan, limit: u64) -> (Framing, Option<BodyIn>, OutFraming) {
-    if let Some(span) = c.edits.body {
+    if let Some(span) = c.req.edits.body {
         return (
             Framing::Length(u64::from(span.1 - span.0)),
             None,
@@ -421,9 +421,13 @@ fn plan_body(c: &Conn, route: &RoutePlan, limit: u64) -> (Framing, Option<BodyIn
         );
     }
     if route.buffer_body {
-        return (Framing::Length(c.body.len() as u64), None, OutFraming::Raw);
+        return (
+            Framing::Length(c.req.body.len() as u64),
+            None,
+            OutFraming::Raw,
+        );
     }
-    match c.head.framing {
+    match c.req.head.framing {
         Framing::Length(n) => (
             Framing::Length(n),
             Some(BodyIn::new(Framing::Length(n), limit)),

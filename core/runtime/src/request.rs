@@ -20,14 +20,9 @@ use crate::worker::{Gen, Worker};
 
 /// Serve the request whose head is in `c`.
 pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
-    c.edits.clear();
-    c.params.clear();
-    c.route = None;
-    c.body_read = false;
-    c.must_close = false;
-    c.locals.clear();
+    c.req.begin();
     set_request_id(w, c);
-    if let Err(e) = gw_proto::normalize_path(c.head.path.of(&c.hb), &mut c.path) {
+    if let Err(e) = gw_proto::normalize_path(c.req.head.path.of(&c.req.hb), &mut c.req.path) {
         return Box::pin(respond::error(w, cfg, c, &Error::proto(e), None)).await;
     }
     let image = cfg.image();
@@ -36,7 +31,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         .map_or((PathChars::NONE, UnderscoreNames::Drop), |l| {
             (l.path_allow, l.underscores)
         });
-    let special = PathChars::of(c.path.as_bytes());
+    let special = PathChars::of(c.req.path.as_bytes());
     if !special
         .without(listener_allow.union(cfg.path_allow_any))
         .is_empty()
@@ -49,12 +44,15 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         ))
         .await;
     }
-    if c.head.underscore_names && underscores == UnderscoreNames::Reject {
+    if c.req.head.underscore_names && underscores == UnderscoreNames::Reject {
         return Box::pin(refuse(w, cfg, c, "header name with an underscore")).await;
     }
-    let method = std::str::from_utf8(c.head.method.of(&c.hb)).unwrap_or("");
-    let host = host_without_port(std::str::from_utf8(c.head.host.of(&c.hb)).unwrap_or(""));
-    let route_id = match image.router.lookup(host, method, &c.path, &mut c.params) {
+    let method = std::str::from_utf8(c.req.head.method.of(&c.req.hb)).unwrap_or("");
+    let host = host_without_port(std::str::from_utf8(c.req.head.host.of(&c.req.hb)).unwrap_or(""));
+    let route_id = match image
+        .router
+        .lookup(host, method, &c.req.path, &mut c.req.params)
+    {
         Lookup::Found { route } => route,
         Lookup::MethodNotAllowed { allow } => {
             let e = Error::new(ErrorKind::MethodNotAllowed, Side::Downstream, "route");
@@ -66,7 +64,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             return Box::pin(respond::error(w, cfg, c, &e, None)).await;
         }
     };
-    c.route = Some(route_id);
+    c.req.route = Some(route_id);
     let Some(route) = image.routes.get(route_id as usize) else {
         let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "route id");
         return Box::pin(respond::error(w, cfg, c, &e, None)).await;
@@ -84,13 +82,13 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         .await;
     }
     let limit = body_limit(cfg, route);
-    if let Framing::Length(n) = c.head.framing
+    if let Framing::Length(n) = c.req.head.framing
         && n > limit
     {
         let e = Error::new(ErrorKind::BodyTooLarge, Side::Downstream, "content-length");
         return Box::pin(respond::error(w, cfg, c, &e, None)).await;
     }
-    if route.websocket.is_some() && !c.head.upgrade_websocket {
+    if route.websocket.is_some() && !c.req.head.upgrade_websocket {
         return respond::status(
             w,
             cfg,
@@ -192,24 +190,24 @@ pub(crate) fn listener_of(image: &ConfigImage, local: Option<SocketAddr>) -> Opt
 /// client's own field in its place, and a rewritten path must be one request line's worth
 /// of path that stays below its literal prefix.
 fn check_edits(c: &mut Conn, route: &RoutePlan) -> Result<(), Error> {
-    if let Some(name) = c.edits.refused_request.take() {
+    if let Some(name) = c.req.edits.refused_request.take() {
         crate::log::log!(
             "{} route {}: header edit `{}` refused (invalid value from the request): 400",
-            c.request_id,
+            c.req.request_id,
             route.name,
-            c.edits.get(name)
+            c.req.edits.get(name)
         );
         return Err(Error::proto(gw_proto::ProtoError::BadRequest(
             "a header value from the request cannot be forwarded",
         )));
     }
-    if let Some(span) = c.edits.path
-        && let Err(e) = gw_proto::check_forward_path(c.edits.get(span).as_bytes())
+    if let Some(span) = c.req.edits.path
+        && let Err(e) = gw_proto::check_forward_path(c.req.edits.get(span).as_bytes())
     {
         let e = Error::proto(e);
         crate::log::log!(
             "{} route {}: rewritten path refused ({}): 400",
-            c.request_id,
+            c.req.request_id,
             route.name,
             e.message()
         );
@@ -237,40 +235,45 @@ pub fn body_limit(cfg: &Gen, route: &RoutePlan) -> u64 {
 }
 
 fn set_request_id(w: &Worker, c: &mut Conn) {
-    let given = crate::host::header_in(&c.hb, &c.head.headers, b"x-request-id")
+    let given = crate::host::header_in(&c.req.hb, &c.req.head.headers, b"x-request-id")
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_graphic()));
     match given.and_then(|v| std::str::from_utf8(v).ok()) {
         Some(v) => {
-            c.request_id.clear();
-            c.request_id.push_str(v);
+            c.req.request_id.clear();
+            c.req.request_id.push_str(v);
         }
-        None => w.request_id(&mut c.request_id),
+        None => w.request_id(&mut c.req.request_id),
     }
 }
 
-/// Read the whole request body into `c.body` (answering `Expect: 100-continue` first).
+/// Read the whole request body into `c.req.body` (answering `Expect: 100-continue` first).
 pub async fn read_body(w: &Worker, cfg: &Gen, c: &mut Conn, limit: u64) -> Result<(), Error> {
-    let mut body = BodyIn::new(c.head.framing, limit);
-    if body.is_done() || c.body_read {
+    let mut body = BodyIn::new(c.req.head.framing, limit);
+    if body.is_done() || c.req.body_read {
         return Ok(());
     }
-    if c.head.expect_continue && c.rb.is_empty() {
+    if c.req.head.expect_continue && c.rb.is_empty() {
         send_continue(w, cfg, c).await?;
     }
-    if c.body.capacity() == 0 {
-        c.body = w.pool.big();
+    if c.req.body.capacity() == 0 {
+        c.req.body = w.pool.big();
     }
     let timeout = Duration::from_millis(cfg.image().timeouts.header_read);
     loop {
-        let done = body.drain_buffered(&mut c.rb, &mut c.body, OutFraming::Raw, Side::Downstream);
+        let done = body.drain_buffered(
+            &mut c.rb,
+            &mut c.req.body,
+            OutFraming::Raw,
+            Side::Downstream,
+        );
         match done {
             Ok(true) => {
-                c.body_read = true;
+                c.req.body_read = true;
                 return Ok(());
             }
             Ok(false) => {}
             Err(e) => {
-                c.must_close = true;
+                c.req.must_close = true;
                 return Err(e);
             }
         }
@@ -287,7 +290,7 @@ pub async fn read_body(w: &Worker, cfg: &Gen, c: &mut Conn, limit: u64) -> Resul
             Ok(n) if n > 0 => {}
             Ok(_) => return Err(Error::new(ErrorKind::ClientIo, Side::Downstream, "body")),
             Err(e) => {
-                c.must_close = true;
+                c.req.must_close = true;
                 return Err(e);
             }
         }
@@ -346,22 +349,24 @@ pub async fn run_program(
             let mut host = ReqHost {
                 prog,
                 req: req_view!(c, route),
-                edits: &mut c.edits,
+                edits: &mut c.req.edits,
                 slots: cfg.slots(),
                 pending: &mut pending,
                 resp,
                 error,
-                body: route.filter(|r| r.buffer_body).map(|_| c.body.as_slice()),
+                body: route
+                    .filter(|r| r.buffer_body)
+                    .map(|_| c.req.body.as_slice()),
                 split: &cfg.split,
                 healthy: &healthy,
                 now_ms,
                 hash_seed: cfg.image().hash_seed,
-                locals: &mut c.locals,
-                json: &mut c.json,
+                locals: &mut c.req.locals,
+                json: &mut c.req.json,
                 http: w.http.as_ref(),
             };
             match completion.take().map(|done| done(&mut host)) {
-                None | Some(Call::Continue) => run(prog, pc, &mut c.frame, &mut host),
+                None | Some(Call::Continue) => run(prog, pc, &mut c.req.frame, &mut host),
                 Some(Call::Deny {
                     status,
                     retry_after,

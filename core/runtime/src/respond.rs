@@ -31,16 +31,17 @@ pub async fn error(
     extra: Option<(&str, &str)>,
 ) -> Next {
     if e.side != Side::Downstream || e.cause.is_some() {
-        let method = String::from_utf8_lossy(c.head.method.of(&c.hb));
+        let method = String::from_utf8_lossy(c.req.head.method.of(&c.req.hb));
         let route = c
+            .req
             .route
             .and_then(|r| cfg.image().routes.get(r as usize))
             .map_or("-", |r| r.name.as_str());
         let server = e.server.map(|s| format!(" server {s}")).unwrap_or_default();
         crate::log::log!(
             "{} {method} {} route {route}{server}: {} {e}",
-            c.request_id,
-            c.path,
+            c.req.request_id,
+            c.req.path,
             e.status()
         );
     }
@@ -92,8 +93,8 @@ async fn send(
     extra: &[(&str, &str)],
     keep: bool,
 ) -> Next {
-    if c.request_id.is_empty() {
-        w.request_id(&mut c.request_id);
+    if c.req.request_id.is_empty() {
+        w.request_id(&mut c.req.request_id);
     }
     // an `on error` page runs its program with error.* fields; its respond wins
     let page = cfg
@@ -102,7 +103,7 @@ async fn send(
         .iter()
         .find(|p| p.statuses.contains(&status))
         .cloned();
-    c.edits.clear();
+    c.req.edits.clear();
     let mut custom: Option<PageAnswer> = None;
     let mut page_edits = false;
     if let Some(page) = page {
@@ -131,25 +132,28 @@ async fn send(
     let conn = conn_header(w, c, keep);
     let mut default_body = w.pool.small();
     // the page's edits lend their text out while the head edits are written
-    let text = std::mem::take(&mut c.edits.text);
+    let text = std::mem::take(&mut c.req.edits.text);
     let page_body = c
+        .req
         .edits
         .resp_body
         .filter(|_| page_edits)
         .and_then(|(a, b)| text.get(a as usize..b as usize));
-    let status = match c.edits.status {
+    let status = match c.req.edits.status {
         Some(s) if page_edits => s,
         _ => status,
     };
     let (status, ctype, body): (u16, Option<&str>, &[u8]) = match (custom, page_body) {
         (None, Some(b)) => (status, Some("application/json"), b.as_bytes()),
         (custom, _) => match custom {
-            Some((s, Some(range), json)) => {
-                (s, Some(content_type(json)), c.frame.body(range).as_bytes())
-            }
+            Some((s, Some(range), json)) => (
+                s,
+                Some(content_type(json)),
+                c.req.frame.body(range).as_bytes(),
+            ),
             Some((s, None, _)) => (s, None, &[]),
             None => {
-                write_error_body(message, &c.request_id, &mut default_body);
+                write_error_body(message, &c.req.request_id, &mut default_body);
                 (status, Some("application/json"), &default_body)
             }
         },
@@ -160,13 +164,13 @@ async fn send(
         content_type: ctype,
         body,
         head_only: is_head(c),
-        request_id: &c.request_id,
+        request_id: &c.req.request_id,
         conn,
         extra,
         date: &date,
     };
-    write_own_response(&r, &mut c.edits, &mut c.out);
-    c.edits.text = text;
+    write_own_response(&r, &mut c.req.edits, &mut c.out);
+    c.req.edits.text = text;
     w.pool.put(default_body);
     finish(w, cfg, c, keep).await
 }
@@ -185,10 +189,10 @@ pub async fn mock(
 ) -> Next {
     let keep = settle_body(w, cfg, c).await;
     // out of the frame, which the response program reuses
-    let mut owned = std::mem::take(&mut c.resp_body);
+    let mut owned = std::mem::take(&mut c.up.resp_body);
     owned.clear();
     if let Some(range) = body {
-        owned.extend_from_slice(c.frame.body(range).as_bytes());
+        owned.extend_from_slice(c.req.frame.body(range).as_bytes());
     }
     let mut status = status;
     let mut ctype = body.map(|_| content_type(json));
@@ -206,14 +210,14 @@ pub async fn mock(
                 message,
                 retry_after,
             }) => {
-                c.resp_body = owned;
+                c.up.resp_body = owned;
                 let msg = message
                     .and_then(|m| prog.msgs.get(m as usize))
                     .map_or_else(|| crate::head::reason(status).to_owned(), String::clone);
                 return Box::pin(deny(w, cfg, c, status, &msg, retry_after)).await;
             }
             other => {
-                c.resp_body = owned;
+                c.up.resp_body = owned;
                 crate::log::log!(
                     "route {}: response program on a local response: {other:?}",
                     route.name
@@ -222,10 +226,10 @@ pub async fn mock(
                 return Box::pin(error(w, cfg, c, &e, None)).await;
             }
         }
-        status = c.edits.status.unwrap_or(status);
-        if let Some(span) = c.edits.resp_body {
+        status = c.req.edits.status.unwrap_or(status);
+        if let Some(span) = c.req.edits.resp_body {
             owned.clear();
-            owned.extend_from_slice(c.edits.get(span).as_bytes());
+            owned.extend_from_slice(c.req.edits.get(span).as_bytes());
             ctype = Some(content_type(true));
         }
     }
@@ -240,13 +244,13 @@ pub async fn mock(
         content_type: ctype,
         body: &owned,
         head_only: is_head(c),
-        request_id: &c.request_id,
+        request_id: &c.req.request_id,
         conn,
         extra: &[],
         date: &date,
     };
-    write_own_response(&r, &mut c.edits, &mut c.out);
-    c.resp_body = owned;
+    write_own_response(&r, &mut c.req.edits, &mut c.out);
+    c.up.resp_body = owned;
     finish(w, cfg, c, keep).await
 }
 
@@ -263,19 +267,23 @@ async fn local_response_program(
     ctype: Option<&str>,
     body: &[u8],
 ) -> Result<Exit, Error> {
-    let mut rhb = std::mem::take(&mut c.rhb);
+    let mut rhb = std::mem::take(&mut c.up.rhb);
     rhb.clear();
     gw_proto::write_status_line(status, b"", &mut rhb);
-    for (n, v) in c.edits.resp_headers.added() {
+    for (n, v) in c.req.edits.resp_headers.added() {
         gw_proto::write_header(n, v, &mut rhb);
     }
     if let Some(ct) = ctype
-        && c.edits.resp_headers.set_value(b"content-type").is_none()
+        && c.req
+            .edits
+            .resp_headers
+            .set_value(b"content-type")
+            .is_none()
     {
         gw_proto::write_header(b"content-type", ct.as_bytes(), &mut rhb);
     }
     rhb.extend_from_slice(b"\r\n");
-    let mut head = std::mem::take(&mut c.resp_head);
+    let mut head = std::mem::take(&mut c.up.resp_head);
     let parsed = gw_proto::parse_response(&rhb, false, &mut head);
     let exit = match parsed {
         Ok(gw_proto::Status::Complete(_)) => {
@@ -295,8 +303,8 @@ async fn local_response_program(
             "local response head",
         )),
     };
-    c.rhb = rhb;
-    c.resp_head = head;
+    c.up.rhb = rhb;
+    c.up.resp_head = head;
     exit
 }
 
@@ -310,8 +318,9 @@ pub async fn plugin(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, status: u16) ->
     c.out.clear();
     let conn = conn_header(w, c, keep);
     // the body text lives in the edits; lend it out while the head edits are written
-    let text = std::mem::take(&mut c.edits.text);
+    let text = std::mem::take(&mut c.req.edits.text);
     let body = c
+        .req
         .edits
         .resp_body
         .and_then(|(a, b)| text.get(a as usize..b as usize))
@@ -322,13 +331,13 @@ pub async fn plugin(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, status: u16) ->
         content_type: None,
         body: body.as_bytes(),
         head_only: is_head(c),
-        request_id: &c.request_id,
+        request_id: &c.req.request_id,
         conn,
         extra: &[],
         date: &date,
     };
-    write_own_response(&r, &mut c.edits, &mut c.out);
-    c.edits.text = text;
+    write_own_response(&r, &mut c.req.edits, &mut c.out);
+    c.req.edits.text = text;
     finish(w, cfg, c, keep).await
 }
 
@@ -341,14 +350,14 @@ fn content_type(json: bool) -> &'static str {
 }
 
 fn is_head(c: &Conn) -> bool {
-    c.head.method.of(&c.hb) == b"HEAD"
+    c.req.head.method.of(&c.req.hb) == b"HEAD"
 }
 
 /// The connection header for a response on `c`.
 pub fn conn_header(w: &Worker, c: &Conn, keep: bool) -> ConnHeader {
     ConnHeader {
-        keep_alive: keep && !c.must_close && c.head.keep_alive && !w.stop.is_stopped(),
-        minor: c.head.minor,
+        keep_alive: keep && !c.req.must_close && c.req.head.keep_alive && !w.stop.is_stopped(),
+        minor: c.req.head.minor,
     }
 }
 
@@ -365,13 +374,13 @@ async fn finish(w: &Worker, cfg: &Gen, c: &mut Conn, keep: bool) -> Next {
 /// A request body nobody read: drain a small one so the connection stays usable. False
 /// when the connection must close instead.
 async fn settle_body(w: &Worker, cfg: &Gen, c: &mut Conn) -> bool {
-    let framing = c.head.framing;
+    let framing = c.req.head.framing;
     let mut body = BodyIn::new(framing, DISCARD_MAX);
-    if body.is_done() || c.body_read {
+    if body.is_done() || c.req.body_read {
         return true;
     }
     // the client waits for our 100 before sending: it will not send, so do not wait
-    if c.head.expect_continue && c.rb.is_empty() {
+    if c.req.head.expect_continue && c.rb.is_empty() {
         return false;
     }
     if let Framing::Length(n) = framing
@@ -384,7 +393,7 @@ async fn settle_body(w: &Worker, cfg: &Gen, c: &mut Conn) -> bool {
     loop {
         match body.drain_buffered(&mut c.rb, &mut sink, OutFraming::Discard, Side::Downstream) {
             Ok(true) => {
-                c.body_read = true;
+                c.req.body_read = true;
                 return true;
             }
             Ok(false) => {}

@@ -32,7 +32,7 @@ pub async fn relay(
         started,
     } = sent;
     let next = relay_head(w, cfg, c, t, conn, &head, started).await;
-    c.resp_head = head;
+    c.up.resp_head = head;
     next
 }
 
@@ -50,7 +50,7 @@ async fn relay_head(
         .upstreams
         .get(t.up as usize)
         .map_or("", |u| u.name.as_str());
-    let is_head = c.head.method.of(&c.hb) == b"HEAD";
+    let is_head = c.req.head.method.of(&c.req.hb) == b"HEAD";
     let timeout = Duration::from_millis(
         t.route
             .timeout_ms
@@ -72,7 +72,7 @@ async fn relay_head(
         conn.close();
         crate::log::log!(
             "{} route {}: upstream {up_name} sent a {n}-byte body, over the {limit}-byte response limit: 502",
-            c.request_id,
+            c.req.request_id,
             t.route.name
         );
         let e = Error::new(
@@ -86,14 +86,14 @@ async fn relay_head(
     // Buffer the response when the route reads it (resp.json.*, cache store).
     let mut buffered = false;
     if t.route.buffer_response && !upstream_body.is_done() && head.status != 101 {
-        if c.resp_body.capacity() == 0 {
-            c.resp_body = w.pool.big();
+        if c.up.resp_body.capacity() == 0 {
+            c.up.resp_body = w.pool.big();
         }
-        c.resp_body.clear();
+        c.up.resp_body.clear();
         loop {
             match upstream_body.drain_buffered(
                 &mut conn.rb,
-                &mut c.resp_body,
+                &mut c.up.resp_body,
                 OutFraming::Raw,
                 Side::Upstream,
             ) {
@@ -131,8 +131,8 @@ async fn relay_head(
     }
     // The response program.
     if let Some(prog) = &t.route.response {
-        let rhb = std::mem::take(&mut c.rhb);
-        let rbody = std::mem::take(&mut c.resp_body);
+        let rhb = std::mem::take(&mut c.up.rhb);
+        let rbody = std::mem::take(&mut c.up.resp_body);
         let view = RespView {
             hb: &rhb,
             head,
@@ -150,14 +150,14 @@ async fn relay_head(
             Some(view),
         ))
         .await;
-        c.rhb = rhb;
-        c.resp_body = rbody;
-        if c.edits.refused_response > 0 {
+        c.up.rhb = rhb;
+        c.up.resp_body = rbody;
+        if c.req.edits.refused_response > 0 {
             crate::log::log!(
                 "{} route {}: {} response header edit(s) refused (invalid value): field removed",
-                c.request_id,
+                c.req.request_id,
                 t.route.name,
-                c.edits.refused_response
+                c.req.edits.refused_response
             );
         }
         match exit {
@@ -184,10 +184,10 @@ async fn relay_head(
             }
         }
     }
-    let status = c.edits.status.unwrap_or(head.status);
-    let client11 = c.head.minor >= 1;
+    let status = c.req.edits.status.unwrap_or(head.status);
+    let client11 = c.req.head.minor >= 1;
     let no_body = is_head || matches!(status, 100..=199 | 204 | 304);
-    let replaced = c.edits.resp_body;
+    let replaced = c.req.edits.resp_body;
     // (framing written, outgoing body coding, close the client after)
     let (framing, how, close_after) = if head.status == 101 {
         (Framing::None, OutFraming::Raw, false)
@@ -199,7 +199,7 @@ async fn relay_head(
         )
     } else if buffered {
         (
-            Framing::Length(c.resp_body.len() as u64),
+            Framing::Length(c.up.resp_body.len() as u64),
             OutFraming::Raw,
             false,
         )
@@ -221,23 +221,23 @@ async fn relay_head(
     c.out.clear();
     let ch = conn_header(w, c, !close_after);
     let upgrade = head.status == 101 && t.upgrade;
-    let reason = if c.edits.status.is_some_and(|s| s != head.status) {
+    let reason = if c.req.edits.status.is_some_and(|s| s != head.status) {
         &[][..]
     } else {
-        head.reason.of(&c.rhb)
+        head.reason.of(&c.up.rhb)
     };
     let date = w.http_date();
     let out_head = ClientHead {
         status,
         reason,
-        upstream: Some((head, &c.rhb)),
+        upstream: Some((head, &c.up.rhb)),
         framing,
         close: !ch.keep_alive,
-        client_minor: c.head.minor,
-        request_id: c.request_id.as_bytes(),
+        client_minor: c.req.head.minor,
+        request_id: c.req.request_id.as_bytes(),
         via: b"",
         date: &date,
-        edits: &c.edits.resp_headers,
+        edits: &c.req.edits.resp_headers,
     };
     write_response_head(&out_head, &mut c.out);
     if upgrade {
@@ -257,7 +257,7 @@ async fn relay_head(
     let keep = ch.keep_alive;
     if let Some(span) = replaced {
         if !is_head {
-            c.out.extend_from_slice(c.edits.get(span).as_bytes());
+            c.out.extend_from_slice(c.req.edits.get(span).as_bytes());
         }
         let r = c.flush_out(timeout).await;
         conn.close();
@@ -269,7 +269,7 @@ async fn relay_head(
     }
     if buffered || no_body {
         if buffered && !is_head {
-            c.out.extend_from_slice(&c.resp_body);
+            c.out.extend_from_slice(&c.up.resp_body);
         }
         let r = c.flush_out(timeout).await;
         if head.keep_alive && (buffered || upstream_body.is_done()) && conn.rb.is_empty() {
@@ -307,7 +307,7 @@ async fn relay_head(
         }
         Err(e) => {
             // the head is out: all we can do is cut the connection so the client sees it
-            crate::log::log!("{} response body: {e}", c.request_id);
+            crate::log::log!("{} response body: {e}", c.req.request_id);
             conn.close();
             Next::Close
         }

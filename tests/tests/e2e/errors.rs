@@ -39,6 +39,15 @@ fn a_bad_path_gets_its_own_request_id(d: Driver) {
     let bad_id = bad.header("x-request-id").expect("an id on the refusal");
     assert_ne!(bad_id, first_id);
     assert_eq!(bad_id.len(), 36, "a fresh id: {bad_id}");
+    // a head that does not parse, after a good request on the connection
+    let mut c = gw.connect();
+    let first = c.get("/thing");
+    let first_id = first.header("x-request-id").expect("an id").to_string();
+    c.send(b"GET /thing HTTP/1.1\r\nHost : a\r\n\r\n");
+    let bad = c.read_response("GET").expect("a 400");
+    assert_eq!(bad.status, 400);
+    let bad_id = bad.header("x-request-id").expect("an id on the refusal");
+    assert_ne!(bad_id, first_id);
 }
 
 fn routes(up: &Upstream, extra: &str) -> String {
