@@ -25,6 +25,7 @@ pub(crate) mod json;
 pub(crate) mod listener;
 pub(crate) mod loaded;
 pub mod log;
+pub(crate) mod phase;
 pub(crate) mod proxy;
 pub(crate) mod request;
 pub(crate) mod respond;

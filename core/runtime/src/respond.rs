@@ -112,7 +112,7 @@ async fn send(
             message,
             retry_after,
         };
-        match crate::request::run_program(w, cfg, c, None, &page.program, None, Some(ev)).await {
+        match crate::phase::run_program(w, cfg, c, None, &page.program, None, Some(ev)).await {
             Ok(Exit::Respond {
                 status: s,
                 body,
@@ -295,7 +295,7 @@ async fn local_response_program(
                 canary: false,
                 body: route.buffer_response.then_some(body),
             };
-            crate::request::run_phase(w, cfg, c, route, prog, Some(view)).await
+            crate::phase::run_phase(w, cfg, c, route, prog, Some(view)).await
         }
         _ => Err(Error::new(
             ErrorKind::ProgramTrap,

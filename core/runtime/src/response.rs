@@ -141,7 +141,7 @@ async fn relay_head(
             canary: t.canary,
             body: buffered.then_some(rbody.as_slice()),
         };
-        let exit = Box::pin(crate::request::run_phase(
+        let exit = Box::pin(crate::phase::run_phase(
             w,
             cfg,
             c,
