@@ -42,7 +42,7 @@ impl<'a> ReqView<'a> {
     }
 }
 
-/// The [`ReqView`] of a [`Conn`](crate::conn::Conn) `$c` for `$route`. A macro, not a method:
+/// The [`ReqView`] of a [`Conn`](crate::state::Conn) `$c` for `$route`. A macro, not a method:
 /// the view borrows single fields, so the caller can hold `&mut $c.req.edits` beside it.
 macro_rules! req_view {
     ($c:expr, $route:expr) => {

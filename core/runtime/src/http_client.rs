@@ -5,7 +5,7 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::time::Duration;
 
 use gw_plugin::{HttpClient, HttpError, HttpFuture, HttpRequest, HttpResponse};
@@ -13,9 +13,8 @@ use gw_proto::{Framing, ResponseHead, Status};
 use monoio::net::TcpStream;
 
 use crate::body::{BodyIn, OutFraming, read_untimed, write_untimed};
-use crate::buffers::RecvBuf;
+use crate::buffers::{BufPool, RecvBuf};
 use crate::error::Side;
-use crate::worker::Worker;
 
 /// Largest response body a plugin's call reads.
 const MAX_BODY: u64 = 4 * 1024 * 1024;
@@ -29,14 +28,14 @@ const MAX_IDLE: usize = 64;
 pub(crate) struct WorkerHttp(Rc<Inner>);
 
 struct Inner {
-    w: Weak<Worker>,
+    pool: BufPool,
     idle: RefCell<Vec<(SocketAddr, TcpStream)>>,
 }
 
 impl WorkerHttp {
-    pub(crate) fn new(w: Weak<Worker>) -> WorkerHttp {
+    pub(crate) fn new() -> WorkerHttp {
         WorkerHttp(Rc::new(Inner {
-            w,
+            pool: BufPool::new(),
             idle: RefCell::new(Vec::new()),
         }))
     }
@@ -64,7 +63,7 @@ async fn exchange(
     addr: SocketAddr,
     req: &HttpRequest,
 ) -> Result<HttpResponse, HttpError> {
-    let w = inner.w.upgrade().ok_or(HttpError::Closed)?;
+    let pool = &inner.pool;
     let pooled = {
         let mut idle = inner.idle.borrow_mut();
         let mut found = None;
@@ -108,10 +107,10 @@ async fn exchange(
         .await
         .map_err(io)?;
 
-    let mut rb = RecvBuf::new(w.pool.big());
-    let result = read_response(&w, &mut stream, &mut rb, req.method == "HEAD").await;
+    let mut rb = RecvBuf::new(pool.big());
+    let result = read_response(pool, &mut stream, &mut rb, req.method == "HEAD").await;
     let reusable = matches!(&result, Ok((_, true))) && rb.is_empty();
-    rb.release(&w.pool);
+    rb.release(pool);
     let (resp, _) = result?;
     if reusable {
         let mut idle = inner.idle.borrow_mut();
@@ -125,7 +124,7 @@ async fn exchange(
 /// The response on `stream`: interim answers skipped, the body read whole. The flag says
 /// whether the connection may be reused.
 async fn read_response(
-    w: &Worker,
+    pool: &BufPool,
     stream: &mut TcpStream,
     rb: &mut RecvBuf,
     head_request: bool,
@@ -143,7 +142,7 @@ async fn read_response(
                 Err(e) => return Err(HttpError::BadResponse(format!("{e:?}"))),
             }
         }
-        let got = read_untimed(stream, rb, &w.pool, MAX_HEAD, Side::Upstream)
+        let got = read_untimed(stream, rb, pool, MAX_HEAD, Side::Upstream)
             .await
             .map_err(io)?;
         if got == 0 {
@@ -172,7 +171,7 @@ async fn read_response(
         if done {
             break;
         }
-        let got = read_untimed(stream, rb, &w.pool, 64 * 1024, Side::Upstream)
+        let got = read_untimed(stream, rb, pool, 64 * 1024, Side::Upstream)
             .await
             .map_err(io)?;
         if got == 0 {

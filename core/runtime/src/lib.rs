@@ -10,8 +10,10 @@
 //! request program (gw-vm, plugins via `Host::call`) -> upstream (balanced, pooled) or a
 //! mock / error response -> response program -> client.
 
+pub(crate) mod admit;
 pub(crate) mod body;
 pub(crate) mod buffers;
+pub(crate) mod checks;
 pub(crate) mod conn;
 pub(crate) mod deadline;
 pub(crate) mod driver;
@@ -22,6 +24,7 @@ pub(crate) mod head;
 pub(crate) mod host;
 pub(crate) mod http_client;
 pub(crate) mod json;
+pub(crate) mod lifecycle;
 pub(crate) mod listener;
 pub(crate) mod loaded;
 pub mod log;
@@ -34,6 +37,7 @@ pub(crate) mod server;
 pub(crate) mod signals;
 pub(crate) mod slot;
 pub(crate) mod spin;
+pub(crate) mod state;
 pub(crate) mod stop;
 pub(crate) mod tunnel;
 pub(crate) mod upstream;

@@ -7,9 +7,9 @@ use std::time::Duration;
 use gw_program::{Program, RoutePlan};
 use gw_vm::{Call, Exit, run};
 
-use crate::conn::Conn;
 use crate::error::{Error, ErrorKind, Side};
 use crate::host::{ReqHost, RespView, req_view};
+use crate::state::Conn;
 use crate::worker::{Gen, Worker};
 
 /// Run a phase program (request, response or error) to its exit, awaiting plugins that

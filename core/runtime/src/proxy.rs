@@ -3,53 +3,25 @@
 //! connection found closed before any response byte is retried once on a fresh one; connect
 //! failures are retried on another server when the route says `retry N on connect_error`.
 
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use gw_program::{RoutePlan, Upstream};
 use gw_proto::{Framing, ResponseHead};
 
+use crate::admit::{body_limit, listener_of, read_body, send_continue};
 use crate::body::{BodyIn, OutFraming, Pump, flush, write_untimed};
 use crate::buffers::RecvBuf;
-use crate::conn::{Conn, Next};
 use crate::deadline::{Elapsed, Watch};
 use crate::error::{Error, ErrorKind, Side};
 use crate::head::{UpstreamHead, write_upstream_head};
 use crate::host::req_view;
-use crate::request::{body_limit, read_body, send_continue};
-use crate::respond;
-use crate::upstream::conn::{Track, UpConn, connect, read_head};
+use crate::state::Conn;
+use crate::upstream::conn::{Sent, Target, Track, UpConn, connect, read_head};
 use crate::worker::{Gen, Worker};
 
-/// What the route forwards: the request in `c`, to upstream `up`.
-pub struct Target<'a> {
-    pub route: &'a RoutePlan,
-    pub up: u16,
-    pub hash: Option<u64>,
-    pub canary: bool,
-    pub upgrade: bool,
-}
-
-/// Forward the request and relay the response.
-pub async fn forward(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, t: Target<'_>) -> Next {
-    let sent = match send(w, cfg, c, &t).await {
-        Ok(s) => s,
-        Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
-    };
-    crate::response::relay(w, cfg, c, &t, sent).await
-}
-
-/// A request sent upstream and its response head received.
-pub struct Sent<'w> {
-    pub conn: UpConn<'w>,
-    /// Head bytes were copied to `c.up.rhb`; `conn.rb` holds what followed. The caller puts
-    /// it back in `c.up.resp_head` so its header list is reused.
-    pub head: ResponseHead,
-    /// When the request went out (the response program's `latency`).
-    pub started: Instant,
-}
-
-async fn send<'w>(
+/// Send the request upstream (a pooled quiet connection or a new one, under the route's
+/// retry budget and deadline) and read the response head.
+pub async fn send<'w>(
     w: &'w Worker,
     cfg: &Gen,
     c: &mut Conn,
@@ -85,7 +57,7 @@ async fn send<'w>(
         fallback_host: &fallback,
         framing,
         upgrade: t.upgrade,
-        underscores: crate::request::listener_of(image, c.local)
+        underscores: listener_of(image, c.local)
             .map_or(gw_proto::UnderscoreNames::Drop, |l| l.underscores),
     };
     write_upstream_head(&head, &mut c.req.edits, &mut out);
@@ -198,7 +170,7 @@ async fn send<'w>(
                 }
             },
         };
-        let track = Track::new(w, up_id, server);
+        let track = Track::new(&w.upstreams, &w.pool, up_id, server);
         let mut conn = UpConn {
             stream,
             rb: RecvBuf::new(w.pool.big()),
@@ -352,7 +324,7 @@ async fn exchange(
         write_untimed(&mut conn.stream, out, Side::Upstream)
             .await
             .map_err(Failed::Write)?;
-        read_head(w, conn, is_head, head)
+        read_head(&w.pool, conn, is_head, head)
             .await
             .map_err(Failed::Read)
     });
@@ -399,7 +371,7 @@ async fn stream_request(
         c.req.must_close = false;
     }
     let is_head = c.req.head.method.of(&c.req.hb) == b"HEAD";
-    let read = std::pin::pin!(read_head(w, conn, is_head, head));
+    let read = std::pin::pin!(read_head(&w.pool, conn, is_head, head));
     match c.watch.within(timeout, read).await {
         Ok(r) => r.map_err(Failed::Read),
         Err(Elapsed) => Err(Failed::Read(Error::new(

@@ -2,21 +2,18 @@
 //! then forward, mock-respond or deny.
 
 use std::rc::Rc;
-use std::time::Duration;
 
-use std::net::SocketAddr;
-
-use gw_program::{ConfigImage, Listener, Lookup, NO_REG, Op, Program, RoutePlan};
+use gw_program::{Lookup, NO_REG, Op, Program, RoutePlan};
 use gw_proto::{Framing, PathChars, UnderscoreNames};
 use gw_vm::Exit;
 
-use crate::body::{BodyIn, OutFraming, flush};
-use crate::conn::{Conn, Next};
+use crate::admit::{body_limit, listener_of, read_body};
 use crate::error::{Error, ErrorKind, Side};
 use crate::host::host_without_port;
 use crate::phase::run_phase;
-use crate::proxy::Target;
 use crate::respond;
+use crate::state::{Conn, Next};
+use crate::upstream::conn::Target;
 use crate::worker::{Gen, Worker};
 
 /// Serve the request whose head is in `c`.
@@ -128,7 +125,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 canary,
                 upgrade: false,
             };
-            crate::proxy::forward(w, cfg, c, t).await
+            forward(w, cfg, c, t).await
         }
         Exit::Upgrade { upstream, hash } => {
             let t = Target {
@@ -138,7 +135,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 canary: false,
                 upgrade: true,
             };
-            crate::proxy::forward(w, cfg, c, t).await
+            forward(w, cfg, c, t).await
         }
         Exit::Respond { status, body, json } => {
             Box::pin(respond::mock(w, cfg, c, Some(route), (status, body, json))).await
@@ -172,18 +169,19 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     }
 }
 
+/// Forward the request and relay the response.
+pub async fn forward(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, t: Target<'_>) -> Next {
+    let sent = match crate::proxy::send(w, cfg, c, &t).await {
+        Ok(s) => s,
+        Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
+    };
+    crate::response::relay(w, cfg, c, &t, sent).await
+}
+
 /// 400 for a request refused before any program ran; the connection closes after it.
 async fn refuse(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, why: &'static str) -> Next {
     let e = Error::proto(gw_proto::ProtoError::BadRequest(why));
     respond::error(w, cfg, c, &e, None).await
-}
-
-/// The listener a connection came in on, by the address it was accepted at.
-pub(crate) fn listener_of(image: &ConfigImage, local: Option<SocketAddr>) -> Option<&Listener> {
-    match image.listeners.as_slice() {
-        [only] => Some(only),
-        all => all.iter().find(|l| Some(l.addr) == local),
-    }
 }
 
 /// Fail closed on what the request program asked for but could not be done: a header edit
@@ -230,11 +228,6 @@ fn plain_forward(p: &Program) -> Option<Exit> {
     }
 }
 
-/// The body limit of a route.
-pub fn body_limit(cfg: &Gen, route: &RoutePlan) -> u64 {
-    route.body_limit.unwrap_or(cfg.image().limits.body)
-}
-
 fn set_request_id(w: &Worker, c: &mut Conn) {
     let given = crate::host::header_in(&c.req.hb, &c.req.head.headers, b"x-request-id")
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.iter().all(|b| b.is_ascii_graphic()));
@@ -245,67 +238,6 @@ fn set_request_id(w: &Worker, c: &mut Conn) {
         }
         None => w.request_id(&mut c.req.request_id),
     }
-}
-
-/// Read the whole request body into `c.req.body` (answering `Expect: 100-continue` first).
-pub async fn read_body(w: &Worker, cfg: &Gen, c: &mut Conn, limit: u64) -> Result<(), Error> {
-    let mut body = BodyIn::new(c.req.head.framing, limit);
-    if body.is_done() || c.req.body_read {
-        return Ok(());
-    }
-    if c.req.head.expect_continue && c.rb.is_empty() {
-        send_continue(w, cfg, c).await?;
-    }
-    if c.req.body.capacity() == 0 {
-        c.req.body = w.pool.big();
-    }
-    let timeout = Duration::from_millis(cfg.image().timeouts.header_read);
-    loop {
-        let done = body.drain_buffered(
-            &mut c.rb,
-            &mut c.req.body,
-            OutFraming::Raw,
-            Side::Downstream,
-        );
-        match done {
-            Ok(true) => {
-                c.req.body_read = true;
-                return Ok(());
-            }
-            Ok(false) => {}
-            Err(e) => {
-                c.req.must_close = true;
-                return Err(e);
-            }
-        }
-        let n = crate::body::read_some(
-            &mut c.stream,
-            &mut c.rb,
-            &w.pool,
-            crate::buffers::BIG * 4,
-            (&c.watch, timeout),
-            Side::Downstream,
-        )
-        .await;
-        match n {
-            Ok(n) if n > 0 => {}
-            Ok(_) => return Err(Error::new(ErrorKind::ClientIo, Side::Downstream, "body")),
-            Err(e) => {
-                c.req.must_close = true;
-                return Err(e);
-            }
-        }
-    }
-}
-
-/// `HTTP/1.1 100 Continue`, once the body is about to be read.
-pub async fn send_continue(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<(), Error> {
-    let mut out = w.pool.small();
-    out.extend_from_slice(b"HTTP/1.1 100 Continue\r\n\r\n");
-    let t = Duration::from_millis(cfg.image().timeouts.idle);
-    let r = flush(&mut c.stream, &mut out, (&c.watch, t), Side::Downstream).await;
-    w.pool.put(out);
-    r
 }
 
 #[cfg(test)]

@@ -8,10 +8,10 @@ use gw_proto::Framing;
 use gw_vm::Exit;
 
 use crate::body::{BodyIn, OutFraming};
-use crate::conn::{Conn, Next};
 use crate::error::{Error, ErrorKind, Side, write_error_body};
 use crate::head::{ConnHeader, OwnResponse, write_own_response};
 use crate::host::{ErrView, RespView};
+use crate::state::{Conn, Next};
 use crate::worker::{Gen, Worker};
 use gw_program::RoutePlan;
 

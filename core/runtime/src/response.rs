@@ -9,12 +9,12 @@ use gw_proto::Framing;
 use gw_vm::Exit;
 
 use crate::body::{BodyIn, OutFraming, Pump, read_some};
-use crate::conn::{Conn, Next};
 use crate::error::{Error, ErrorKind, Side};
 use crate::host::RespView;
-use crate::proxy::{Sent, Target};
 use crate::respond::{self, conn_header};
+use crate::state::{Conn, Next};
 use crate::upstream::conn::UpConn;
+use crate::upstream::conn::{Sent, Target};
 use crate::worker::{Gen, Worker};
 use gw_proto::{ClientHead, ResponseHead, write_response_head};
 
@@ -273,7 +273,7 @@ async fn relay_head(
         }
         let r = c.flush_out(timeout).await;
         if head.keep_alive && (buffered || upstream_body.is_done()) && conn.rb.is_empty() {
-            conn.release();
+            conn.release(w.now());
         } else {
             conn.close();
         }
@@ -299,7 +299,7 @@ async fn relay_head(
     match pump.run(&mut upstream_body).await {
         Ok(()) => {
             if head.keep_alive && head.framing != Framing::UntilClose && conn.rb.is_empty() {
-                conn.release();
+                conn.release(w.now());
             } else {
                 conn.close();
             }

@@ -8,9 +8,10 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::driver::Driver;
+use crate::lifecycle::{self, WorkerSpec};
 use crate::listener::bind_all;
 use crate::loaded::Loaded;
-use crate::worker::{self, Control, WorkerSpec};
+use crate::worker::{self, Control};
 
 /// How to run: overrides of the image's settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -103,7 +104,7 @@ impl Server {
             };
             let t = std::thread::Builder::new()
                 .name(format!("gw-worker-{id}"))
-                .spawn(move || worker::run(spec, driver))?;
+                .spawn(move || lifecycle::run(spec, driver))?;
             threads.push(t);
         }
         drop(ready_tx);

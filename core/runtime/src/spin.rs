@@ -22,8 +22,6 @@ use std::time::{Duration, Instant};
 
 use nix::time::{ClockId, clock_gettime};
 
-use crate::worker::Worker;
-
 /// Active connections per tick above which a worker does not spin.
 pub const MAX_CONNS: u32 = 4;
 
@@ -94,11 +92,14 @@ impl Spin {
     pub const NEVER: u32 = u32::MAX;
 }
 
-/// Start the spinner and its kicker on the current worker (when enabled).
-pub fn spawn(w: &Rc<Worker>) {
-    if w.spin.enabled() {
-        monoio::spawn(spin_loop(w.clone()));
-        monoio::spawn(kick_loop(w.clone()));
+/// Start the spinner and its kicker of worker `id` on the current thread (when enabled);
+/// `owner` keeps `spin` alive while they run.
+pub fn spawn<T: 'static>(owner: &Rc<T>, spin: fn(&T) -> &Spin, id: usize) {
+    if spin(owner).enabled() {
+        let o = owner.clone();
+        monoio::spawn(async move { spin_loop(spin(&o), id).await });
+        let o = owner.clone();
+        monoio::spawn(async move { kick_loop(spin(&o)).await });
     }
 }
 
@@ -106,8 +107,7 @@ pub fn spawn(w: &Rc<Worker>) {
 /// another thread keeps taking the core: then the core is shared with a CPU-bound thread, a
 /// spinning worker would wait out that thread's time slices where a sleeping one is woken at
 /// once, and the worker sleeps for [`BACKOFF`] before it tries again.
-async fn spin_loop(w: Rc<Worker>) {
-    let s = &w.spin;
+async fn spin_loop(s: &Spin, id: usize) {
     let mut paused_until: Option<Instant> = None;
     let mut losses = Losses::default();
     let mut last_log: Option<Instant> = None;
@@ -137,7 +137,7 @@ async fn spin_loop(w: Rc<Worker>) {
                         last_log = Some(now);
                         crate::log::log!(
                             "worker {}: busy-poll pauses for {} ms: another thread keeps taking this core",
-                            w.id,
+                            id,
                             BACKOFF.as_millis()
                         );
                     }
@@ -206,12 +206,12 @@ fn thread_cpu() -> Duration {
 }
 
 /// Wakes the spinner each time the spinner wakes it.
-async fn kick_loop(w: Rc<Worker>) {
+async fn kick_loop(spin: &Spin) {
     std::future::poll_fn(|cx| {
-        if let Some(s) = w.spin.spinner.take() {
+        if let Some(s) = spin.spinner.take() {
             s.wake();
         }
-        w.spin.kicker.set(Some(cx.waker().clone()));
+        spin.kicker.set(Some(cx.waker().clone()));
         Poll::<()>::Pending
     })
     .await

@@ -9,11 +9,9 @@ use std::time::{Duration, Instant};
 
 use gw_program::ConfigImage;
 use gw_proto::HeadLimits;
-use monoio::net::TcpListener;
 
 use crate::buffers::BufPool;
-use crate::deadline::{TICK, Watchdog};
-use crate::driver::Driver;
+use crate::deadline::Watchdog;
 use crate::host::Slots;
 use crate::loaded::Loaded;
 use crate::spin::Spin;
@@ -145,12 +143,18 @@ impl Worker {
         }
     }
 
-    /// The Date field's value (at most [`TICK`] old while the worker runs).
+    /// A watchdog tick: the clock and the Date field move on.
+    pub fn tick_clock(&self) {
+        self.clock.set(Instant::now());
+        self.date.set(current_date(Some(self.date.get())));
+    }
+
+    /// The Date field's value (at most [`crate::deadline::TICK`] old while the worker runs).
     pub fn http_date(&self) -> [u8; 29] {
         self.date.get().1
     }
 
-    /// The time as of the last watchdog tick (at most [`TICK`] old while the worker runs).
+    /// The time as of the last watchdog tick (at most [`crate::deadline::TICK`] old while the worker runs).
     pub fn now(&self) -> Instant {
         self.clock.get()
     }
@@ -169,17 +173,6 @@ impl Worker {
         let ups = Upstreams::new(&loaded, self.seed.0 ^ self.seq.get(), Some(old));
         *self.upstreams.borrow_mut() = ups;
         *self.cfg.borrow_mut() = Rc::new(Gen::new(loaded, self.id));
-    }
-
-    /// Start the periodic work of the current config's plugin instances that ask for it
-    /// (`Instance::every`). Each task ends when its config is replaced or the worker stops.
-    pub fn spawn_ticks(self: &Rc<Self>) {
-        let cfg = self.current();
-        for (i, slot) in cfg.slots.iter().enumerate() {
-            if let Some(every) = slot.every() {
-                monoio::spawn(tick_loop(self.clone(), Rc::downgrade(&cfg), i, every));
-            }
-        }
     }
 
     /// Write a fresh request id (UUID-shaped, 128 random-looking bits) into `out`.
@@ -227,24 +220,6 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// What a worker thread needs to start.
-pub struct WorkerSpec {
-    pub id: usize,
-    /// Core to pin to (`None`: not pinned).
-    pub cpu: Option<usize>,
-    pub listeners: Vec<std::net::TcpListener>,
-    pub loaded: Arc<Loaded>,
-    pub control: flume::Receiver<Control>,
-    /// Reports once listening (or why it could not start).
-    pub ready: std::sync::mpsc::Sender<Result<(), String>>,
-    /// Busy-poll window (zero: off).
-    pub busy_poll: Duration,
-    /// Receive through multishot receives where the driver allows (`--multishot`).
-    pub multishot: bool,
-    /// Where this worker counts the requests that passed its log phase.
-    pub ended: Arc<Ended>,
-}
-
 /// Requests that passed one worker's log phase. Only its worker writes it (a load and a store,
 /// no read-modify-write); readers sum the workers'. Padded to a cache line of its own.
 #[derive(Debug, Default)]
@@ -263,124 +238,6 @@ impl Ended {
     }
 }
 
-/// The provided-buffer ring of a worker's multishot receives: buffers, bytes per buffer, and
-/// the most sockets that receive through it at a time (later ones keep plain receives). A
-/// receive copies out of its buffer and gives it back at once, so buffers are held only by
-/// bytes that have arrived and are not read yet, one or two per socket. The kernel takes the
-/// buffers in ring order: beyond a few hundred sockets the ring's sweep through memory cost
-/// more cache misses than a receive per read (measured at c500 with 4,096 buffers), and a
-/// ring run dry ends receives (ENOBUFS), so the socket limit keeps both in bounds. 4 MiB,
-/// touched only as far as traffic reaches.
-pub const BUF_RING: (u16, usize, usize) = (512, 8192, 256);
-
-/// The body of a worker thread.
-pub fn run(spec: WorkerSpec, driver: Driver) {
-    if let Some(cpu) = spec.cpu
-        && let Err(e) = monoio::utils::bind_to_cpu_set(Some(cpu))
-    {
-        crate::log::log!("worker {}: cannot pin to core {cpu}: {e}", spec.id);
-    }
-    let ready = spec.ready.clone();
-    let busy_poll = !spec.busy_poll.is_zero();
-    if let Err(e) = driver.block_on(busy_poll, main(spec)) {
-        let _ = ready.send(Err(format!("cannot start the {driver} runtime: {e}")));
-    }
-}
-
-async fn main(spec: WorkerSpec) {
-    let WorkerSpec {
-        id,
-        listeners,
-        loaded,
-        control,
-        ready,
-        busy_poll,
-        multishot,
-        ended,
-        ..
-    } = spec;
-    let drain = Duration::from_millis(loaded.image.timeouts.drain);
-    // registered before any socket exists, so every one can use it
-    let multishot = multishot
-        && match monoio::utils::register_buf_ring(BUF_RING.0, BUF_RING.1, BUF_RING.2) {
-            Ok(on) => on,
-            Err(e) => {
-                crate::log::log!(
-                    "worker {id}: no provided-buffer ring ({e}): one receive per read"
-                );
-                false
-            }
-        };
-    let w = Rc::new_cyclic(|weak| {
-        let mut w = Worker::new(id, loaded, busy_poll, multishot);
-        w.ended = ended;
-        let client: Rc<dyn gw_plugin::HttpClient> =
-            Rc::new(crate::http_client::WorkerHttp::new(weak.clone()));
-        w.http = Some(client);
-        w
-    });
-    for l in listeners {
-        match TcpListener::from_std(l) {
-            Ok(l) => {
-                monoio::spawn(accept_loop(w.clone(), l));
-            }
-            Err(e) => {
-                let _ = ready.send(Err(format!("worker {id}: cannot register listener: {e}")));
-                return;
-            }
-        }
-    }
-    monoio::spawn(control_loop(w.clone(), control));
-    w.spawn_ticks();
-    monoio::spawn(sweep_loop(w.clone()));
-    monoio::spawn(watchdog_loop(w.clone()));
-    crate::spin::spawn(&w);
-    if id == 0 {
-        crate::upstream::health::spawn_checks(&w);
-    }
-    let _ = ready.send(Ok(()));
-    w.stop.wait().await;
-    // Draining: accept loops have ended; idle keep-alive connections close when the runtime
-    // drops; requests in flight get up to `drain` to finish.
-    let deadline = Instant::now() + drain;
-    if w.inflight.get() > 0 {
-        crate::log::log!(
-            "worker {id}: draining {} request(s), for up to {} ms",
-            w.inflight.get(),
-            drain.as_millis()
-        );
-    }
-    while w.inflight.get() > 0 && Instant::now() < deadline {
-        monoio::time::sleep(Duration::from_millis(5)).await;
-    }
-    match w.inflight.get() {
-        0 => crate::log::log!("worker {id}: drained"),
-        n => crate::log::log!(
-            "worker {id}: drain timeout: closing {n} connection(s) with a request in flight"
-        ),
-    }
-    // let the accept loops end and their sockets' close ops reach the ring
-    monoio::time::sleep(Duration::from_millis(10)).await;
-}
-
-/// Tick slot `i` of `cfg` every `every` while `cfg` is the worker's config.
-async fn tick_loop(w: Rc<Worker>, cfg: std::rc::Weak<Gen>, i: usize, every: Duration) {
-    let every = every.max(Duration::from_millis(1));
-    loop {
-        monoio::select! {
-            _ = monoio::time::sleep(every) => {},
-            _ = w.stop.wait() => return,
-        }
-        let Some(this) = cfg.upgrade() else { return };
-        if !Rc::ptr_eq(&this, &w.current()) {
-            return;
-        }
-        if let Some(work) = this.slots.get(i).and_then(|s| s.tick(w.http.as_ref())) {
-            monoio::spawn(work);
-        }
-    }
-}
-
 /// The Date field for now, reusing `last` within the same second.
 fn current_date(last: Option<(i64, [u8; 29])>) -> (i64, [u8; 29]) {
     let secs = std::time::SystemTime::now()
@@ -389,73 +246,6 @@ fn current_date(last: Option<(i64, [u8; 29])>) -> (i64, [u8; 29]) {
     match last {
         Some(l) if l.0 == secs => l,
         _ => (secs, gw_proto::http_date(secs)),
-    }
-}
-
-async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
-    let local = listener.local_addr().ok();
-    loop {
-        let accepted = monoio::select! {
-            r = listener.accept() => r,
-            _ = w.stop.wait() => return,
-        };
-        match accepted {
-            Ok((stream, peer)) => {
-                let limit = w.current().image().limits.connections_per_worker;
-                if w.conns.get() >= limit {
-                    // over the limit: accept and close at once, the kernel queue stays short
-                    drop(stream);
-                    continue;
-                }
-                w.conns.set(w.conns.get() + 1);
-                monoio::spawn(crate::conn::serve(w.clone(), stream, peer, local));
-            }
-            Err(e) => {
-                // EMFILE and friends: back off instead of spinning
-                crate::log::log!("worker {}: accept: {e}", w.id);
-                monoio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-}
-
-async fn control_loop(w: Rc<Worker>, rx: flume::Receiver<Control>) {
-    while let Ok(msg) = rx.recv_async().await {
-        match msg {
-            Control::Reload(loaded) => {
-                w.install(loaded);
-                w.spawn_ticks();
-                // the old config's checks stop themselves; start the new one's
-                if w.id == 0 {
-                    crate::upstream::health::spawn_checks(&w);
-                }
-            }
-            Control::Shutdown => break,
-        }
-    }
-    // a closed channel means the server handle is gone: stop as well
-    w.stop.trigger();
-}
-
-async fn sweep_loop(w: Rc<Worker>) {
-    loop {
-        monoio::select! {
-            _ = monoio::time::sleep(Duration::from_secs(1)) => {},
-            _ = w.stop.wait() => return,
-        }
-        w.upstreams.borrow_mut().sweep(Instant::now());
-    }
-}
-
-/// Fires the connections' deadlines. Runs until the runtime ends, so requests that drain
-/// after a shutdown keep their deadlines.
-async fn watchdog_loop(w: Rc<Worker>) {
-    loop {
-        monoio::time::sleep(TICK).await;
-        w.clock.set(Instant::now());
-        w.date.set(current_date(Some(w.date.get())));
-        w.spin.tick();
-        w.watchdog.sweep();
     }
 }
 

@@ -2,40 +2,72 @@
 //! timeout, and reading the response head (interim 1xx skipped; a close before any byte is
 //! marked retryable, which is how a stale pooled connection shows).
 
+use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
+use gw_program::RoutePlan;
 use gw_proto::{ResponseHead, Status};
 use monoio::net::TcpStream;
 
 use crate::body::read_untimed;
+use crate::buffers::BufPool;
 use crate::buffers::RecvBuf;
 use crate::error::{Error, ErrorKind, Side};
-use crate::worker::Worker;
+use crate::upstream::pool::Upstreams;
 
 /// Largest upstream response head accepted.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
+/// What the route forwards: the request in `c`, to upstream `up`.
+pub struct Target<'a> {
+    pub route: &'a RoutePlan,
+    pub up: u16,
+    pub hash: Option<u64>,
+    pub canary: bool,
+    pub upgrade: bool,
+}
+
+/// A request sent upstream and its response head received.
+pub struct Sent<'w> {
+    pub conn: UpConn<'w>,
+    /// Head bytes were copied to `c.up.rhb`; `conn.rb` holds what followed. The caller puts
+    /// it back in `c.up.resp_head` so its header list is reused.
+    pub head: ResponseHead,
+    /// When the request went out (the response program's `latency`).
+    pub started: Instant,
+}
+
 /// Counts a request in its server's in-flight load (least request) until dropped.
 pub struct Track<'w> {
-    w: &'w Worker,
+    ups: &'w RefCell<Upstreams>,
+    pool: &'w BufPool,
     up: usize,
     server: usize,
 }
 
 impl<'w> Track<'w> {
-    pub fn new(w: &'w Worker, up: usize, server: usize) -> Track<'w> {
-        w.upstreams.borrow_mut().track(up, server, true);
-        Track { w, up, server }
+    /// Count a request on `server` of upstream `up`; `pool` takes the connection's buffer
+    /// back when it ends.
+    pub fn new(
+        ups: &'w RefCell<Upstreams>,
+        pool: &'w BufPool,
+        up: usize,
+        server: usize,
+    ) -> Track<'w> {
+        ups.borrow_mut().track(up, server, true);
+        Track {
+            ups,
+            pool,
+            up,
+            server,
+        }
     }
 }
 
 impl Drop for Track<'_> {
     fn drop(&mut self) {
-        self.w
-            .upstreams
-            .borrow_mut()
-            .track(self.up, self.server, false);
+        self.ups.borrow_mut().track(self.up, self.server, false);
     }
 }
 
@@ -47,18 +79,18 @@ pub struct UpConn<'w> {
 }
 
 impl UpConn<'_> {
-    /// The response ended cleanly: put the connection back in its server's pool.
-    pub fn release(self) {
+    /// The response ended cleanly at `now`: put the connection back in its server's pool.
+    pub fn release(self, now: Instant) {
         let UpConn {
             stream,
             mut rb,
             track,
         } = self;
-        let w = track.w;
-        rb.release(&w.pool);
-        w.upstreams
+        rb.release(track.pool);
+        track
+            .ups
             .borrow_mut()
-            .put(track.up, track.server, stream, w.now());
+            .put(track.up, track.server, stream, now);
     }
 
     /// The stream and its unread bytes, for a tunnel.
@@ -70,7 +102,7 @@ impl UpConn<'_> {
     /// Close the connection, returning its buffer.
     pub fn close(self) {
         let UpConn { mut rb, track, .. } = self;
-        rb.release(&track.w.pool);
+        rb.release(track.pool);
     }
 }
 
@@ -107,7 +139,7 @@ pub async fn connect(
 /// unread bytes. A close before any byte is retryable. Untimed: the caller bounds the write
 /// of the request and this read with one timer.
 pub async fn read_head(
-    w: &Worker,
+    pool: &BufPool,
     conn: &mut UpConn<'_>,
     head_request: bool,
     head: &mut ResponseHead,
@@ -136,7 +168,7 @@ pub async fn read_head(
         let n = match read_untimed(
             &mut conn.stream,
             &mut conn.rb,
-            &w.pool,
+            pool,
             MAX_RESPONSE_HEAD,
             Side::Upstream,
         )
