@@ -64,7 +64,7 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
             // a request serves with the image current when its head was parsed
             // Boxed: the request's future (~3.5 KiB) then lives only while the request does,
             // and an idle connection's task stays small (bench/idle-mem.sh).
-            Ok(true) => Box::pin(crate::request::serve(&w, &w.current(), &mut c)).await,
+            Ok(true) => Box::pin(crate::pipeline::serve(&w, &w.current(), &mut c)).await,
             Ok(false) => Next::Close,
             Err(e) => {
                 if e.kind != ErrorKind::ClientIo {

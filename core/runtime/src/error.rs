@@ -22,6 +22,8 @@ pub enum Side {
 pub enum ErrorKind {
     /// The request could not be parsed or was refused by the protocol layer.
     Proto(ProtoError),
+    /// The route relays a WebSocket and the request did not ask for one.
+    UpgradeRequired,
     /// No route matches the path.
     NoRoute,
     /// The path matches, the method does not.
@@ -114,6 +116,7 @@ impl Error {
         match self.kind {
             ErrorKind::Proto(p) => p.status(),
             ErrorKind::NoRoute => 404,
+            ErrorKind::UpgradeRequired => 426,
             ErrorKind::MethodNotAllowed => 405,
             ErrorKind::BodyTooLarge => 413,
             ErrorKind::ClientTimeout => 408,
@@ -138,6 +141,7 @@ impl Error {
             }
             ErrorKind::Proto(ProtoError::VersionNotSupported) => "HTTP version not supported",
             ErrorKind::NoRoute => "not found",
+            ErrorKind::UpgradeRequired => "upgrade required",
             ErrorKind::MethodNotAllowed => "method not allowed",
             ErrorKind::ClientTimeout => "request timeout",
             ErrorKind::ClientIo => "bad request",

@@ -53,18 +53,6 @@ pub async fn error(
     send(w, cfg, c, (e.status(), None), e.message(), extra, keep).await
 }
 
-/// Answer with `status` and gw's error body carrying `message` (denials, 426).
-pub async fn status(
-    w: &Rc<Worker>,
-    cfg: &Rc<Gen>,
-    c: &mut Conn,
-    status: u16,
-    message: &str,
-    extra: &[(&str, &str)],
-) -> Next {
-    send(w, cfg, c, (status, None), message, extra, true).await
-}
-
 /// A denial (`require … else`, a plugin's `Call::Deny`): gw's answer for `status` through the
 /// config's `on error` page, which sees `error.retry_after`, with `Retry-After` when set.
 pub async fn deny(

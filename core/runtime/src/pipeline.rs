@@ -1,5 +1,7 @@
-//! One request, after its head is read: normalise the path, route, run the request program,
-//! then forward, mock-respond or deny.
+//! The request pipeline: one request, after `conn` read its head, from routing to its exit
+//! (admit, the request program, then the upstream exchange or gw's own answer, each running
+//! the response program); `conn` then runs the log phase. Every step before the exit returns
+//! a `Result`, and failures are answered in one place.
 
 use std::rc::Rc;
 
@@ -16,13 +18,57 @@ use crate::state::{Conn, Next};
 use crate::upstream::conn::Target;
 use crate::worker::{Gen, Worker};
 
-/// Serve the request whose head is in `c`.
+/// A request that ends with gw's error answer: the error, and a header it carries (`Allow`
+/// on a 405, `Upgrade` on a 426).
+struct Failure {
+    error: Error,
+    header: Option<(&'static str, String)>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        Failure {
+            error,
+            header: None,
+        }
+    }
+}
+
+/// 400 for a request refused before any program ran; the connection closes after it.
+fn refused(why: &'static str) -> Failure {
+    Error::proto(gw_proto::ProtoError::BadRequest(why)).into()
+}
+
+/// Serve the request whose head is in `c`, from routing to its exit: every step before the
+/// exit returns a `Result`, and every failure is answered in one place (`respond::error`,
+/// through the config's `on error` page).
 pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     c.req.begin();
     set_request_id(w, c);
-    if let Err(e) = gw_proto::normalize_path(c.req.head.path.of(&c.req.hb), &mut c.req.path) {
-        return Box::pin(respond::error(w, cfg, c, &Error::proto(e), None)).await;
-    }
+    let image = cfg.image();
+    let failure = match Box::pin(admit_and_run(w, cfg, c)).await {
+        Ok((route, exit)) => match image.routes.get(route as usize) {
+            Some(route) => match exit_of(w, cfg, c, route, exit).await {
+                Ok(next) => return next,
+                Err(f) => f,
+            },
+            None => Error::new(ErrorKind::ProgramTrap, Side::Internal, "route id").into(),
+        },
+        Err(f) => f,
+    };
+    let header = failure.header.as_ref().map(|(n, v)| (*n, v.as_str()));
+    Box::pin(respond::error(w, cfg, c, &failure.error, header)).await
+}
+
+/// Route the request, admit it (path and header policies, body limit, the buffered body) and
+/// run its request program: the route's id and how the program ended.
+async fn admit_and_run(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+) -> Result<(u32, Exit), Failure> {
+    gw_proto::normalize_path(c.req.head.path.of(&c.req.hb), &mut c.req.path)
+        .map_err(Error::proto)?;
     let image = cfg.image();
     let listener = listener_of(image, c.local);
     let (listener_allow, underscores) = listener
@@ -34,16 +80,10 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         .without(listener_allow.union(cfg.path_allow_any))
         .is_empty()
     {
-        return Box::pin(refuse(
-            w,
-            cfg,
-            c,
-            "path holds a character this listener refuses",
-        ))
-        .await;
+        return Err(refused("path holds a character this listener refuses"));
     }
     if c.req.head.underscore_names && underscores == UnderscoreNames::Reject {
-        return Box::pin(refuse(w, cfg, c, "header name with an underscore")).await;
+        return Err(refused("header name with an underscore"));
     }
     let method = std::str::from_utf8(c.req.head.method.of(&c.req.hb)).unwrap_or("");
     let host = host_without_port(std::str::from_utf8(c.req.head.host.of(&c.req.hb)).unwrap_or(""));
@@ -53,66 +93,58 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     {
         Lookup::Found { route } => route,
         Lookup::MethodNotAllowed { allow } => {
-            let e = Error::new(ErrorKind::MethodNotAllowed, Side::Downstream, "route");
-            let allow = allow.to_owned();
-            return Box::pin(respond::error(w, cfg, c, &e, Some(("allow", &allow)))).await;
+            return Err(Failure {
+                error: Error::new(ErrorKind::MethodNotAllowed, Side::Downstream, "route"),
+                header: Some(("allow", allow.to_owned())),
+            });
         }
         Lookup::NotFound => {
-            let e = Error::new(ErrorKind::NoRoute, Side::Downstream, "route");
-            return Box::pin(respond::error(w, cfg, c, &e, None)).await;
+            return Err(Error::new(ErrorKind::NoRoute, Side::Downstream, "route").into());
         }
     };
     c.req.route = Some(route_id);
-    let Some(route) = image.routes.get(route_id as usize) else {
-        let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "route id");
-        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
-    };
+    let route = image
+        .routes
+        .get(route_id as usize)
+        .ok_or_else(|| Error::new(ErrorKind::ProgramTrap, Side::Internal, "route id"))?;
     if !special
         .without(listener_allow.union(route.path_allow))
         .is_empty()
     {
-        return Box::pin(refuse(
-            w,
-            cfg,
-            c,
-            "path holds a character this route refuses",
-        ))
-        .await;
+        return Err(refused("path holds a character this route refuses"));
     }
     let limit = body_limit(cfg, route);
     if let Framing::Length(n) = c.req.head.framing
         && n > limit
     {
-        let e = Error::new(ErrorKind::BodyTooLarge, Side::Downstream, "content-length");
-        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
+        return Err(Error::new(ErrorKind::BodyTooLarge, Side::Downstream, "content-length").into());
     }
     if route.websocket.is_some() && !c.req.head.upgrade_websocket {
-        return respond::status(
-            w,
-            cfg,
-            c,
-            426,
-            "upgrade required",
-            &[("upgrade", "websocket")],
-        )
-        .await;
+        return Err(Failure {
+            error: Error::new(ErrorKind::UpgradeRequired, Side::Downstream, "route"),
+            header: Some(("upgrade", "websocket".to_owned())),
+        });
     }
-    if route.buffer_body
-        && let Err(e) = Box::pin(read_body(w, cfg, c, limit)).await
-    {
-        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
+    if route.buffer_body {
+        Box::pin(read_body(w, cfg, c, limit)).await?;
     }
     let exit = match plain_forward(&route.request) {
         Some(exit) => exit,
-        None => match run_phase(w, cfg, c, route, &route.request, None).await {
-            Ok(exit) => exit,
-            Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
-        },
+        None => run_phase(w, cfg, c, route, &route.request, None).await?,
     };
-    if let Err(e) = check_edits(c, route) {
-        return Box::pin(respond::error(w, cfg, c, &e, None)).await;
-    }
-    match exit {
+    check_edits(c, route)?;
+    Ok((route_id, exit))
+}
+
+/// The request program's exit: the upstream exchange, gw's own answer, or a failure.
+async fn exit_of(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    route: &RoutePlan,
+    exit: Exit,
+) -> Result<Next, Failure> {
+    Ok(match exit {
         Exit::Forward {
             upstream,
             hash,
@@ -125,7 +157,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 canary,
                 upgrade: false,
             };
-            forward(w, cfg, c, t).await
+            forward(w, cfg, c, t).await?
         }
         Exit::Upgrade { upstream, hash } => {
             let t = Target {
@@ -135,7 +167,7 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
                 canary: false,
                 upgrade: true,
             };
-            forward(w, cfg, c, t).await
+            forward(w, cfg, c, t).await?
         }
         Exit::Respond { status, body, json } => {
             Box::pin(respond::mock(w, cfg, c, Some(route), (status, body, json))).await
@@ -155,33 +187,31 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
         }
         Exit::Trap { pc } => {
             crate::log::log!("route {}: program trapped at op {pc}", route.name);
-            let e = Error::new(ErrorKind::ProgramTrap, Side::Internal, "request program");
-            Box::pin(respond::error(w, cfg, c, &e, None)).await
+            return Err(
+                Error::new(ErrorKind::ProgramTrap, Side::Internal, "request program").into(),
+            );
         }
         Exit::Done | Exit::Pending { .. } => {
-            let e = Error::new(
+            return Err(Error::new(
                 ErrorKind::ProgramTrap,
                 Side::Internal,
                 "request program end",
-            );
-            Box::pin(respond::error(w, cfg, c, &e, None)).await
+            )
+            .into());
         }
-    }
+    })
 }
 
-/// Forward the request and relay the response.
-pub async fn forward(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, t: Target<'_>) -> Next {
-    let sent = match crate::proxy::send(w, cfg, c, &t).await {
-        Ok(s) => s,
-        Err(e) => return Box::pin(respond::error(w, cfg, c, &e, None)).await,
-    };
-    crate::response::relay(w, cfg, c, &t, sent).await
-}
-
-/// 400 for a request refused before any program ran; the connection closes after it.
-async fn refuse(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, why: &'static str) -> Next {
-    let e = Error::proto(gw_proto::ProtoError::BadRequest(why));
-    respond::error(w, cfg, c, &e, None).await
+/// Send the request upstream and relay the response (whose own failures the relay answers:
+/// once its head is out, a failure can only cut the connection).
+async fn forward(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    t: Target<'_>,
+) -> Result<Next, Failure> {
+    let sent = crate::proxy::send(w, cfg, c, &t).await?;
+    Ok(crate::response::relay(w, cfg, c, &t, sent).await)
 }
 
 /// Fail closed on what the request program asked for but could not be done: a header edit
