@@ -53,7 +53,7 @@ fn main(args: Args) -> i32 {
             return 1;
         }
     };
-    let echo = match gw_runtime::echo::start(SocketAddr::from(([127, 0, 0, 1], 0))) {
+    let echo = match gw_echo::start(SocketAddr::from(([127, 0, 0, 1], 0))) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("gw demo: cannot start the echo upstream: {e}");

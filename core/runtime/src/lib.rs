@@ -17,7 +17,6 @@ pub(crate) mod checks;
 pub(crate) mod conn;
 pub(crate) mod deadline;
 pub(crate) mod driver;
-pub mod echo;
 pub(crate) mod edits;
 pub(crate) mod error;
 pub(crate) mod head;

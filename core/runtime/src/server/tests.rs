@@ -291,7 +291,7 @@ fn closed(s: &mut TcpStream) -> bool {
 
 #[test]
 fn proxies_get_with_forwarding_headers_on_both_drivers() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let server = start(image(&[echo]), d);
         let r = exchange(&server, b"GET /api/x/../items?q=1 HTTP/1.1\r\nHost: example.test\r\nConnection: keep-alive, x-hop\r\nX-Hop: 1\r\nX-Forwarded-For: 10.9.9.9\r\n\r\n");
@@ -324,7 +324,7 @@ fn proxies_get_with_forwarding_headers_on_both_drivers() {
 
 #[test]
 fn keep_alive_and_pipelining_answer_in_order() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let server = start(image(&[echo]), d);
         let mut s = client(&server);
@@ -352,7 +352,7 @@ fn keep_alive_and_pipelining_answer_in_order() {
 
 #[test]
 fn request_bodies_stream_through_length_and_chunked() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let server = start(image(&[echo]), d);
         let r = exchange(
@@ -389,7 +389,7 @@ fn request_bodies_stream_through_length_and_chunked() {
 
 #[test]
 fn expect_continue_is_answered_before_the_body() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let server = start(image(&[echo]), d);
         let mut s = client(&server);
@@ -423,7 +423,7 @@ fn expect_continue_is_answered_before_the_body() {
 
 #[test]
 fn gw_answers_404_405_deny_and_mock_with_json_bodies() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let server = start(image(&[echo]), d);
         let r = exchange(&server, b"GET /nope HTTP/1.1\r\nHost: a\r\n\r\n");

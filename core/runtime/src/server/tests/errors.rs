@@ -10,7 +10,7 @@ use super::*;
 
 #[test]
 fn smuggling_and_limits_are_refused_and_close() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let server = start(image(&[echo]), d);
         let mut s = client(&server);
@@ -105,7 +105,7 @@ fn error_pages_override_gw_bodies() {
 
 #[test]
 fn idle_connections_time_out_and_shutdown_drains() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let mut img = image(&[echo]);
     img.timeouts.idle = 200;
     img.timeouts.header_read = 300;
@@ -130,7 +130,7 @@ fn idle_connections_time_out_and_shutdown_drains() {
 
 #[test]
 fn connect_errors_retry_on_another_server_when_the_route_says_so() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     let dead = TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()

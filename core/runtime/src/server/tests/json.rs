@@ -104,7 +104,7 @@ fn post(path: &str, body: &str) -> Vec<u8> {
 
 #[test]
 fn body_fields_become_upstream_headers() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let server = start(json_image(echo), d);
         let mut s = client(&server);

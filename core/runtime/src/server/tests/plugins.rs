@@ -197,7 +197,7 @@ fn hits(loaded: &Loaded, slot: usize) -> Arc<AtomicUsize> {
 
 #[test]
 fn a_plugin_local_is_forwarded_as_a_header() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 1);
@@ -229,7 +229,7 @@ fn a_plugin_local_is_forwarded_as_a_header() {
 
 #[test]
 fn a_plugin_response_reaches_the_client_as_applied() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 1);
@@ -260,7 +260,7 @@ fn a_plugin_response_reaches_the_client_as_applied() {
 #[test]
 fn a_pending_operation_is_owned_by_its_request_and_many_are_awaited_at_once() {
     const CONCURRENT: usize = 100;
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 1);
@@ -317,7 +317,7 @@ fn a_pending_operation_is_owned_by_its_request_and_many_are_awaited_at_once() {
 #[test]
 fn a_plugin_operation_not_done_within_the_request_timeout_is_a_504() {
     const AHEAD: usize = 3;
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 1);
@@ -347,7 +347,7 @@ fn a_plugin_operation_not_done_within_the_request_timeout_is_a_504() {
 /// `error.retry_after`, and carries `Retry-After`.
 #[test]
 fn a_plugin_denial_uses_the_on_error_page_with_retry_after() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 1);
@@ -362,7 +362,7 @@ fn a_plugin_denial_uses_the_on_error_page_with_retry_after() {
 
 #[test]
 fn each_worker_gets_one_instance_not_one_per_request() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 2);
@@ -390,7 +390,7 @@ fn each_worker_gets_one_instance_not_one_per_request() {
 
 #[test]
 fn reload_hands_the_previous_factory_of_the_same_state_key_to_build() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let first = load(&rig, echo);
@@ -457,7 +457,7 @@ fn unknown_plugins_and_build_errors_refuse_the_config_by_name() {
 
 #[test]
 fn a_buffered_route_shows_the_plugin_the_whole_body() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 1);
@@ -501,7 +501,7 @@ fn a_buffered_route_shows_the_plugin_the_whole_body() {
 /// a plugin's denial, no route, a bad path, a plugin timeout, a malformed head.
 #[test]
 fn every_request_passes_the_log_phase_once() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 2);
@@ -535,7 +535,7 @@ fn every_request_passes_the_log_phase_once() {
 /// config is replaced.
 #[test]
 fn periodic_work_runs_per_worker_until_the_config_is_replaced() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let mut img = plugin_image(echo);
@@ -572,7 +572,7 @@ fn periodic_work_runs_per_worker_until_the_config_is_replaced() {
 /// answer as a pending operation; the connection is kept for the next call.
 #[test]
 fn a_plugin_calls_a_service_with_the_workers_http_client() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 1);

@@ -76,7 +76,7 @@ fn chunked_and_close_delimited_responses_are_reframed() {
 
 #[test]
 fn reload_switches_config_for_the_next_request_on_a_kept_connection() {
-    let echo = crate::echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
+    let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let server = start(image(&[echo]), d);
         let mut s = client(&server);

@@ -12,7 +12,7 @@ use gw_program::{PluginSpec, Value};
 /// The local a `Local` plugin stores and its route forwards as `x-user`.
 pub(super) const USER_LOCAL: u16 = 0;
 /// How long a `Pending` plugin's I/O takes.
-pub(super) const PENDING_MS: u64 = 20;
+pub(super) const PENDING_MS: u64 = 50;
 
 /// What a test plugin does when called.
 #[derive(Clone, Copy, Debug)]

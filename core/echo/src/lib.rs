@@ -1,4 +1,4 @@
-//! A small echo upstream for `gw demo` and loopback tests: std threads, HTTP/1.1 keep-alive,
+//! gw-echo: a small echo upstream for `gw demo` and the runtime's loopback tests: std threads, HTTP/1.1 keep-alive,
 //! answering every request with a JSON description of it (method, path, query, headers,
 //! body). Not for production traffic.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use gw_proto::{Chunk, ChunkedDecoder, Framing, HeadLimits, RequestHead, Status};
 
-use crate::error::write_json_str;
+use gw_program::render::write_json_str;
 
 /// Start the echo server on `addr` (port 0 for any); returns the bound address. The accept
 /// thread lives as long as the process.
@@ -118,26 +118,26 @@ fn read_body(s: &mut TcpStream, buf: &mut Vec<u8>, framing: Framing) -> Option<V
 /// `{"method":..,"path":..,"query":..,"headers":{..},"body":..}`
 fn describe(hb: &[u8], head: &RequestHead, body: &[u8]) -> Vec<u8> {
     let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
-    let mut out = Vec::with_capacity(512 + body.len());
-    out.extend_from_slice(b"{\"method\":");
+    let mut out = String::with_capacity(512 + body.len());
+    out.push_str("{\"method\":");
     write_json_str(&text(head.method.of(hb)), &mut out);
-    out.extend_from_slice(b",\"path\":");
+    out.push_str(",\"path\":");
     write_json_str(&text(head.path.of(hb)), &mut out);
-    out.extend_from_slice(b",\"query\":");
+    out.push_str(",\"query\":");
     write_json_str(&text(head.query.of(hb)), &mut out);
-    out.extend_from_slice(b",\"headers\":{");
+    out.push_str(",\"headers\":{");
     for (i, (n, v)) in head.headers.iter().enumerate() {
         if i > 0 {
-            out.push(b',');
+            out.push(',');
         }
         write_json_str(&text(n.of(hb)).to_ascii_lowercase(), &mut out);
-        out.push(b':');
+        out.push(':');
         write_json_str(&text(v.of(hb)), &mut out);
     }
-    out.extend_from_slice(b"},\"body\":");
+    out.push_str("},\"body\":");
     write_json_str(&text(body), &mut out);
-    out.push(b'}');
-    out
+    out.push('}');
+    out.into_bytes()
 }
 
 #[cfg(test)]
