@@ -1,11 +1,12 @@
-//! The HTTP/1.1 client plugins use for their own calls (an authorizer, a key set's URL): each
-//! worker keeps its own keep-alive connections per address, reuses one only when nothing has
-//! arrived on it while idle (as the upstream pools do), and bounds each exchange by one
-//! timeout. It reads with the runtime's buffers and parsers.
+//! The HTTP/1.1 client plugins use for their own calls (an authorizer, a key set's URL): to a
+//! config's upstream through the worker's upstream pools (balancing, health, pooled
+//! keep-alive connections), or to a service by address over the client's own keep-alive
+//! connections, reused only when nothing arrived on them while idle. One timeout bounds each
+//! exchange; it reads with the runtime's buffers and parsers.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use gw_plugin::{HttpClient, HttpError, HttpFuture, HttpRequest, HttpResponse};
@@ -15,6 +16,7 @@ use monoio::net::TcpStream;
 use crate::body::{BodyIn, OutFraming, read_untimed, write_untimed};
 use crate::buffers::{BufPool, RecvBuf};
 use crate::error::Side;
+use crate::worker::Worker;
 
 /// Largest response body a plugin's call reads.
 const MAX_BODY: u64 = 4 * 1024 * 1024;
@@ -30,13 +32,16 @@ pub(crate) struct WorkerHttp(Rc<Inner>);
 struct Inner {
     pool: BufPool,
     idle: RefCell<Vec<(SocketAddr, TcpStream)>>,
+    /// The worker, for calls to the config's upstreams (its pools and balancing).
+    worker: Weak<Worker>,
 }
 
 impl WorkerHttp {
-    pub(crate) fn new() -> WorkerHttp {
+    pub(crate) fn new(worker: Weak<Worker>) -> WorkerHttp {
         WorkerHttp(Rc::new(Inner {
             pool: BufPool::new(),
             idle: RefCell::new(Vec::new()),
+            worker,
         }))
     }
 }
@@ -51,6 +56,59 @@ impl HttpClient for WorkerHttp {
             }
         })
     }
+
+    fn send_upstream(
+        &self,
+        upstream: u16,
+        request: HttpRequest,
+        timeout: Duration,
+    ) -> Option<HttpFuture> {
+        let inner = self.0.clone();
+        Some(Box::pin(async move {
+            let w = inner.worker.upgrade().ok_or(HttpError::Closed)?;
+            match monoio::time::timeout(timeout, via_upstream(&w, upstream, &request)).await {
+                Ok(r) => r,
+                Err(_) => Err(HttpError::Timeout),
+            }
+        }))
+    }
+}
+
+/// One exchange with a server of upstream `up`, picked, pooled and health-tracked as a
+/// proxied request's would be.
+async fn via_upstream(w: &Worker, up: u16, req: &HttpRequest) -> Result<HttpResponse, HttpError> {
+    let cfg = w.current();
+    let up = usize::from(up);
+    let now = w.now();
+    let server = w
+        .upstreams
+        .borrow_mut()
+        .pick(up, None, None, &cfg.loaded, now)
+        .ok_or_else(|| HttpError::Io("no healthy server".into()))?;
+    let addr = w
+        .upstreams
+        .borrow()
+        .addr(up, server)
+        .ok_or_else(|| HttpError::Io("no such upstream".into()))?;
+    let pooled = w.upstreams.borrow_mut().take(up, server, now);
+    let stream = match pooled {
+        Some(s) => s,
+        None => {
+            let s = TcpStream::connect_addr(addr).await.map_err(io);
+            let failed = s.is_err();
+            w.upstreams
+                .borrow_mut()
+                .outcome(up, server, failed, w.now());
+            let s = s?;
+            let _ = s.set_nodelay(true);
+            s
+        }
+    };
+    let (resp, stream) = over(&w.pool, stream, req).await?;
+    if let Some(s) = stream {
+        w.upstreams.borrow_mut().put(up, server, s, w.now());
+    }
+    Ok(resp)
 }
 
 fn io(e: impl std::fmt::Display) -> HttpError {
@@ -76,7 +134,7 @@ async fn exchange(
         }
         found
     };
-    let mut stream = match pooled {
+    let stream = match pooled {
         Some(s) => s,
         None => {
             let s = TcpStream::connect_addr(addr).await.map_err(io)?;
@@ -84,6 +142,23 @@ async fn exchange(
             s
         }
     };
+    let (resp, stream) = over(pool, stream, req).await?;
+    if let Some(s) = stream {
+        let mut idle = inner.idle.borrow_mut();
+        if idle.len() < MAX_IDLE {
+            idle.push((addr, s));
+        }
+    }
+    Ok(resp)
+}
+
+/// Send `req` on `stream` and read the whole response; the stream comes back when it can be
+/// reused.
+async fn over(
+    pool: &BufPool,
+    mut stream: TcpStream,
+    req: &HttpRequest,
+) -> Result<(HttpResponse, Option<TcpStream>), HttpError> {
     let mut out = Vec::with_capacity(256 + req.body.len());
     out.extend_from_slice(req.method.as_bytes());
     out.push(b' ');
@@ -112,13 +187,7 @@ async fn exchange(
     let reusable = matches!(&result, Ok((_, true))) && rb.is_empty();
     rb.release(pool);
     let (resp, _) = result?;
-    if reusable {
-        let mut idle = inner.idle.borrow_mut();
-        if idle.len() < MAX_IDLE {
-            idle.push((addr, stream));
-        }
-    }
-    Ok(resp)
+    Ok((resp, reusable.then_some(stream)))
 }
 
 /// The response on `stream`: interim answers skipped, the body read whole. The flag says

@@ -78,11 +78,14 @@ async fn main(spec: WorkerSpec) {
                 false
             }
         };
-    let mut w = Worker::new(id, loaded, busy_poll, multishot);
-    w.ended = ended;
-    let client: Rc<dyn gw_plugin::HttpClient> = Rc::new(crate::http_client::WorkerHttp::new());
-    w.http = Some(client);
-    let w = Rc::new(w);
+    let w = Rc::new_cyclic(|weak| {
+        let mut w = Worker::new(id, loaded, busy_poll, multishot);
+        w.ended = ended;
+        let client: Rc<dyn gw_plugin::HttpClient> =
+            Rc::new(crate::http_client::WorkerHttp::new(weak.clone()));
+        w.http = Some(client);
+        w
+    });
     for l in listeners {
         match TcpListener::from_std(l) {
             Ok(l) => {

@@ -128,15 +128,29 @@ pub enum HttpError {
 pub type HttpFuture =
     std::pin::Pin<Box<dyn std::future::Future<Output = Result<HttpResponse, HttpError>>>>;
 
-/// The worker's HTTP client for plugins' own calls: keep-alive connections per address,
-/// reused only when quiet, one timeout for the whole exchange.
+/// The worker's HTTP client for plugins' own calls, one timeout for the whole exchange.
 pub trait HttpClient {
+    /// To a service by address: the client's own keep-alive connections, reused only when
+    /// quiet.
     fn send(
         &self,
         addr: std::net::SocketAddr,
         request: HttpRequest,
         timeout: std::time::Duration,
     ) -> HttpFuture;
+    /// To a server of the config's upstream `upstream` (its id, as the compiler numbers
+    /// upstreams), through the worker's upstream pools: its balancing, health and pooled
+    /// keep-alive connections, as a proxied request would. `None` where the host has no
+    /// upstreams.
+    fn send_upstream(
+        &self,
+        upstream: u16,
+        request: HttpRequest,
+        timeout: std::time::Duration,
+    ) -> Option<HttpFuture> {
+        let _ = (upstream, request, timeout);
+        None
+    }
 }
 
 /// What a pending operation does once it has completed: it sees the request again (to store

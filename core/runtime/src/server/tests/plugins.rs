@@ -94,6 +94,22 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
             prog(vec![call(4, 0), FORWARD], &[]),
         ),
         route(
+            "GET /fetch-up",
+            "GET",
+            lit("fetch-up"),
+            prog(
+                vec![
+                    Op::LdField {
+                        dst: 0,
+                        field: Field::RequestId,
+                    },
+                    call(6, 1),
+                    FORWARD,
+                ],
+                &[],
+            ),
+        ),
+        route(
             "GET /fetch",
             "GET",
             lit("fetch"),
@@ -163,6 +179,11 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
             {
                 let mut s = spec("test.fetch", "GET /fetch#1");
                 s.args.push(("addr".into(), Value::str(&up.to_string())));
+                s
+            },
+            {
+                let mut s = spec("test.fetch", "GET /fetch-up#1");
+                s.args.push(("via".into(), Value::str("upstream")));
                 s
             },
         ],
@@ -568,25 +589,29 @@ fn periodic_work_runs_per_worker_until_the_config_is_replaced() {
     }
 }
 
-/// A plugin calls a service of its own through the worker's HTTP client and awaits the
-/// answer as a pending operation; the connection is kept for the next call.
+/// A plugin calls a service of its own through the worker's HTTP client, by address or
+/// through an upstream's pools, and awaits the answer as a pending operation.
 #[test]
 fn a_plugin_calls_a_service_with_the_workers_http_client() {
     let echo = gw_echo::start("127.0.0.1:0".parse().unwrap()).unwrap();
     for d in DRIVERS {
         let rig = rig();
         let server = serve(load(&rig, echo), d, 1);
-        for _ in 0..3 {
-            let r = exchange(&server, b"GET /fetch HTTP/1.1\r\nHost: a\r\n\r\n");
-            assert_eq!(r.status, 200, "{d}: {r:?}");
-            let text = r.text();
-            assert!(text.contains(r#""x-fetched":"200""#), "{d}: {text}");
-            assert!(
-                !text.contains(r#""x-fetched-len":"0""#),
-                "{d}: an empty body: {text}"
-            );
+        // by address, then through upstream 0's pools
+        for path in ["/fetch", "/fetch-up"] {
+            for _ in 0..3 {
+                let req = format!("GET {path} HTTP/1.1\r\nHost: a\r\n\r\n");
+                let r = exchange(&server, req.as_bytes());
+                assert_eq!(r.status, 200, "{d} {path}: {r:?}");
+                let text = r.text();
+                assert!(text.contains(r#""x-fetched":"200""#), "{d} {path}: {text}");
+                assert!(
+                    !text.contains(r#""x-fetched-len":"0""#),
+                    "{d} {path}: an empty body: {text}"
+                );
+            }
         }
-        assert_eq!(rig.fetch.calls.load(Ordering::SeqCst), 3, "{d}");
+        assert_eq!(rig.fetch.calls.load(Ordering::SeqCst), 6, "{d}");
         server.stop();
     }
 }

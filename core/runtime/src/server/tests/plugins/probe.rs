@@ -61,6 +61,8 @@ struct TestPlugin {
 pub(super) struct TestFactory {
     mode: Mode,
     addr: Option<std::net::SocketAddr>,
+    /// Fetch through upstream 0's pools instead of `addr`.
+    via_upstream: bool,
     stats: Arc<Stats>,
     /// 1 for a fresh factory, previous + 1 when carried over.
     generation: usize,
@@ -71,6 +73,7 @@ pub(super) struct TestFactory {
 struct TestInstance {
     mode: Mode,
     addr: Option<std::net::SocketAddr>,
+    via_upstream: bool,
     stats: Arc<Stats>,
     hits: Arc<AtomicUsize>,
 }
@@ -98,6 +101,7 @@ impl Plugin for TestPlugin {
             addr: Value::find(&spec.args, "addr")
                 .and_then(Value::as_str)
                 .and_then(|a| a.parse().ok()),
+            via_upstream: Value::find(&spec.args, "via").is_some(),
             stats: self.stats.clone(),
             generation: prev.map_or(1, |p| p.generation + 1),
             hits: prev.map_or_else(Arc::default, |p| p.hits.clone()),
@@ -112,6 +116,7 @@ impl Factory for TestFactory {
         Box::new(TestInstance {
             mode: self.mode,
             addr: self.addr,
+            via_upstream: self.via_upstream,
             stats: self.stats.clone(),
             hits: self.hits.clone(),
         })
@@ -171,11 +176,12 @@ impl Instance for TestInstance {
             },
             Mode::Tick => Call::Continue,
             Mode::Fetch => {
-                let (Some(http), Some(addr)) = (host.http(), self.addr) else {
-                    return Call::Deny {
-                        status: 500,
-                        retry_after: None,
-                    };
+                let deny = Call::Deny {
+                    status: 500,
+                    retry_after: None,
+                };
+                let Some(http) = host.http() else {
+                    return deny;
                 };
                 let request = gw_plugin::HttpRequest {
                     method: "GET".into(),
@@ -184,7 +190,14 @@ impl Instance for TestInstance {
                     headers: vec![("x-asked-by".into(), arg)],
                     body: Vec::new(),
                 };
-                let call = http.send(addr, request, Duration::from_secs(5));
+                let call = match (self.via_upstream, self.addr) {
+                    (true, _) => match http.send_upstream(0, request, Duration::from_secs(5)) {
+                        Some(call) => call,
+                        None => return deny,
+                    },
+                    (false, Some(addr)) => http.send(addr, request, Duration::from_secs(5)),
+                    (false, None) => return deny,
+                };
                 host.pend(Box::pin(async move {
                     let got = call.await;
                     let done: gw_plugin::Completion =
@@ -296,6 +309,11 @@ pub(super) fn rig() -> Rig {
                     },
                     gw_plugin::ArgSpec {
                         name: "addr",
+                        ty: gw_plugin::ArgType::Str,
+                        required: false,
+                    },
+                    gw_plugin::ArgSpec {
+                        name: "via",
                         ty: gw_plugin::ArgType::Str,
                         required: false,
                     },
