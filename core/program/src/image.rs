@@ -173,7 +173,7 @@ pub struct HealthCheck {
 }
 
 /// One route: its identity, settings and phase programs.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RoutePlan {
     /// `GET /pets/{id}` (with `host` prefix when grouped), used in logs and `route.name`.
     pub name: String,

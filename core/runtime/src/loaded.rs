@@ -264,21 +264,10 @@ mod tests {
         };
         let route = RoutePlan {
             name: "GET /x".into(),
-            host: None,
             method: "GET".into(),
             pattern: "/x".into(),
-            params: vec![],
-            websocket: None,
             request: Arc::new(request),
-            response: None,
-            timeout_ms: None,
-            connect_timeout_ms: None,
-            retry: Default::default(),
-            cors: false,
-            body_limit: None,
-            buffer_body: false,
-            buffer_response: false,
-            path_allow: Default::default(),
+            ..RoutePlan::default()
         };
         let image = ConfigImage {
             routes: vec![route],

@@ -229,21 +229,13 @@ fn petstore() -> ConfigImage {
 
     let route = RoutePlan {
         name: "POST /pets".into(),
-        host: None,
         method: "POST".into(),
         pattern: "/pets".into(),
-        params: vec![],
-        websocket: None,
         request: Arc::new(req),
         response: Some(Arc::new(resp)),
-        timeout_ms: None,
-        connect_timeout_ms: None,
-        retry: Default::default(),
-        cors: false,
-        body_limit: None,
         buffer_body: true,
         buffer_response: true,
-        path_allow: Default::default(),
+        ..RoutePlan::default()
     };
     let upstream = Upstream {
         name: "pets".into(),

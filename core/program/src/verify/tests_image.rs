@@ -16,21 +16,12 @@ const FORWARD: Op = Op::Forward {
 fn route(name: &str, request: Program, response: Option<Program>) -> RoutePlan {
     RoutePlan {
         name: name.into(),
-        host: None,
         method: "GET".into(),
         pattern: "/t/{id}".into(),
         params: vec!["id".into()],
-        websocket: None,
         request: Arc::new(request),
         response: response.map(Arc::new),
-        timeout_ms: None,
-        connect_timeout_ms: None,
-        retry: Default::default(),
-        cors: false,
-        body_limit: None,
-        buffer_body: false,
-        buffer_response: false,
-        path_allow: Default::default(),
+        ..RoutePlan::default()
     }
 }
 

@@ -54,21 +54,10 @@ fn route(
 ) -> (RoutePlan, RouteKey) {
     let plan = RoutePlan {
         name: name.into(),
-        host: None,
         method: method.into(),
         pattern: name.into(),
-        params: vec![],
-        websocket: None,
         request,
-        response: None,
-        timeout_ms: None,
-        connect_timeout_ms: None,
-        retry: Default::default(),
-        cors: false,
-        body_limit: None,
-        buffer_body: false,
-        buffer_response: false,
-        path_allow: Default::default(),
+        ..RoutePlan::default()
     };
     let key = RouteKey {
         host: None,
