@@ -15,7 +15,8 @@ use monoio::net::TcpStream;
 
 use crate::body::{BodyIn, OutFraming, read_untimed, write_untimed};
 use crate::buffers::{BufPool, RecvBuf};
-use crate::error::Side;
+use crate::error::{ErrorKind, Side};
+use crate::upstream::conn::Picked;
 use crate::worker::Worker;
 
 /// Largest response body a plugin's call reads.
@@ -66,19 +67,27 @@ impl HttpClient for WorkerHttp {
         let inner = self.0.clone();
         Some(Box::pin(async move {
             let w = inner.worker.upgrade().ok_or(HttpError::Closed)?;
-            match monoio::time::timeout(timeout, via_upstream(&w, upstream, &request)).await {
-                Ok(r) => r,
-                Err(_) => Err(HttpError::Timeout),
-            }
+            via_upstream(&w, upstream, &request, timeout).await
         }))
     }
 }
 
 /// One exchange with a server of upstream `up`, picked, pooled and health-tracked as a
-/// proxied request's would be.
-async fn via_upstream(w: &Worker, up: u16, req: &HttpRequest) -> Result<HttpResponse, HttpError> {
+/// proxied request's would be; `timeout` bounds the connect and the exchange.
+async fn via_upstream(
+    w: &Worker,
+    up: u16,
+    req: &HttpRequest,
+    timeout: Duration,
+) -> Result<HttpResponse, HttpError> {
     let cfg = w.current();
     let up = usize::from(up);
+    let plan = cfg
+        .loaded
+        .image
+        .upstreams
+        .get(up)
+        .ok_or_else(|| HttpError::Io("no such upstream".into()))?;
     let now = w.now();
     let server = w
         .upstreams
@@ -90,21 +99,29 @@ async fn via_upstream(w: &Worker, up: u16, req: &HttpRequest) -> Result<HttpResp
         .borrow()
         .addr(up, server)
         .ok_or_else(|| HttpError::Io("no such upstream".into()))?;
-    let pooled = w.upstreams.borrow_mut().take(up, server, now);
-    let stream = match pooled {
-        Some(s) => s,
-        None => {
-            let s = TcpStream::connect_addr(addr).await.map_err(io);
-            let failed = s.is_err();
-            w.upstreams
-                .borrow_mut()
-                .outcome(up, server, failed, w.now());
-            let s = s?;
-            let _ = s.set_nodelay(true);
-            s
+    let picked = Picked {
+        upstreams: &w.upstreams,
+        fail_on: plan.fail_on,
+        up,
+        server,
+        addr,
+    };
+    let (stream, _) = picked
+        .open(false, timeout, w.multishot, now)
+        .await
+        .map_err(|e| match e.kind {
+            ErrorKind::ConnectTimeout => HttpError::Timeout,
+            _ => io(e),
+        })?;
+    let left = timeout.saturating_sub(w.now().saturating_duration_since(now));
+    let (resp, stream) = match monoio::time::timeout(left, over(&w.pool, stream, req)).await {
+        Ok(r) => r?,
+        Err(_) => {
+            picked.timed_out(w.now());
+            return Err(HttpError::Timeout);
         }
     };
-    let (resp, stream) = over(&w.pool, stream, req).await?;
+    picked.answered(resp.status, w.now());
     if let Some(s) = stream {
         w.upstreams.borrow_mut().put(up, server, s, w.now());
     }

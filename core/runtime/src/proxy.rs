@@ -16,7 +16,7 @@ use crate::error::{Error, ErrorKind, Side};
 use crate::head::{UpstreamHead, write_upstream_head};
 use crate::host::req_view;
 use crate::state::Conn;
-use crate::upstream::conn::{Sent, Target, Track, UpConn, connect, read_head};
+use crate::upstream::conn::{Picked, Sent, Target, Track, UpConn, read_head};
 use crate::worker::{Gen, Worker};
 
 /// Send the request upstream (a pooled quiet connection or a new one, under the route's
@@ -140,35 +140,26 @@ pub async fn send<'w>(
                 "balance",
             ));
         };
-        let pooled = if fresh_only {
-            None
-        } else {
-            w.upstreams.borrow_mut().take(up_id, server, now)
+        let picked = Picked {
+            upstreams: &w.upstreams,
+            fail_on: up.fail_on,
+            up: up_id,
+            server,
+            addr,
         };
-        let reused = pooled.is_some();
-        let stream = match pooled {
-            Some(s) => s,
-            None => match Box::pin(connect(addr, connect_timeout.min(left), w.multishot)).await {
-                Ok(s) => {
-                    if !up.fail_on.timeout && !up.fail_on.status_5xx {
-                        w.upstreams.borrow_mut().outcome(up_id, server, false, now);
-                    }
-                    s
+        let opened = picked
+            .open(fresh_only, connect_timeout.min(left), w.multishot, now)
+            .await;
+        let (stream, reused) = match opened {
+            Ok(s) => s,
+            Err(e) => {
+                if retry.on_connect_error && retries > 0 && w.now() < deadline {
+                    retries -= 1;
+                    exclude = Some(server);
+                    continue;
                 }
-                Err(e) => {
-                    if up.fail_on.connect_error {
-                        w.upstreams
-                            .borrow_mut()
-                            .outcome(up_id, server, true, Instant::now());
-                    }
-                    if retry.on_connect_error && retries > 0 && w.now() < deadline {
-                        retries -= 1;
-                        exclude = Some(server);
-                        continue;
-                    }
-                    break Err(e.at(addr));
-                }
-            },
+                break Err(e.at(addr));
+            }
         };
         let track = Track::new(&w.upstreams, &w.pool, up_id, server);
         let mut conn = UpConn {
@@ -207,16 +198,9 @@ pub async fn send<'w>(
         };
         // passive health: the answers the upstream declares as failures
         match &got {
-            Ok(_) if up.fail_on.timeout || up.fail_on.status_5xx => {
-                let failed = up.fail_on.status_5xx && head.status >= 500;
-                w.upstreams
-                    .borrow_mut()
-                    .outcome(up_id, server, failed, w.now());
-            }
-            Err(Failed::Read(e)) if up.fail_on.timeout && e.kind == ErrorKind::UpstreamTimeout => {
-                w.upstreams
-                    .borrow_mut()
-                    .outcome(up_id, server, true, w.now());
+            Ok(_) => picked.answered(head.status, w.now()),
+            Err(Failed::Read(e)) if e.kind == ErrorKind::UpstreamTimeout => {
+                picked.timed_out(w.now());
             }
             _ => {}
         }

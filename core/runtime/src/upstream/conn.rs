@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use gw_program::RoutePlan;
+use gw_program::{FailOn, RoutePlan};
 use gw_proto::{ResponseHead, Status};
 use monoio::net::TcpStream;
 
@@ -103,6 +103,71 @@ impl UpConn<'_> {
     pub fn close(self) {
         let UpConn { mut rb, track, .. } = self;
         rb.release(track.pool);
+    }
+}
+
+/// One server of an upstream, as the balancer picked it, and how its answers count for
+/// passive health (`max_fails N on ...`).
+pub struct Picked<'a> {
+    pub upstreams: &'a RefCell<Upstreams>,
+    pub fail_on: FailOn,
+    pub up: usize,
+    pub server: usize,
+    pub addr: SocketAddr,
+}
+
+impl Picked<'_> {
+    /// A quiet pooled connection (unless `fresh`), else a new one; the flag says it was pooled.
+    /// A connect counts as a success only when no later answer will count instead.
+    pub async fn open(
+        &self,
+        fresh: bool,
+        timeout: Duration,
+        multishot: bool,
+        now: Instant,
+    ) -> Result<(TcpStream, bool), Error> {
+        let pooled = if fresh {
+            None
+        } else {
+            self.upstreams.borrow_mut().take(self.up, self.server, now)
+        };
+        if let Some(s) = pooled {
+            return Ok((s, true));
+        }
+        match Box::pin(connect(self.addr, timeout, multishot)).await {
+            Ok(s) => {
+                if !self.fail_on.timeout && !self.fail_on.status_5xx {
+                    self.outcome(false, now);
+                }
+                Ok((s, false))
+            }
+            Err(e) => {
+                if self.fail_on.connect_error {
+                    self.outcome(true, Instant::now());
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// A response head arrived with `status`.
+    pub fn answered(&self, status: u16, now: Instant) {
+        if self.fail_on.timeout || self.fail_on.status_5xx {
+            self.outcome(self.fail_on.status_5xx && status >= 500, now);
+        }
+    }
+
+    /// No response head came within the attempt's timeout.
+    pub fn timed_out(&self, now: Instant) {
+        if self.fail_on.timeout {
+            self.outcome(true, now);
+        }
+    }
+
+    fn outcome(&self, failed: bool, now: Instant) {
+        self.upstreams
+            .borrow_mut()
+            .outcome(self.up, self.server, failed, now);
     }
 }
 
