@@ -24,6 +24,47 @@ pub struct Edit {
     pub value: Span,
 }
 
+/// What a plugin said about its own denial, used only if the request is denied: headers for
+/// gw's answer, the body in place of gw's default, and the reason for the log. Survives the
+/// `on error` page, which clears [`Edits`].
+#[derive(Debug, Default)]
+pub struct Denial {
+    pub headers: HeaderEdits,
+    /// Content type and body.
+    pub body: Option<(String, Vec<u8>)>,
+    pub reason: String,
+}
+
+impl Denial {
+    /// Forget everything (keeps capacity): each plugin call starts with none.
+    pub fn clear(&mut self) {
+        self.headers.clear();
+        self.body = None;
+        self.reason.clear();
+    }
+
+    /// Record a `Deny*` effect; `false` for any other effect. A header that cannot be written
+    /// is dropped (the denial stands without it).
+    pub fn apply(&mut self, effect: Effect<'_>) -> bool {
+        match effect {
+            Effect::DenyHeader(n, v) => {
+                if self.headers.set(n.as_bytes(), v.as_bytes()).is_err() {
+                    let _ = self.headers.remove(n.as_bytes());
+                }
+            }
+            Effect::DenyBody(ctype, b) => {
+                self.body = Some((ctype.to_owned(), b.as_bytes().to_vec()));
+            }
+            Effect::DenyReason(r) => {
+                self.reason.clear();
+                self.reason.push_str(r);
+            }
+            _ => return false,
+        }
+        true
+    }
+}
+
 /// The effects of one request's programs. Reused across the requests of a connection.
 #[derive(Debug, Default)]
 pub struct Edits {

@@ -111,6 +111,7 @@ pub struct ReqHost<'a> {
     pub prog: &'a Program,
     pub req: ReqView<'a>,
     pub edits: &'a mut Edits,
+    pub denial: &'a mut crate::edits::Denial,
     pub slots: &'a Slots,
     /// The operation a plugin call handed over before it answered `Pending`.
     pub pending: &'a mut Option<gw_plugin::PendingOp>,
@@ -264,11 +265,15 @@ impl Host for ReqHost<'_> {
     }
 
     fn apply(&mut self, effect: Effect<'_>) {
-        self.edits.apply(effect);
+        if !self.denial.apply(effect) {
+            self.edits.apply(effect);
+        }
     }
 
     fn call(&mut self, slot: u16, args: &[Value]) -> Call {
         let slots = self.slots;
+        // what an earlier call said about its denial does not describe this one's
+        self.denial.clear();
         match slots.get(slot as usize) {
             Some(s) => s.call(self, args),
             None => Call::Deny {
@@ -285,6 +290,10 @@ impl Host for ReqHost<'_> {
         }
         *self.pending = Some(op);
         true
+    }
+
+    fn take_pending(&mut self) -> Option<gw_plugin::PendingOp> {
+        self.pending.take()
     }
 
     fn now_ms(&self) -> i64 {

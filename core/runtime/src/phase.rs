@@ -55,6 +55,7 @@ pub async fn run_program(
                 prog,
                 req: req_view!(c, route),
                 edits: &mut c.req.edits,
+                denial: &mut c.req.denial,
                 slots: cfg.slots(),
                 pending: &mut pending,
                 resp,

@@ -54,7 +54,9 @@ pub async fn error(
 }
 
 /// A denial (`require … else`, a plugin's `Call::Deny`): gw's answer for `status` through the
-/// config's `on error` page, which sees `error.retry_after`, with `Retry-After` when set.
+/// config's `on error` page, which sees `error.retry_after`, with `Retry-After` when set. A
+/// plugin's account of its denial (`Effect::Deny*`) adds its headers, replaces gw's default
+/// body, and puts its reason in the log.
 pub async fn deny(
     w: &Rc<Worker>,
     cfg: &Rc<Gen>,
@@ -63,16 +65,52 @@ pub async fn deny(
     message: &str,
     retry_after: Option<u64>,
 ) -> Next {
+    let denial = std::mem::take(&mut c.req.denial);
+    if !denial.reason.is_empty() {
+        let method = String::from_utf8_lossy(c.req.head.method.of(&c.req.hb));
+        crate::log::log!(
+            "{} {method} {}: {status} {}",
+            c.req.request_id,
+            c.req.path,
+            denial.reason
+        );
+    }
     let value = retry_after.map(|s| s.to_string());
-    let extra: Vec<(&str, &str)> = value
+    let mut extra: Vec<(&str, &str)> = value
         .as_deref()
         .map(|v| ("retry-after", v))
         .into_iter()
         .collect();
-    send(w, cfg, c, (status, retry_after), message, &extra, true).await
+    extra.extend(
+        denial.headers.added().filter_map(|(n, v)| {
+            Some((std::str::from_utf8(n).ok()?, std::str::from_utf8(v).ok()?))
+        }),
+    );
+    let own = denial
+        .body
+        .as_ref()
+        .map(|(ctype, body)| (ctype.as_str(), body.as_slice()));
+    let next = send_with(w, cfg, c, (status, retry_after), message, &extra, true, own).await;
+    c.req.denial = denial;
+    c.req.denial.clear();
+    next
 }
 
 async fn send(
+    w: &Rc<Worker>,
+    cfg: &Rc<Gen>,
+    c: &mut Conn,
+    status: (u16, Option<u64>),
+    message: &str,
+    extra: &[(&str, &str)],
+    keep: bool,
+) -> Next {
+    send_with(w, cfg, c, status, message, extra, keep, None).await
+}
+
+/// `own`: the content type and body in place of gw's default body.
+#[allow(clippy::too_many_arguments)]
+async fn send_with(
     w: &Rc<Worker>,
     cfg: &Rc<Gen>,
     c: &mut Conn,
@@ -80,6 +118,7 @@ async fn send(
     message: &str,
     extra: &[(&str, &str)],
     keep: bool,
+    own: Option<(&str, &[u8])>,
 ) -> Next {
     if c.req.request_id.is_empty() {
         w.request_id(&mut c.req.request_id);
@@ -140,6 +179,7 @@ async fn send(
                 c.req.frame.body(range).as_bytes(),
             ),
             Some((s, None, _)) => (s, None, &[]),
+            None if let Some((ctype, body)) = own => (status, Some(ctype), body),
             None => {
                 write_error_body(message, &c.req.request_id, &mut default_body);
                 (status, Some("application/json"), &default_body)

@@ -49,6 +49,8 @@ pub struct Request {
     pub request_id: String,
     pub frame: Frame,
     pub edits: Edits,
+    /// A plugin's account of its denial (`Effect::Deny*`).
+    pub denial: crate::edits::Denial,
     /// Buffered body (`buffer_body` routes).
     pub body: Vec<u8>,
     /// The body has been consumed (read, streamed or discarded).
@@ -67,6 +69,7 @@ impl Request {
     /// on the connection left (its edits, parameters, route, locals, body state).
     pub fn begin(&mut self) {
         self.edits.clear();
+        self.denial.clear();
         self.params.clear();
         self.route = None;
         self.body_read = false;

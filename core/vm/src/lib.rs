@@ -58,6 +58,14 @@ pub enum Effect<'a> {
     RespAppendHeader(&'a str, &'a str),
     RespRemoveHeader(&'a str),
     RespSetBody(&'a str),
+    /// If this call denies: a header for gw's answer (`WWW-Authenticate`), kept when an
+    /// `on error` page reshapes the body.
+    DenyHeader(&'a str, &'a str),
+    /// If this call denies: gw's body for it (content type, body) in place of its default
+    /// `{"message", "requestId"}`; an `on error` page for the status replaces it.
+    DenyBody(&'a str, &'a str),
+    /// If this call denies: why, for gw's log (never sent to the client).
+    DenyReason(&'a str),
 }
 
 /// A plugin's answer to a `call`.
@@ -222,6 +230,11 @@ pub trait Host {
     fn pend(&mut self, op: PendingOp) -> bool {
         drop(op);
         false
+    }
+    /// Take back the operation a call just handed over with [`Host::pend`], so a plugin that
+    /// calls others (`auth any`) can await it in its own operation.
+    fn take_pending(&mut self) -> Option<PendingOp> {
+        None
     }
 }
 
