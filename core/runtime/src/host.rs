@@ -133,6 +133,17 @@ pub struct ReqHost<'a> {
 }
 
 impl ReqHost<'_> {
+    /// The value of cookie `name` among the request's Cookie fields.
+    fn cookie(&self, name: &[u8]) -> Value {
+        let r = &self.req;
+        r.head
+            .headers
+            .iter()
+            .filter(|(n, _)| n.of(r.hb).eq_ignore_ascii_case(b"cookie"))
+            .find_map(|(_, v)| cookie_value(v.of(r.hb), name))
+            .unwrap_or(Value::Absent)
+    }
+
     fn const_name(&self, k: u16) -> &[u8] {
         self.prog
             .consts
@@ -220,13 +231,7 @@ impl Host for ReqHost<'_> {
                 query_value(r.head.query.of(r.hb), self.const_name(k)).unwrap_or(Value::Absent)
             }
             Field::Header(k) => r.header(self.const_name(k)).map_or(Value::Absent, text),
-            Field::Cookie(k) => r
-                .head
-                .headers
-                .iter()
-                .filter(|(n, _)| n.of(r.hb).eq_ignore_ascii_case(b"cookie"))
-                .find_map(|(_, v)| cookie_value(v.of(r.hb), self.const_name(k)))
-                .unwrap_or(Value::Absent),
+            Field::Cookie(k) => self.cookie(self.const_name(k)),
             Field::ClientIp => Value::Ip(r.client),
             Field::Local(k) => self
                 .locals
@@ -290,6 +295,14 @@ impl Host for ReqHost<'_> {
         }
         *self.pending = Some(op);
         true
+    }
+
+    fn request_query(&self, name: &str) -> Value {
+        query_value(self.req.head.query.of(self.req.hb), name.as_bytes()).unwrap_or(Value::Absent)
+    }
+
+    fn request_cookie(&self, name: &str) -> Value {
+        self.cookie(name.as_bytes())
     }
 
     fn take_pending(&mut self) -> Option<gw_plugin::PendingOp> {
