@@ -112,6 +112,8 @@ pub struct ReqHost<'a> {
     pub req: ReqView<'a>,
     pub edits: &'a mut Edits,
     pub denial: &'a mut crate::edits::Denial,
+    /// The slot of the last plugin call that denied or waited, for the metrics.
+    pub policy: &'a mut Option<u16>,
     pub slots: &'a Slots,
     /// The operation a plugin call handed over before it answered `Pending`.
     pub pending: &'a mut Option<gw_plugin::PendingOp>,
@@ -279,13 +281,17 @@ impl Host for ReqHost<'_> {
         let slots = self.slots;
         // what an earlier call said about its denial does not describe this one's
         self.denial.clear();
-        match slots.get(slot as usize) {
+        let answer = match slots.get(slot as usize) {
             Some(s) => s.call(self, args),
             None => Call::Deny {
                 status: 500,
                 retry_after: None,
             },
+        };
+        if matches!(answer, Call::Deny { .. } | Call::Pending) {
+            *self.policy = Some(slot);
         }
+        answer
     }
 
     fn pend(&mut self, op: gw_plugin::PendingOp) -> bool {

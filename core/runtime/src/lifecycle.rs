@@ -28,6 +28,8 @@ pub struct WorkerSpec {
     pub multishot: bool,
     /// Where this worker counts the requests that passed its log phase.
     pub ended: Arc<Ended>,
+    /// The admin endpoint, served by the worker that gets it (worker 0).
+    pub admin: Option<crate::admin::Admin>,
 }
 
 /// The provided-buffer ring of a worker's multishot receives: buffers, bytes per buffer, and
@@ -64,6 +66,7 @@ async fn main(spec: WorkerSpec) {
         busy_poll,
         multishot,
         ended,
+        admin,
         ..
     } = spec;
     let drain = Duration::from_millis(loaded.image.timeouts.drain);
@@ -104,6 +107,9 @@ async fn main(spec: WorkerSpec) {
     crate::spin::spawn(&w, |w: &Worker| &w.spin, w.id);
     if id == 0 {
         crate::checks::spawn_checks(&w);
+    }
+    if let Some(admin) = admin {
+        monoio::spawn(crate::admin::serve(w.clone(), admin));
     }
     let _ = ready.send(Ok(()));
     w.stop.wait().await;
@@ -175,6 +181,7 @@ async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
                     continue;
                 }
                 w.conns.set(w.conns.get() + 1);
+                w.metrics.borrow_mut().accepted += 1;
                 monoio::spawn(crate::conn::serve(w.clone(), stream, peer, local));
             }
             Err(e) => {
@@ -198,6 +205,9 @@ async fn control_loop(w: Rc<Worker>, rx: flume::Receiver<Control>) {
                 }
             }
             Control::Shutdown => break,
+            Control::Snapshot(reply) => {
+                let _ = reply.send(w.snapshot());
+            }
         }
     }
     // a closed channel means the server handle is gone: stop as well

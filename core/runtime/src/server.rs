@@ -42,6 +42,7 @@ pub struct Server {
 #[derive(Debug, Clone)]
 pub struct Handle {
     workers: Vec<flume::Sender<Control>>,
+    admin: Arc<crate::admin::AdminState>,
 }
 
 impl Handle {
@@ -54,10 +55,29 @@ impl Handle {
 
     /// Serve `loaded` from each connection's next request on.
     pub fn reload(&self, loaded: Arc<Loaded>) {
+        self.admin
+            .reloads_ok
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for w in &self.workers {
             let _ = w.send(Control::Reload(loaded.clone()));
         }
     }
+
+    /// Count a reload that was refused (the metrics' `gw_reloads_total{result="failed"}`).
+    pub fn reload_failed(&self) {
+        self.admin
+            .reloads_failed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The admin endpoint's socket: a plain one (no SO_REUSEPORT), so a second gw on the same
+/// address fails to start rather than share it.
+fn bind_admin(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)
+        .map_err(|e| io::Error::new(e.kind(), format!("admin {addr}: {e}")))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
 }
 
 impl Server {
@@ -81,15 +101,27 @@ impl Server {
         let busy_poll = opts.busy_poll.unwrap_or(std::time::Duration::ZERO);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(count);
-        let mut senders = Vec::with_capacity(count);
+        let (senders, mut receivers): (Vec<_>, Vec<_>) =
+            (0..count).map(|_| flume::unbounded()).unzip();
+        receivers.reverse();
+        let admin_state = Arc::new(crate::admin::AdminState::default());
+        let mut admin = match loaded.image.admin {
+            Some(addr) => Some(crate::admin::Admin {
+                listener: bind_admin(addr)?,
+                workers: senders.clone(),
+                state: admin_state.clone(),
+            }),
+            None => None,
+        };
         let mut ended: Vec<Arc<worker::Ended>> = Vec::with_capacity(count);
         for id in 0..count {
             let listeners: Vec<std::net::TcpListener> = sockets
                 .iter_mut()
                 .filter_map(|per_addr| per_addr.pop())
                 .collect();
-            let (tx, rx) = flume::unbounded();
-            senders.push(tx);
+            let Some(rx) = receivers.pop() else {
+                break;
+            };
             ended.push(Arc::new(worker::Ended::default()));
             let spec = WorkerSpec {
                 id,
@@ -101,6 +133,7 @@ impl Server {
                 busy_poll,
                 multishot: opts.multishot.unwrap_or(true),
                 ended: ended.last().cloned().unwrap_or_default(),
+                admin: admin.take(),
             };
             let t = std::thread::Builder::new()
                 .name(format!("gw-worker-{id}"))
@@ -108,7 +141,10 @@ impl Server {
             threads.push(t);
         }
         drop(ready_tx);
-        let handle = Handle { workers: senders };
+        let handle = Handle {
+            workers: senders,
+            admin: admin_state,
+        };
         for _ in 0..count {
             let failed = match ready_rx.recv() {
                 Ok(Ok(())) => None,

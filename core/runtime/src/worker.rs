@@ -25,6 +25,8 @@ pub enum Control {
     Reload(Arc<Loaded>),
     /// Stop accepting, finish in-flight requests, exit.
     Shutdown,
+    /// Send a copy of this worker's metrics (the admin endpoint's scrape).
+    Snapshot(flume::Sender<crate::metrics::Snapshot>),
 }
 
 /// Unsticky canary counters per worker (by canary id modulo this).
@@ -40,10 +42,20 @@ pub struct Gen {
     /// Path characters some route allows: the listener check before routing lets these
     /// through, and the route's own check decides.
     pub path_allow_any: gw_proto::PathChars,
+    /// Each route's index in the worker's metrics, and that of requests without a route.
+    pub metric_ids: Vec<usize>,
+    pub metric_none: usize,
 }
 
 impl Gen {
-    fn new(loaded: Arc<Loaded>, worker: usize) -> Gen {
+    fn new(loaded: Arc<Loaded>, worker: usize, metrics: &mut crate::metrics::Metrics) -> Gen {
+        let metric_ids = loaded
+            .image
+            .routes
+            .iter()
+            .map(|r| metrics.route(&r.name))
+            .collect();
+        let metric_none = metrics.route(crate::metrics::NO_ROUTE);
         let slots = loaded
             .factories
             .iter()
@@ -61,6 +73,8 @@ impl Gen {
             .iter()
             .fold(gw_proto::PathChars::NONE, |acc, r| acc.union(r.path_allow));
         Gen {
+            metric_ids,
+            metric_none,
             path_allow_any,
             slots,
             split: (0..SPLIT_COUNTERS).map(|_| Cell::new(0)).collect(),
@@ -105,6 +119,8 @@ pub struct Worker {
     pub ended: Arc<Ended>,
     /// The HTTP client plugins' own calls use (`Host::http`).
     pub http: Option<Rc<dyn gw_plugin::HttpClient>>,
+    /// This worker's request metrics (metrics.rs), read only through `Control::Snapshot`.
+    pub metrics: RefCell<crate::metrics::Metrics>,
     /// The Date field as of the last watchdog tick, and the second it shows.
     date: Cell<(i64, [u8; 29])>,
     seq: Cell<u64>,
@@ -123,10 +139,13 @@ impl Worker {
     pub fn new(id: usize, loaded: Arc<Loaded>, busy_poll: Duration, multishot: bool) -> Worker {
         let seed = (random_u64(), random_u64());
         let upstreams = Upstreams::new(&loaded, seed.0 ^ id as u64, None);
+        let mut metrics = crate::metrics::Metrics::default();
+        let cfg = Gen::new(loaded, id, &mut metrics);
         Worker {
             id,
             pool: BufPool::new(),
-            cfg: RefCell::new(Rc::new(Gen::new(loaded, id))),
+            cfg: RefCell::new(Rc::new(cfg)),
+            metrics: RefCell::new(metrics),
             upstreams: RefCell::new(upstreams),
             stop: Stop::new(),
             watchdog: Watchdog::default(),
@@ -172,7 +191,20 @@ impl Worker {
         );
         let ups = Upstreams::new(&loaded, self.seed.0 ^ self.seq.get(), Some(old));
         *self.upstreams.borrow_mut() = ups;
-        *self.cfg.borrow_mut() = Rc::new(Gen::new(loaded, self.id));
+        let cfg = Gen::new(loaded, self.id, &mut self.metrics.borrow_mut());
+        *self.cfg.borrow_mut() = Rc::new(cfg);
+    }
+
+    /// A copy of this worker's metrics, with its gauges as of now.
+    pub fn snapshot(&self) -> crate::metrics::Snapshot {
+        crate::metrics::Snapshot {
+            metrics: self.metrics.borrow().clone(),
+            gauges: crate::metrics::WorkerGauges {
+                connections: u64::from(self.conns.get()),
+                inflight: u64::from(self.inflight.get()),
+                ejections: self.upstreams.borrow().ejections,
+            },
+        }
     }
 
     /// Write a fresh request id (UUID-shaped, 128 random-looking bits) into `out`.
