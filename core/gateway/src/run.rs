@@ -316,6 +316,7 @@ pub(crate) fn serve(
     loop {
         match signals.wait() {
             Ok(Signal::Terminate) => break,
+            Ok(Signal::Reopen) => handle.reopen_logs(),
             Ok(Signal::Reload) => {
                 let Some(path) = file else { continue };
                 gw_runtime::log::line(format_args!("reloading {}", path.display()));

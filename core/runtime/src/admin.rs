@@ -28,6 +28,8 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 pub struct AdminState {
     pub reloads_ok: AtomicU64,
     pub reloads_failed: AtomicU64,
+    /// The access log writer's counts.
+    pub access: Arc<crate::access_log::Counts>,
 }
 
 /// What worker 0 needs to serve the admin endpoint.
@@ -168,6 +170,10 @@ async fn metrics(w: &Worker, workers: &[flume::Sender<Control>], state: &AdminSt
         reloads_failed: state.reloads_failed.load(Ordering::Relaxed),
         generation: cfg.loaded.meta.generation,
         workers: workers.len(),
+        log_lines: state.access.written.load(Ordering::Relaxed),
+        log_dropped: state.access.dropped.load(Ordering::Relaxed),
+        spans_exported: crate::trace::COUNTS.exported.load(Ordering::Relaxed),
+        spans_dropped: crate::trace::COUNTS.dropped.load(Ordering::Relaxed),
     };
     let mut text = crate::metrics::render(&snaps, &process);
     text.push_str(

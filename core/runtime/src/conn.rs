@@ -124,16 +124,101 @@ fn log_phase(w: &Worker, cfg: &Gen, c: &Conn) {
             .saturating_sub(c.started.1 + c.rb.len() as u64),
         bytes_out: log.bytes_out,
     };
-    let mut m = w.metrics.borrow_mut();
-    if log.status != 0 {
-        m.record(&sample);
+    {
+        let mut m = w.metrics.borrow_mut();
+        if log.status != 0 {
+            m.record(&sample);
+        }
+        if log.denied {
+            let policy = log
+                .policy
+                .and_then(|s| cfg.image().plugins.get(usize::from(s)))
+                .map_or("require", |p| p.plugin.as_str());
+            m.denied(route, policy, log.status);
+        }
     }
-    if log.denied {
-        let policy = log
-            .policy
-            .and_then(|s| cfg.image().plugins.get(usize::from(s)))
-            .map_or("require", |p| p.plugin.as_str());
-        m.denied(route, policy, log.status);
+    if let Some(al) = &cfg.image().access_log {
+        access_line(w, cfg, c, al, &sample);
+    }
+    if c.req.trace.sampled && cfg.loaded.exporter.is_some() {
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let total_ns = sample.latency_us * 1000;
+        let route = c
+            .req
+            .route
+            .and_then(|r| cfg.image().routes.get(r as usize))
+            .map_or(crate::metrics::NO_ROUTE, |r| r.name.as_str());
+        let upstream = log
+            .upstream
+            .zip(log.upstream_us)
+            .map(|(a, us)| (log.upstream_start_us * 1000, us * 1000, a));
+        let mut spans = w.spans.borrow_mut();
+        c.req.trace.spans(
+            route,
+            &String::from_utf8_lossy(c.req.head.method.of(&c.req.hb)),
+            log.status,
+            now_ns.saturating_sub(total_ns),
+            total_ns,
+            upstream,
+            &mut spans,
+        );
+        let full = spans.len() >= 256;
+        drop(spans);
+        if full {
+            w.flush_spans();
+        }
+    }
+}
+
+/// Append the request's access log line to the worker's buffer (sampling as configured).
+fn access_line(
+    w: &Worker,
+    cfg: &Gen,
+    c: &Conn,
+    al: &gw_program::AccessLog,
+    s: &crate::metrics::Sample,
+) {
+    let full = {
+        let mut a = w.access.borrow_mut();
+        if al.sample.is_some_and(|(_, below)| s.status < below) {
+            a.2 += 1;
+            if !crate::access_log::keep(al, s.status, a.2) {
+                return;
+            }
+        }
+        let route = c
+            .req
+            .route
+            .and_then(|r| cfg.image().routes.get(r as usize))
+            .map(|r| r.name.as_str());
+        let caller = cfg
+            .caller_locals
+            .iter()
+            .find_map(|i| c.req.locals.get(*i).and_then(gw_program::Value::as_text));
+        let line = crate::access_log::Line {
+            request_id: &c.req.request_id,
+            client: c.peer.ip(),
+            caller,
+            method: c.req.head.method.of(&c.req.hb),
+            path: &c.req.path,
+            route,
+            status: s.status,
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            latency_us: s.latency_us,
+            upstream_us: s.upstream_us,
+            upstream: c.req.log.upstream,
+            user_agent: crate::host::header_in(&c.req.hb, &c.req.head.headers, b"user-agent"),
+            trace_id: c.req.trace.trace_id(),
+        };
+        crate::access_log::format(al, &line, &mut a.0);
+        a.1 += 1;
+        a.0.len() >= crate::access_log::BATCH
+    };
+    if full {
+        w.flush_access_log();
     }
 }
 

@@ -10,6 +10,7 @@
 //! request program (gw-vm, plugins via `Host::call`) -> upstream (balanced, pooled) or a
 //! mock / error response -> response program -> client.
 
+pub(crate) mod access_log;
 pub(crate) mod admin;
 pub(crate) mod admit;
 pub(crate) mod body;
@@ -40,6 +41,7 @@ pub(crate) mod slot;
 pub(crate) mod spin;
 pub(crate) mod state;
 pub(crate) mod stop;
+pub(crate) mod trace;
 pub(crate) mod tunnel;
 pub(crate) mod upstream;
 pub(crate) mod worker;

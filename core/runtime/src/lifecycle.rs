@@ -30,6 +30,7 @@ pub struct WorkerSpec {
     pub ended: Arc<Ended>,
     /// The admin endpoint, served by the worker that gets it (worker 0).
     pub admin: Option<crate::admin::Admin>,
+    pub access_writer: crate::access_log::Writer,
 }
 
 /// The provided-buffer ring of a worker's multishot receives: buffers, bytes per buffer, and
@@ -67,6 +68,7 @@ async fn main(spec: WorkerSpec) {
         multishot,
         ended,
         admin,
+        access_writer,
         ..
     } = spec;
     let drain = Duration::from_millis(loaded.image.timeouts.drain);
@@ -84,6 +86,7 @@ async fn main(spec: WorkerSpec) {
     let w = Rc::new_cyclic(|weak| {
         let mut w = Worker::new(id, loaded, busy_poll, multishot);
         w.ended = ended;
+        w.access_writer = Some(access_writer);
         let client: Rc<dyn gw_plugin::HttpClient> =
             Rc::new(crate::http_client::WorkerHttp::new(weak.clone()));
         w.http = Some(client);
@@ -103,6 +106,7 @@ async fn main(spec: WorkerSpec) {
     monoio::spawn(control_loop(w.clone(), control));
     spawn_ticks(&w);
     monoio::spawn(sweep_loop(w.clone()));
+    monoio::spawn(access_log_loop(w.clone()));
     monoio::spawn(watchdog_loop(w.clone()));
     crate::spin::spawn(&w, |w: &Worker| &w.spin, w.id);
     if id == 0 {
@@ -134,6 +138,20 @@ async fn main(spec: WorkerSpec) {
     }
     // let the accept loops end and their sockets' close ops reach the ring
     monoio::time::sleep(Duration::from_millis(10)).await;
+    w.flush_access_log();
+    w.flush_spans();
+}
+
+/// Hands the worker's access log lines to the writer at least every 100 ms.
+async fn access_log_loop(w: Rc<Worker>) {
+    loop {
+        monoio::select! {
+            _ = monoio::time::sleep(Duration::from_millis(100)) => {},
+            _ = w.stop.wait() => return,
+        }
+        w.flush_access_log();
+        w.flush_spans();
+    }
 }
 
 /// Tick slot `i` of `cfg` every `every` while `cfg` is the worker's config.

@@ -21,6 +21,8 @@ pub struct Loaded {
     pub health: Arc<HealthBoard>,
     /// Where the config came from, for the admin endpoint (set by whoever loads it).
     pub meta: ConfigMeta,
+    /// The span exporter of `tracing { otlp … }`; its thread ends with this config.
+    pub exporter: Option<crate::trace::Exporter>,
 }
 
 /// Where a config came from and when it was loaded.
@@ -183,7 +185,24 @@ impl Loaded {
             return Err(LoadError { messages, machine });
         }
         let health = Arc::new(HealthBoard::new(&addrs));
+        let exporter = match image
+            .tracing
+            .as_ref()
+            .and_then(|t| Some((t.otlp.as_ref()?, &t.service)))
+        {
+            Some((url, service)) => match crate::trace::Exporter::start(url, service) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    return Err(LoadError {
+                        messages: vec![format!("tracing: cannot start the span exporter: {e}")],
+                        machine: Vec::new(),
+                    });
+                }
+            },
+            None => None,
+        };
         Ok(Loaded {
+            exporter,
             image: Arc::new(image),
             factories,
             addrs,

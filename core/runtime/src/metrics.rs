@@ -180,6 +180,10 @@ pub struct Process {
     pub reloads_failed: u64,
     pub generation: u64,
     pub workers: usize,
+    pub log_lines: u64,
+    pub log_dropped: u64,
+    pub spans_exported: u64,
+    pub spans_dropped: u64,
 }
 
 /// Merge every worker's snapshot and write them in the Prometheus text format 0.0.4.
@@ -382,6 +386,30 @@ pub fn render(snaps: &[Snapshot], p: &Process) -> String {
             p.generation,
         ),
         ("gw_workers", "gauge", "Worker threads.", p.workers as u64),
+        (
+            "gw_access_log_lines_total",
+            "counter",
+            "Access log lines written.",
+            p.log_lines,
+        ),
+        (
+            "gw_access_log_dropped_lines_total",
+            "counter",
+            "Access log lines dropped: the writer was behind or the write failed.",
+            p.log_dropped,
+        ),
+        (
+            "gw_spans_exported_total",
+            "counter",
+            "Spans the collector accepted.",
+            p.spans_exported,
+        ),
+        (
+            "gw_spans_dropped_total",
+            "counter",
+            "Spans dropped: the exporter was behind or the collector failed.",
+            p.spans_dropped,
+        ),
     ] {
         if !kind.is_empty() {
             header(

@@ -33,6 +33,7 @@ pub async fn relay(
         addr,
     } = sent;
     c.req.log.upstream_us = Some(started.elapsed().as_micros() as u64);
+    c.req.log.upstream_start_us = started.saturating_duration_since(c.started.0).as_micros() as u64;
     c.req.log.upstream = Some(addr);
     let next = relay_head(w, cfg, c, t, conn, &head, started).await;
     c.up.resp_head = head;

@@ -43,6 +43,7 @@ pub struct Server {
 pub struct Handle {
     workers: Vec<flume::Sender<Control>>,
     admin: Arc<crate::admin::AdminState>,
+    access: crate::access_log::Writer,
 }
 
 impl Handle {
@@ -61,6 +62,11 @@ impl Handle {
         for w in &self.workers {
             let _ = w.send(Control::Reload(loaded.clone()));
         }
+    }
+
+    /// Reopen the access log file (SIGUSR1, after logrotate moved it).
+    pub fn reopen_logs(&self) {
+        self.access.reopen();
     }
 
     /// Count a reload that was refused (the metrics' `gw_reloads_total{result="failed"}`).
@@ -104,7 +110,13 @@ impl Server {
         let (senders, mut receivers): (Vec<_>, Vec<_>) =
             (0..count).map(|_| flume::unbounded()).unzip();
         receivers.reverse();
-        let admin_state = Arc::new(crate::admin::AdminState::default());
+        let (access, access_thread) = crate::access_log::Writer::start()?;
+        // the writer ends once every sender is gone; the last lines are synced in `wait`
+        drop(access_thread);
+        let admin_state = Arc::new(crate::admin::AdminState {
+            access: access.counts.clone(),
+            ..crate::admin::AdminState::default()
+        });
         let mut admin = match loaded.image.admin {
             Some(addr) => Some(crate::admin::Admin {
                 listener: bind_admin(addr)?,
@@ -134,6 +146,7 @@ impl Server {
                 multishot: opts.multishot.unwrap_or(true),
                 ended: ended.last().cloned().unwrap_or_default(),
                 admin: admin.take(),
+                access_writer: access.clone(),
             };
             let t = std::thread::Builder::new()
                 .name(format!("gw-worker-{id}"))
@@ -144,6 +157,7 @@ impl Server {
         let handle = Handle {
             workers: senders,
             admin: admin_state,
+            access,
         };
         for _ in 0..count {
             let failed = match ready_rx.recv() {
@@ -200,11 +214,13 @@ impl Server {
         self.handle.clone()
     }
 
-    /// Block until every worker has exited (after [`Handle::shutdown`]).
+    /// Block until every worker has exited (after [`Handle::shutdown`]) and the access log
+    /// lines they handed over are written.
     pub fn wait(self) {
         for t in self.threads {
             let _ = t.join();
         }
+        self.handle.access.sync(std::time::Duration::from_secs(5));
     }
 
     /// Shut down and wait.

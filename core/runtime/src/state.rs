@@ -44,6 +44,8 @@ pub struct ReqLog {
     pub status: u16,
     /// From the request sent upstream to its response head, µs.
     pub upstream_us: Option<u64>,
+    /// When the request went upstream, µs after its first byte arrived.
+    pub upstream_start_us: u64,
     /// The server that answered.
     pub upstream: Option<SocketAddr>,
     /// Bytes written to the client.
@@ -82,6 +84,8 @@ pub struct Request {
     /// response.
     pub must_close: bool,
     pub log: ReqLog,
+    /// Its W3C trace context (`tracing { }`).
+    pub trace: crate::trace::TraceCtx,
 }
 
 impl Request {
@@ -91,6 +95,7 @@ impl Request {
         self.edits.clear();
         self.denial.clear();
         self.log = ReqLog::default();
+        self.trace = crate::trace::TraceCtx::default();
         self.params.clear();
         self.route = None;
         self.body_read = false;

@@ -105,6 +105,7 @@ mod listen;
 mod lits;
 mod lower;
 mod needs;
+mod observe;
 mod ops;
 mod order;
 mod policy;
