@@ -374,7 +374,7 @@ mod tests {
         let mut n = 0u64;
         let mut rnd = || {
             n += 1;
-            n * 0x9E37_79B9_7F4A_7C15
+            n.wrapping_mul(0x9E37_79B9_7F4A_7C15)
         };
         let t = TraceCtx::begin(
             Some(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
