@@ -264,10 +264,12 @@ pub(crate) enum Parsed {
 }
 
 /// Every command, in the order `gw help` lists them.
-const COMMANDS: [&Command; 5] = [
+const COMMANDS: [&Command; 7] = [
     &crate::run::COMMAND,
+    &crate::ops::RELOAD,
     &crate::demo::COMMAND,
     &crate::tools::CHECK,
+    &crate::ops::DIFF,
     &crate::tools::FMT,
     &crate::tools::DISASM,
 ];

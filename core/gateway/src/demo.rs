@@ -107,7 +107,7 @@ fn main(args: Args) -> i32 {
         "  curl -i -X POST -H 'content-type: application/json' -d '{{\"a\":1}}' {base}/api/items"
     );
     println!("Ctrl-C stops.");
-    crate::run::serve(server, &signals, loaded, None);
+    crate::run::serve(server, &signals, loaded, None, None);
     0
 }
 

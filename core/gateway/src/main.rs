@@ -2,6 +2,7 @@
 
 mod cli;
 mod demo;
+mod ops;
 mod run;
 mod tools;
 

@@ -31,6 +31,9 @@ use crate::cli::{Args, Command, Opt};
 pub(crate) struct RunArgs {
     pub file: PathBuf,
     pub opts: Options,
+    /// `--pid-file`: where the pid goes, and beside it (`FILE.reload`) each reload's outcome
+    /// for `gw reload`.
+    pub pid_file: Option<PathBuf>,
 }
 
 /// `gw run`'s options, as README.md documents them.
@@ -63,6 +66,11 @@ pub(crate) const COMMAND: Command = Command {
         )
         .env("GW_MULTISHOT")
         .default("on"),
+        Opt::value(
+            "pid-file",
+            "FILE",
+            "write the pid here, and each reload's outcome to FILE.reload (`gw reload` reads both)",
+        ),
     ],
     main,
 };
@@ -164,6 +172,7 @@ pub(crate) fn parse_args(args: &Args, env: RunEnv) -> Result<RunArgs, String> {
     Ok(RunArgs {
         file: PathBuf::from(file),
         opts,
+        pid_file: args.value("pid-file").map(PathBuf::from),
     })
 }
 
@@ -240,6 +249,13 @@ pub(crate) fn prepare(image: ConfigImage, on_machine: OnMachine) -> Prepared {
         eprintln!("error: the config has no `listen`");
         return Prepared::Refused;
     }
+    if let Prepared::Ready(l) = &prepared
+        && l.image.routes.is_empty()
+    {
+        eprintln!(
+            "warning: the config has no route: every request is a 404, and a reload to it is refused"
+        );
+    }
     if on_machine == OnMachine::Warn {
         for addr in listeners {
             if let Err(e) = probe_listen(addr) {
@@ -276,8 +292,10 @@ fn describe(path: &Path, meta: gw_runtime::ConfigMeta) -> gw_runtime::ConfigMeta
     }
 }
 
-/// Start the workers and print the listen lines.
+/// Start the workers and print what serves: the listen lines, then the admin endpoint, the
+/// routes and upstreams, and where the access log and spans go.
 pub(crate) fn start(loaded: Arc<Loaded>, opts: &Options) -> Option<Server> {
+    let image = loaded.image.clone();
     let server = match Server::start(loaded, opts) {
         Ok(s) => s,
         Err(e) => {
@@ -301,50 +319,103 @@ pub(crate) fn start(loaded: Arc<Loaded>, opts: &Options) -> Option<Server> {
             server.driver()
         );
     }
+    if let Some(a) = image.admin {
+        let _ = writeln!(
+            out,
+            "gw: admin on http://{a} (/metrics /healthz /ready /config /upstreams)"
+        );
+    }
+    let names = |v: Vec<&str>| {
+        let shown: Vec<&str> = v.iter().take(8).copied().collect();
+        let more = v.len().saturating_sub(shown.len());
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    let _ = writeln!(
+        out,
+        "gw: {} route{}: {}",
+        image.routes.len(),
+        if image.routes.len() == 1 { "" } else { "s" },
+        names(image.routes.iter().map(|r| r.name.as_str()).collect())
+    );
+    if !image.upstreams.is_empty() {
+        let _ = writeln!(
+            out,
+            "gw: {} upstream{}: {}",
+            image.upstreams.len(),
+            if image.upstreams.len() == 1 { "" } else { "s" },
+            names(image.upstreams.iter().map(|u| u.name.as_str()).collect())
+        );
+    }
+    if let Some(l) = &image.access_log {
+        let to = match &l.to {
+            gw_program::LogTarget::Stdout => "stdout".to_owned(),
+            gw_program::LogTarget::File(p) => p.display().to_string(),
+        };
+        let _ = writeln!(out, "gw: access log to {to} (SIGUSR1 reopens it)");
+    }
+    if let Some(t) = &image.tracing {
+        let _ = writeln!(
+            out,
+            "gw: tracing: W3C traceparent, {}.{:02}% of new traces sampled{}",
+            t.sample / 100,
+            t.sample % 100,
+            t.otlp
+                .as_ref()
+                .map(|u| format!(", spans to {u}"))
+                .unwrap_or_default()
+        );
+    }
     let _ = out.flush();
     Some(server)
 }
 
-/// Serve until SIGTERM / SIGINT; SIGHUP recompiles `file` (when given).
+/// Serve until SIGTERM / SIGINT; SIGHUP recompiles `file` (when given), SIGUSR1 reopens the
+/// access log. Each reload's outcome goes to the log and, with a pid file, to `PID.reload`.
 pub(crate) fn serve(
     server: Server,
     signals: &Signals,
     mut current: Arc<Loaded>,
     file: Option<&Path>,
+    pid_file: Option<&Path>,
 ) {
     let handle = server.handle();
+    let mut attempts = 0u64;
     loop {
         match signals.wait() {
             Ok(Signal::Terminate) => break,
             Ok(Signal::Reopen) => handle.reopen_logs(),
             Ok(Signal::Reload) => {
                 let Some(path) = file else { continue };
+                attempts += 1;
                 gw_runtime::log::line(format_args!("reloading {}", path.display()));
-                let Some(image) = compile_file(path) else {
-                    handle.reload_failed();
-                    gw_runtime::log::line(format_args!(
-                        "reload failed; the previous config keeps serving"
-                    ));
-                    continue;
-                };
-                if image.listeners != current.image.listeners {
-                    gw_runtime::log::line(format_args!(
-                        "listener changes need a restart; other changes apply"
-                    ));
-                }
-                match load(image, Some(&current), OnMachine::Refuse) {
-                    Prepared::Ready(mut next) => {
-                        next.meta = describe(path, next.meta);
-                        current = Arc::new(next);
-                        handle.reload(current.clone());
-                        gw_runtime::log::line(format_args!("reloaded"));
+                let outcome = reload(path, &current, &handle);
+                match &outcome {
+                    Ok((next, summary)) => {
+                        current = next.clone();
+                        gw_runtime::log::line(format_args!(
+                            "reloaded: generation {}, {summary}",
+                            current.meta.generation
+                        ));
                     }
-                    _ => {
+                    Err(why) => {
                         handle.reload_failed();
+                        eprint!("{why}");
                         gw_runtime::log::line(format_args!(
                             "reload failed; the previous config keeps serving"
                         ));
                     }
+                }
+                if let Some(pid) = pid_file {
+                    crate::ops::write_reload_outcome(
+                        pid,
+                        attempts,
+                        current.meta.generation,
+                        outcome.as_ref().map(|(_, s)| s.as_str()),
+                    );
                 }
             }
             Err(e) => {
@@ -355,6 +426,61 @@ pub(crate) fn serve(
     }
     handle.shutdown();
     server.wait();
+}
+
+/// One reload, whole or not at all: the new config compiles, has a listener and a route (a
+/// file half written by a deploy tool must not empty the gateway), loads, and its new listen
+/// addresses bind; only then do the workers get it. `Err` holds what to tell the operator.
+fn reload(
+    path: &Path,
+    current: &Arc<Loaded>,
+    handle: &gw_runtime::Handle,
+) -> Result<(Arc<Loaded>, String), String> {
+    let registry = gw_plugins_std::registry();
+    let available: Vec<String> = registry.names().map(str::to_owned).collect();
+    let (compiled, diags) = crate::tools::load_quiet(path, Some(available));
+    let Some(image) = compiled.and_then(|(_, c)| c.image) else {
+        return Err(diags);
+    };
+    // warnings of a config that applies still go to the log
+    eprint!("{diags}");
+    if image.listeners.is_empty() {
+        return Err(
+            "error: the new config has no `listen`: refused, the gateway would serve nothing\n"
+                .into(),
+        );
+    }
+    if image.routes.is_empty() {
+        return Err("error: the new config has no route: refused, every request would be a 404 (a file still being written?)\n".into());
+    }
+    let summary = crate::ops::summary(&current.image, &image);
+    let mut next = match Loaded::load(image, &registry, Some(current)) {
+        Ok(l) => l,
+        Err(e) => {
+            return Err(e.messages.iter().map(|m| format!("error: {m}\n")).collect());
+        }
+    };
+    next.meta = describe(path, next.meta);
+    let old: Vec<SocketAddr> = current.image.listeners.iter().map(|l| l.addr).collect();
+    let new: Vec<SocketAddr> = next.image.listeners.iter().map(|l| l.addr).collect();
+    let add: Vec<SocketAddr> = new.iter().filter(|a| !old.contains(a)).copied().collect();
+    let remove: Vec<SocketAddr> = old.iter().filter(|a| !new.contains(a)).copied().collect();
+    if !add.is_empty() || !remove.is_empty() {
+        let bound = handle
+            .relisten(&add, &remove)
+            .map_err(|e| format!("error: {e}\n"))?;
+        for a in bound {
+            gw_runtime::log::line(format_args!("listening on http://{a}"));
+        }
+        for a in &remove {
+            gw_runtime::log::line(format_args!(
+                "stopped listening on http://{a} (its open connections go on)"
+            ));
+        }
+    }
+    let next = Arc::new(next);
+    handle.reload(next.clone());
+    Ok((next, summary))
 }
 
 fn main(args: Args) -> i32 {
@@ -381,7 +507,23 @@ fn main(args: Args) -> i32 {
     let Some(server) = start(loaded.clone(), &parsed.opts) else {
         return 1;
     };
-    serve(server, &signals, loaded, Some(&parsed.file));
+    if let Some(pid) = &parsed.pid_file
+        && let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id()))
+    {
+        gw_runtime::log::line(format_args!("cannot write {}: {e}", pid.display()));
+        server.stop();
+        return 1;
+    }
+    serve(
+        server,
+        &signals,
+        loaded,
+        Some(&parsed.file),
+        parsed.pid_file.as_deref(),
+    );
+    if let Some(pid) = &parsed.pid_file {
+        let _ = std::fs::remove_file(pid);
+    }
     0
 }
 

@@ -13,6 +13,16 @@ use crate::run::{OnMachine, Prepared};
 /// Parse and compile one file, printing diagnostics (rustc style) to stderr.
 /// Returns the compiled result when it had no errors.
 pub fn load(path: &Path, available_plugins: Option<Vec<String>>) -> Option<(Parsed, Compiled)> {
+    let (compiled, diags) = load_quiet(path, available_plugins);
+    eprint!("{diags}");
+    compiled
+}
+
+/// As [`load`], with the rendered diagnostics returned instead of printed.
+pub fn load_quiet(
+    path: &Path,
+    available_plugins: Option<Vec<String>>,
+) -> (Option<(Parsed, Compiled)>, String) {
     let parsed = gw_syntax::parse_file(path);
     let mut diags = parsed.diagnostics.clone();
     let compiled = if diags.iter().any(|d| d.is_error()) {
@@ -32,12 +42,14 @@ pub fn load(path: &Path, available_plugins: Option<Vec<String>>) -> Option<(Pars
         diags.extend(compiled.diagnostics.iter().cloned());
         Some(compiled)
     };
-    if !diags.is_empty() {
-        eprint!("{}", gw_syntax::render_all(&diags, &parsed.sources));
-    }
+    let text = if diags.is_empty() {
+        String::new()
+    } else {
+        gw_syntax::render_all(&diags, &parsed.sources)
+    };
     match compiled {
-        Some(c) if c.image.is_some() => Some((parsed, c)),
-        _ => None,
+        Some(c) if c.image.is_some() => (Some((parsed, c)), text),
+        _ => (None, text),
     }
 }
 

@@ -93,14 +93,9 @@ async fn main(spec: WorkerSpec) {
         w
     });
     for l in listeners {
-        match TcpListener::from_std(l) {
-            Ok(l) => {
-                monoio::spawn(accept_loop(w.clone(), l));
-            }
-            Err(e) => {
-                let _ = ready.send(Err(format!("worker {id}: cannot register listener: {e}")));
-                return;
-            }
+        if let Err(e) = listen(&w, l) {
+            let _ = ready.send(Err(format!("worker {id}: cannot register listener: {e}")));
+            return;
         }
     }
     monoio::spawn(control_loop(w.clone(), control));
@@ -183,12 +178,23 @@ pub fn spawn_ticks(w: &Rc<Worker>) {
     }
 }
 
-async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
+/// Accept on `l` until the worker stops or a reload removes its address.
+fn listen(w: &Rc<Worker>, l: std::net::TcpListener) -> std::io::Result<()> {
+    let addr = l.local_addr()?;
+    let l = TcpListener::from_std(l)?;
+    let stop = Rc::new(crate::stop::Stop::new());
+    w.listeners.borrow_mut().push((addr, stop.clone()));
+    monoio::spawn(accept_loop(w.clone(), l, stop));
+    Ok(())
+}
+
+async fn accept_loop(w: Rc<Worker>, listener: TcpListener, own: Rc<crate::stop::Stop>) {
     let local = listener.local_addr().ok();
     loop {
         let accepted = monoio::select! {
             r = listener.accept() => r,
             _ = w.stop.wait() => return,
+            _ = own.wait() => return,
         };
         match accepted {
             Ok((stream, peer)) => {
@@ -225,6 +231,20 @@ async fn control_loop(w: Rc<Worker>, rx: flume::Receiver<Control>) {
             Control::Shutdown => break,
             Control::Snapshot(reply) => {
                 let _ = reply.send(w.snapshot());
+            }
+            Control::Listen { add, remove } => {
+                w.listeners.borrow_mut().retain(|(a, stop)| {
+                    let gone = remove.contains(a);
+                    if gone {
+                        stop.trigger();
+                    }
+                    !gone
+                });
+                for l in add {
+                    if let Err(e) = listen(&w, l) {
+                        crate::log::log!("worker {}: cannot register listener: {e}", w.id);
+                    }
+                }
             }
         }
     }

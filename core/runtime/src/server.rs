@@ -64,6 +64,31 @@ impl Handle {
         }
     }
 
+    /// The listener changes of a reload, before [`Handle::reload`]: bind `add` on every
+    /// worker and stop accepting on `remove` (connections already accepted go on). Binding
+    /// comes first and fails alone: on an error nothing has changed.
+    pub fn relisten(
+        &self,
+        add: &[SocketAddr],
+        remove: &[SocketAddr],
+    ) -> io::Result<Vec<SocketAddr>> {
+        let (sockets, bound) = bind_all(add, self.workers.len())?;
+        let mut per_worker: Vec<Vec<std::net::TcpListener>> =
+            (0..self.workers.len()).map(|_| Vec::new()).collect();
+        for socks in sockets {
+            for (w, s) in per_worker.iter_mut().zip(socks) {
+                w.push(s);
+            }
+        }
+        for (tx, add) in self.workers.iter().zip(per_worker) {
+            let _ = tx.send(Control::Listen {
+                add,
+                remove: remove.to_vec(),
+            });
+        }
+        Ok(bound)
+    }
+
     /// Reopen the access log file (SIGUSR1, after logrotate moved it).
     pub fn reopen_logs(&self) {
         self.access.reopen();

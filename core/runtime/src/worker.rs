@@ -27,6 +27,12 @@ pub enum Control {
     Shutdown,
     /// Send a copy of this worker's metrics (the admin endpoint's scrape).
     Snapshot(flume::Sender<crate::metrics::Snapshot>),
+    /// Listener changes of a reload, sent before the `Reload`: accept on these sockets too,
+    /// and stop accepting on these addresses (their connections go on to their end).
+    Listen {
+        add: Vec<std::net::TcpListener>,
+        remove: Vec<std::net::SocketAddr>,
+    },
 }
 
 /// Unsticky canary counters per worker (by canary id modulo this).
@@ -140,6 +146,8 @@ pub struct Worker {
     pub access_writer: Option<crate::access_log::Writer>,
     /// Finished spans not yet handed to the exporter.
     pub spans: RefCell<Vec<crate::trace::Span>>,
+    /// Each listening address's own stop, so a reload can close one.
+    pub listeners: RefCell<Vec<(std::net::SocketAddr, Rc<Stop>)>>,
     /// The Date field as of the last watchdog tick, and the second it shows.
     date: Cell<(i64, [u8; 29])>,
     seq: Cell<u64>,
@@ -168,6 +176,7 @@ impl Worker {
             access: RefCell::new((Vec::new(), 0, 0)),
             access_writer: None,
             spans: RefCell::new(Vec::new()),
+            listeners: RefCell::new(Vec::new()),
             upstreams: RefCell::new(upstreams),
             stop: Stop::new(),
             watchdog: Watchdog::default(),
