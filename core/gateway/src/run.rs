@@ -504,16 +504,19 @@ fn main(args: Args) -> i32 {
         }
     };
     let loaded = Arc::new(loaded);
-    let Some(server) = start(loaded.clone(), &parsed.opts) else {
-        return 1;
-    };
+    // before the listen lines, so whoever waits for those finds the pid file
     if let Some(pid) = &parsed.pid_file
         && let Err(e) = std::fs::write(pid, format!("{}\n", std::process::id()))
     {
         gw_runtime::log::line(format_args!("cannot write {}: {e}", pid.display()));
-        server.stop();
         return 1;
     }
+    let Some(server) = start(loaded.clone(), &parsed.opts) else {
+        if let Some(pid) = &parsed.pid_file {
+            let _ = std::fs::remove_file(pid);
+        }
+        return 1;
+    };
     serve(
         server,
         &signals,

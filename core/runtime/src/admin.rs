@@ -124,9 +124,10 @@ async fn one(
             "application/json",
             b"{\"message\":\"this build serves no response cache\"}".to_vec(),
         ),
-        (_, b"/metrics" | b"/healthz" | b"/ready" | b"/config" | b"/upstreams") => {
-            (405, "text/plain", b"method not allowed\n".to_vec())
-        }
+        (
+            _,
+            b"/metrics" | b"/healthz" | b"/ready" | b"/config" | b"/upstreams" | b"/cache/purge",
+        ) => (405, "text/plain", b"method not allowed\n".to_vec()),
         _ => (404, "text/plain", b"not found\n".to_vec()),
     };
     let _ = reply(&mut stream, status, ctype, &body).await;

@@ -48,6 +48,7 @@ mod headers;
 mod limits;
 mod logging;
 mod message_types;
+mod operations;
 mod paths;
 mod real_clients;
 mod redbot;

@@ -254,6 +254,11 @@ impl Gw {
         format!("http://{}{target}", self.addr)
     }
 
+    /// The directory gw runs from: its config is `e2e.gw` there.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// gw's stderr so far.
     pub fn stderr(&self) -> String {
         fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default()
