@@ -248,16 +248,22 @@ pub(crate) fn jwt<'a>(
         c.finish(cx, &format!("`{}`", e.name.name), &[]);
     }
     let has = |k: &str| out.args.iter().any(|(n, _)| n == k);
-    let keyed = ["jwks_url", "jwks", "key_pem", "secret"].iter().any(|k| has(k));
+    let keyed = ["jwks_url", "jwks", "key_pem", "secret"]
+        .iter()
+        .any(|k| has(k));
     let set = |k: &str| entries.iter().any(|e| e.name.name == k);
     if !keyed && !set("jwks") && !set("key") && !set("secret") {
         cx.emit(
-            Diagnostic::error("E0304", name.span, format!("`jwt {}` has no keys", name.name))
-                .with_label("tokens cannot be verified without keys")
-                .with_help(
-                    "add `jwks \"http://…/.well-known/jwks.json\"`, `jwks file \"keys/jwks.json\"`, \
+            Diagnostic::error(
+                "E0304",
+                name.span,
+                format!("`jwt {}` has no keys", name.name),
+            )
+            .with_label("tokens cannot be verified without keys")
+            .with_help(
+                "add `jwks \"http://…/.well-known/jwks.json\"`, `jwks file \"keys/jwks.json\"`, \
                      `key file \"keys/rs256.pub.pem\"` or `secret env(\"JWT_SECRET\")`",
-                ),
+            ),
         );
     }
     if has("jwks_url") && (has("jwks") || has("key_pem") || has("secret")) {
@@ -323,10 +329,12 @@ fn jwt_secret(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<String> {
     }
     let var = match c.expr().map(|e| &e.kind) {
         Some(ExprKind::Call { func, args }) if func.name == "env" => match args.as_slice() {
-            [Expr {
-                kind: ExprKind::Str(s),
-                ..
-            }] => s.as_plain(),
+            [
+                Expr {
+                    kind: ExprKind::Str(s),
+                    ..
+                },
+            ] => s.as_plain(),
             _ => None,
         },
         _ => None,

@@ -37,17 +37,17 @@ mod cache;
 mod claims;
 mod keys;
 mod remote;
-mod token;
 #[cfg(test)]
 mod tests;
+mod token;
 
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use gw_plugin::{
-    ArgSpec, ArgType, Background, BuildError, Call, Completion, Effect, Factory, Host,
-    HttpClient, Instance, Plugin, PluginSpec, Signature, Value,
+    ArgSpec, ArgType, Background, BuildError, Call, Completion, Effect, Factory, Host, HttpClient,
+    Instance, Plugin, PluginSpec, Signature, Value,
 };
 
 use cache::TokenCache;
@@ -161,7 +161,9 @@ fn millis(spec: &PluginSpec, name: &str) -> Option<i64> {
 fn out_arg(v: &Value) -> Option<(u16, Kind)> {
     let Value::List(l) = v else { return None };
     match l.as_ref() {
-        [Value::Int(id), Value::Str(ty)] => Some((u16::try_from(*id).ok()?, Kind::parse(ty.as_str())?)),
+        [Value::Int(id), Value::Str(ty)] => {
+            Some((u16::try_from(*id).ok()?, Kind::parse(ty.as_str())?))
+        }
         _ => None,
     }
 }
@@ -185,8 +187,12 @@ fn config(spec: &PluginSpec) -> Result<Config, BuildError> {
         let Some(name) = k.strip_prefix("out.") else {
             continue;
         };
-        let (local, kind) = out_arg(v)
-            .ok_or_else(|| bad(spec, format!("`{k}` is not a local and a type gw types claims as")))?;
+        let (local, kind) = out_arg(v).ok_or_else(|| {
+            bad(
+                spec,
+                format!("`{k}` is not a local and a type gw types claims as"),
+            )
+        })?;
         match name.strip_prefix("claim.") {
             Some(claim) => outs.push(Out {
                 claim: claim.to_string(),
@@ -241,8 +247,14 @@ fn source(
     previous: Option<&JwtFactory>,
 ) -> Result<Source, BuildError> {
     if let Some(url) = text(spec, "jwks_url") {
-        if ["jwks", "key_pem", "secret"].iter().any(|k| text(spec, k).is_some()) {
-            return Err(bad(spec, "a JWKS URL is the only key source of its declaration"));
+        if ["jwks", "key_pem", "secret"]
+            .iter()
+            .any(|k| text(spec, k).is_some())
+        {
+            return Err(bad(
+                spec,
+                "a JWKS URL is the only key source of its declaration",
+            ));
         }
         let refresh = millis(spec, "refresh").unwrap_or(600_000).max(1_000);
         if let Some(Source::Remote(r)) = previous.map(|p| &p.v.source)
@@ -257,7 +269,8 @@ fn source(
     let mut set = KeySet::default();
     if let Some(text) = text(spec, "jwks") {
         let file = text_or(spec, "jwks_file", "the JWKS");
-        set = keys::parse_jwks(text.as_bytes(), true).map_err(|e| bad(spec, format!("{file}: {e}")))?;
+        set = keys::parse_jwks(text.as_bytes(), true)
+            .map_err(|e| bad(spec, format!("{file}: {e}")))?;
     }
     if let Some(pem) = text(spec, "key_pem") {
         let file = text_or(spec, "key_file", "the key");
@@ -271,7 +284,8 @@ fn source(
     if set.keys.is_empty() {
         return Err(bad(spec, "no keys: give `jwks`, `key file` or `secret`"));
     }
-    set.check_hmac_lengths(&cfg.algorithms).map_err(|e| bad(spec, e))?;
+    set.check_hmac_lengths(&cfg.algorithms)
+        .map_err(|e| bad(spec, e))?;
     if !cfg
         .algorithms
         .iter()
@@ -303,7 +317,9 @@ impl Plugin for Jwt {
         let previous = previous.and_then(|p| p.as_any().downcast_ref::<JwtFactory>());
         let source = source(spec, &cfg, previous)?;
         let cache_entries = match Value::find(&spec.args, "cache") {
-            Some(Value::Int(n)) => usize::try_from(*n).map_err(|_| bad(spec, "a negative cache size"))?,
+            Some(Value::Int(n)) => {
+                usize::try_from(*n).map_err(|_| bad(spec, "a negative cache size"))?
+            }
             _ => CACHE_ENTRIES,
         };
         Ok(Box::new(JwtFactory {
@@ -337,7 +353,7 @@ impl Factory for JwtFactory {
 fn bearer(value: &[u8]) -> Option<&[u8]> {
     let value = value.trim_ascii();
     let (scheme, rest) = value.split_at_checked(6)?;
-    if !scheme.eq_ignore_ascii_case(b"bearer") || !rest.first().is_some_and(|b| *b == b' ') {
+    if !scheme.eq_ignore_ascii_case(b"bearer") || rest.first().is_none_or(|b| *b != b' ') {
         return None;
     }
     Some(rest.trim_ascii_start())

@@ -69,10 +69,11 @@ impl TokenCache {
             return;
         }
         let h = self.hasher.hash_one(token);
-        if self.map.len() >= self.capacity && !self.map.contains_key(&h) {
-            if let Some(k) = self.map.keys().next().copied() {
-                self.map.remove(&k);
-            }
+        if self.map.len() >= self.capacity
+            && !self.map.contains_key(&h)
+            && let Some(k) = self.map.keys().next().copied()
+        {
+            self.map.remove(&k);
         }
         self.map.insert(
             h,

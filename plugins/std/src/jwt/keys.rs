@@ -110,9 +110,15 @@ pub(crate) struct HmacKeys {
 pub(crate) enum Material {
     Hmac(Box<HmacKeys>),
     /// Modulus and exponent, big-endian without leading zeros.
-    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
     /// An uncompressed point (`04 || x || y`) on P-256 or P-384.
-    Ec { family: Family, point: Vec<u8> },
+    Ec {
+        family: Family,
+        point: Vec<u8>,
+    },
     Ed25519(Vec<u8>),
 }
 
@@ -406,7 +412,10 @@ impl<'a> Der<'a> {
             0x81..=0x84 => {
                 let k = usize::from(*first - 0x80);
                 let (bytes, rest) = rest.split_at_checked(k).ok_or_else(bad)?;
-                (bytes.iter().fold(0usize, |a, b| a << 8 | usize::from(*b)), rest)
+                (
+                    bytes.iter().fold(0usize, |a, b| a << 8 | usize::from(*b)),
+                    rest,
+                )
             }
             _ => return Err(bad()),
         };

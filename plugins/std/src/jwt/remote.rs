@@ -64,9 +64,10 @@ impl Remote {
         if authority.is_empty() || authority.contains('@') {
             return Err(format!("{url}: no host, or credentials in the URL"));
         }
-        let with_port = if authority.rsplit_once(':').is_some_and(|(_, p)| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit())
-        }) && !authority.ends_with(']')
+        let with_port = if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+            && !authority.ends_with(']')
         {
             authority.to_string()
         } else {
@@ -135,7 +136,6 @@ impl Drop for Claim {
 }
 
 impl Claim {
-
     /// Fetches the set once (after a claim), stores it when it parses, schedules the next
     /// refresh and releases the claim. A failure keeps the last good set and is logged.
     pub(crate) async fn fetch(self, http: Rc<dyn HttpClient>, name: Arc<str>) {

@@ -136,7 +136,11 @@ fn header(h: &Map<String, J>, allowed: &[Alg]) -> Result<Header, Reject> {
     let alg = match Alg::parse(alg) {
         Some(a) if allowed.contains(&a) => a,
         Some(_) => return Err(invalid(format!("alg {alg} is not allowed by the config"))),
-        None => return Err(invalid(format!("alg {alg:?} is not an algorithm gw verifies"))),
+        None => {
+            return Err(invalid(format!(
+                "alg {alg:?} is not an algorithm gw verifies"
+            )));
+        }
     };
     if let Some(n) = KEY_LOCATIONS.iter().find(|n| h.contains_key(**n)) {
         return Err(invalid(format!(
@@ -188,7 +192,8 @@ pub(crate) fn verify(token: &[u8], allowed: &[Alg], keys: &KeySet) -> Result<Sig
         )));
     }
     let mut parts = token.split(|b| *b == b'.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
         return Err(invalid(
             "not a compact JWS (three dot-separated parts; JWE is not accepted)",
@@ -209,7 +214,10 @@ pub(crate) fn verify(token: &[u8], allowed: &[Alg], keys: &KeySet) -> Result<Sig
             };
             key.admits(alg).map_err(invalid)?;
             if !key.verify(alg, input, &sig) {
-                return Err(invalid(format!("bad {} signature (kid {kid:?})", alg.name())));
+                return Err(invalid(format!(
+                    "bad {} signature (kid {kid:?})",
+                    alg.name()
+                )));
             }
         }
         None => {
@@ -275,10 +283,7 @@ pub(crate) fn check_claims(
     if let Some(exp) = exp
         && now_ms >= exp.saturating_add(leeway)
     {
-        return Err(invalid(format!(
-            "expired {} s ago",
-            (now_ms - exp) / 1000
-        )));
+        return Err(invalid(format!("expired {} s ago", (now_ms - exp) / 1000)));
     }
     if let Some(nbf) = date(claims, "nbf")?
         && now_ms.saturating_add(leeway) < nbf
