@@ -53,7 +53,7 @@ use gw_plugin::{
 use cache::TokenCache;
 use claims::{Config, Declared, Kind, Out};
 use keys::{Alg, KeySet};
-use remote::Remote;
+use remote::{Forced, Remote};
 use token::{Reject, Verified};
 
 /// Default bound of a worker's token cache, in entries.
@@ -425,17 +425,27 @@ fn after_refetch(v: Arc<Verifier>, token: Vec<u8>) -> Completion {
 }
 
 impl JwtInstance {
-    /// Hands the request a refetch of the remote key set to await, when one may start now.
+    /// Hands the request a refetch of the remote key set to await (or the fetch under way),
+    /// when one may start now.
     fn refetch(&self, host: &mut dyn Host, remote: &Arc<Remote>, now: i64) -> Option<Call> {
         let http = host.http()?;
-        let claim = remote.claim_forced(now)?;
         let (v, token) = (self.v.clone(), self.token.clone());
         let name = v.name.clone();
-        let handed = host.pend(Box::pin(async move {
-            claim.fetch(http, name).await;
-            after_refetch(v, token)
-        }));
-        handed.then_some(Call::Pending)
+        let op: gw_plugin::PendingOp = match remote.claim_forced(now) {
+            Forced::Start(claim) => Box::pin(async move {
+                claim.fetch(http, name).await;
+                after_refetch(v, token)
+            }),
+            Forced::Running => {
+                let remote = remote.clone();
+                Box::pin(async move {
+                    remote.settled().await;
+                    after_refetch(v, token)
+                })
+            }
+            Forced::Limited => return None,
+        };
+        host.pend(op).then_some(Call::Pending)
     }
 }
 

@@ -109,9 +109,12 @@ impl Remote {
         .then(|| Claim(self.clone()))
     }
 
-    /// Claims a refetch for an unknown `kid`: at most one per [`FORCED_EVERY_MS`], and none
-    /// while a fetch runs.
-    pub(crate) fn claim_forced(self: &Arc<Self>, now: i64) -> Option<Claim> {
+    /// A refetch for an unknown `kid`: at most one per [`FORCED_EVERY_MS`]; while a fetch
+    /// runs, the request waits for that one instead.
+    pub(crate) fn claim_forced(self: &Arc<Self>, now: i64) -> Forced {
+        if self.fetching.load(Ordering::Acquire) {
+            return Forced::Running;
+        }
         let last = self.last_forced_ms.load(Ordering::Acquire);
         if now.saturating_sub(last) < FORCED_EVERY_MS
             || self
@@ -119,10 +122,33 @@ impl Remote {
                 .compare_exchange(last, now, Ordering::AcqRel, Ordering::Acquire)
                 .is_err()
         {
-            return None;
+            return Forced::Limited;
         }
-        (!self.fetching.swap(true, Ordering::AcqRel)).then(|| Claim(self.clone()))
+        if self.fetching.swap(true, Ordering::AcqRel) {
+            Forced::Running
+        } else {
+            Forced::Start(Claim(self.clone()))
+        }
     }
+
+    /// Waits until the running fetch ends (it is bounded by its timeout). Another worker may
+    /// run it, so this looks at the flag between short sleeps rather than being woken.
+    pub(crate) async fn settled(self: Arc<Self>) {
+        let deadline = std::time::Instant::now() + FETCH_TIMEOUT + Duration::from_secs(1);
+        while self.fetching.load(Ordering::Acquire) && std::time::Instant::now() < deadline {
+            monoio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// What an unknown `kid` may do about the key set.
+pub(crate) enum Forced {
+    /// Fetch it now.
+    Start(Claim),
+    /// A fetch is under way: wait for it.
+    Running,
+    /// A refetch ran less than [`FORCED_EVERY_MS`] ago.
+    Limited,
 }
 
 /// The right to run the one fetch of a [`Remote`]; released when dropped, so a fetch that
