@@ -44,7 +44,11 @@ impl Kind {
             (Kind::Str, J::String(s)) => Value::str(s),
             (Kind::Int, J::Number(n)) => Value::Int(n.as_i64()?),
             (Kind::Bool, J::Bool(b)) => Value::Bool(*b),
-            (Kind::Timestamp, J::Number(n)) => Value::Timestamp(n.as_i64()?.checked_mul(1000)?),
+            (Kind::Timestamp, J::Number(n)) => Value::Timestamp(match n.as_i64() {
+                Some(s) => s.checked_mul(1000)?,
+                // a NumericDate may have a fraction (RFC 7519 §2)
+                None => (n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15)? * 1000.0) as i64,
+            }),
             (Kind::Json, v) => Value::Json(json(v)),
             (Kind::List(k), J::Array(items)) => Value::List(
                 items
