@@ -134,13 +134,17 @@ pub(crate) fn jwt<'a>(
                         args::expected(cx, c.at, "a file path", "`jwks file \"keys/jwks.json\"`");
                     }
                 } else if let Some(url) =
-                    const_str(cx, vars, &mut c, "`jwks \"https://…/jwks.json\"`")
+                    const_str(cx, vars, &mut c, "`jwks \"http://…/jwks.json\"`")
                 {
                     if !(url.starts_with("https://") || url.starts_with("http://")) {
                         cx.emit(
-                            Diagnostic::error("E0304", c.at, "a JWKS URL starts with `https://`")
-                                .with_label("not a URL")
-                                .with_help("for a local file write `jwks file \"keys/jwks.json\"`"),
+                            Diagnostic::error(
+                                "E0304",
+                                c.at,
+                                "a JWKS URL starts with `http://` or `https://`",
+                            )
+                            .with_label("not a URL")
+                            .with_help("for a local file write `jwks file \"keys/jwks.json\"`"),
                         );
                     }
                     out.args.push(("jwks_url".into(), Value::str(&url)));
