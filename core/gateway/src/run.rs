@@ -258,6 +258,24 @@ fn probe_listen(addr: SocketAddr) -> std::io::Result<()> {
     std::net::TcpListener::bind(addr).map(drop)
 }
 
+/// `meta` with the file it came from and the SHA-256 of the file's text.
+fn describe(path: &Path, meta: gw_runtime::ConfigMeta) -> gw_runtime::ConfigMeta {
+    use sha2::Digest;
+    let hash = std::fs::read(path)
+        .map(|text| {
+            sha2::Sha256::digest(&text)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    gw_runtime::ConfigMeta {
+        source: path.display().to_string(),
+        source_hash: hash,
+        ..meta
+    }
+}
+
 /// Start the workers and print the listen lines.
 pub(crate) fn start(loaded: Arc<Loaded>, opts: &Options) -> Option<Server> {
     let server = match Server::start(loaded, opts) {
@@ -298,10 +316,12 @@ pub(crate) fn serve(
     loop {
         match signals.wait() {
             Ok(Signal::Terminate) => break,
+            Ok(Signal::Reopen) => handle.reopen_logs(),
             Ok(Signal::Reload) => {
                 let Some(path) = file else { continue };
                 gw_runtime::log::line(format_args!("reloading {}", path.display()));
                 let Some(image) = compile_file(path) else {
+                    handle.reload_failed();
                     gw_runtime::log::line(format_args!(
                         "reload failed; the previous config keeps serving"
                     ));
@@ -312,10 +332,19 @@ pub(crate) fn serve(
                         "listener changes need a restart; other changes apply"
                     ));
                 }
-                if let Prepared::Ready(next) = load(image, Some(&current), OnMachine::Refuse) {
-                    current = Arc::new(next);
-                    handle.reload(current.clone());
-                    gw_runtime::log::line(format_args!("reloaded"));
+                match load(image, Some(&current), OnMachine::Refuse) {
+                    Prepared::Ready(mut next) => {
+                        next.meta = describe(path, next.meta);
+                        current = Arc::new(next);
+                        handle.reload(current.clone());
+                        gw_runtime::log::line(format_args!("reloaded"));
+                    }
+                    _ => {
+                        handle.reload_failed();
+                        gw_runtime::log::line(format_args!(
+                            "reload failed; the previous config keeps serving"
+                        ));
+                    }
                 }
             }
             Err(e) => {
@@ -336,9 +365,10 @@ fn main(args: Args) -> i32 {
     let Some(image) = compile_file(&parsed.file) else {
         return 1;
     };
-    let Prepared::Ready(loaded) = prepare(image, OnMachine::Refuse) else {
+    let Prepared::Ready(mut loaded) = prepare(image, OnMachine::Refuse) else {
         return 1;
     };
+    loaded.meta = describe(&parsed.file, loaded.meta);
     // before any thread starts, so every worker inherits the mask
     let signals = match Signals::block() {
         Ok(s) => s,

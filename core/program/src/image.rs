@@ -29,6 +29,107 @@ pub struct ConfigImage {
     pub error_pages: Vec<ErrorPage>,
     /// Seed for sticky canary hashing, stable across reloads of the same files.
     pub hash_seed: u64,
+    /// `log { }`: one JSON line per request.
+    pub access_log: Option<AccessLog>,
+    /// `tracing { }`: W3C trace context and span export.
+    pub tracing: Option<Tracing>,
+}
+
+/// `log { format json; fields [...]; to "path" | stdout; sample P% when status < N }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessLog {
+    /// The fields of each line, in order.
+    pub fields: Vec<LogField>,
+    pub to: LogTarget,
+    /// Keep `.0` lines in 10,000 of requests answered with a status under `.1`; the others
+    /// are all kept.
+    pub sample: Option<(u32, u16)>,
+}
+
+/// Where access log lines go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogTarget {
+    Stdout,
+    /// A file, appended to; reopened on SIGUSR1 (log rotation).
+    File(std::path::PathBuf),
+}
+
+/// One field of an access log line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogField {
+    Time,
+    RequestId,
+    ClientIp,
+    Caller,
+    Method,
+    Path,
+    Route,
+    Status,
+    RequestBytes,
+    ResponseBytes,
+    LatencyUs,
+    UpstreamLatencyUs,
+    Upstream,
+    UserAgent,
+    TraceId,
+}
+
+impl LogField {
+    /// Every field, in the default order.
+    pub const ALL: [LogField; 15] = [
+        LogField::Time,
+        LogField::RequestId,
+        LogField::ClientIp,
+        LogField::Caller,
+        LogField::Method,
+        LogField::Path,
+        LogField::Route,
+        LogField::Status,
+        LogField::RequestBytes,
+        LogField::ResponseBytes,
+        LogField::LatencyUs,
+        LogField::UpstreamLatencyUs,
+        LogField::Upstream,
+        LogField::UserAgent,
+        LogField::TraceId,
+    ];
+
+    /// Its JSON key, as written in `fields [...]`.
+    pub fn name(self) -> &'static str {
+        match self {
+            LogField::Time => "time",
+            LogField::RequestId => "requestId",
+            LogField::ClientIp => "clientIp",
+            LogField::Caller => "caller",
+            LogField::Method => "method",
+            LogField::Path => "path",
+            LogField::Route => "route",
+            LogField::Status => "status",
+            LogField::RequestBytes => "requestBytes",
+            LogField::ResponseBytes => "responseBytes",
+            LogField::LatencyUs => "latencyUs",
+            LogField::UpstreamLatencyUs => "upstreamLatencyUs",
+            LogField::Upstream => "upstream",
+            LogField::UserAgent => "userAgent",
+            LogField::TraceId => "traceId",
+        }
+    }
+
+    /// The field named `name`.
+    pub fn parse(name: &str) -> Option<LogField> {
+        LogField::ALL.into_iter().find(|f| f.name() == name)
+    }
+}
+
+/// `tracing { sample P%; otlp "http://host:4318/v1/traces"; service "gw" }`
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tracing {
+    /// Traces gw starts (no valid `traceparent` came in) that it samples, in 10,000.
+    pub sample: u32,
+    /// The OTLP/HTTP JSON endpoint spans are exported to.
+    pub otlp: Option<String>,
+    /// `service.name` of the exported spans.
+    pub service: String,
 }
 
 /// `listen ADDR [tls { .. }]`

@@ -219,6 +219,9 @@ pub async fn read_untimed<S: AsyncReadRent>(
     let slice = monoio::buf::IoBufMut::slice_mut(buf, len..);
     let (res, slice) = src.read(slice).await;
     rb.buf = slice.into_inner();
+    if let Ok(n) = res {
+        rb.received += n as u64;
+    }
     res.map_err(|e| Error::io(io_kind(side), side, "read", e))
 }
 
@@ -303,6 +306,8 @@ pub struct Pump<'a, S, D> {
     pub write_timeout: Duration,
     /// The connection's deadline: bounds each read and write without a timer of its own.
     pub watch: &'a Watch,
+    /// Bytes written to `dst` so far.
+    pub sent: u64,
 }
 
 impl<S: AsyncReadRent, D: AsyncWriteRent> Pump<'_, S, D> {
@@ -363,6 +368,9 @@ impl<S: AsyncReadRent, D: AsyncWriteRent> Pump<'_, S, D> {
         };
         match r {
             Ok(r) => {
+                if r.is_ok() {
+                    self.sent += self.out.len() as u64;
+                }
                 self.out.clear();
                 r
             }

@@ -66,12 +66,18 @@ impl BufPool {
 pub struct RecvBuf {
     pub buf: Vec<u8>,
     pub pos: usize,
+    /// Bytes received into it since it was made (the metrics' request bytes).
+    pub received: u64,
 }
 
 impl RecvBuf {
     /// A receive buffer over `buf`.
     pub fn new(buf: Vec<u8>) -> RecvBuf {
-        RecvBuf { buf, pos: 0 }
+        RecvBuf {
+            buf,
+            pos: 0,
+            received: 0,
+        }
     }
 
     /// The unread bytes.

@@ -48,6 +48,7 @@ pub fn serve(
         out: Vec::new(),
         busy: false,
         active_tick: crate::spin::Spin::NEVER,
+        started: (Instant::now(), 0),
         watch: w.watchdog.watch(),
         req: Request::default(),
         up: UpstreamResponse::default(),
@@ -59,12 +60,15 @@ pub fn serve(
 /// next to a second slot for it.
 async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
     loop {
-        let cfg = w.current();
+        let mut cfg = w.current();
         let next = match read_head(&w, &cfg, &mut c).await {
             // a request serves with the image current when its head was parsed
             // Boxed: the request's future (~3.5 KiB) then lives only while the request does,
             // and an idle connection's task stays small (bench/idle-mem.sh).
-            Ok(true) => Box::pin(crate::pipeline::serve(&w, &w.current(), &mut c)).await,
+            Ok(true) => {
+                cfg = w.current();
+                Box::pin(crate::pipeline::serve(&w, &cfg, &mut c)).await
+            }
             Ok(false) => Next::Close,
             Err(e) => {
                 if e.kind != ErrorKind::ClientIo {
@@ -82,7 +86,7 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
             c.busy = false;
             w.inflight.set(w.inflight.get().saturating_sub(1));
             w.spin.request_event(&mut c.active_tick);
-            log_phase(&w);
+            log_phase(&w, &cfg, &c);
         }
         w.pool.put(std::mem::take(&mut c.out));
         c.req.end(&w.pool);
@@ -99,9 +103,123 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
 }
 
 /// The log phase: every request that started (its first head byte arrived) ends here once,
-/// whatever its exit. The access log and metrics hang here.
-fn log_phase(w: &Worker) {
+/// whatever its exit: it is counted and measured for the metrics.
+fn log_phase(w: &Worker, cfg: &Gen, c: &Conn) {
     w.ended.add_one();
+    let log = &c.req.log;
+    let route = c
+        .req
+        .route
+        .and_then(|r| cfg.metric_ids.get(r as usize).copied())
+        .unwrap_or(cfg.metric_none);
+    let sample = crate::metrics::Sample {
+        route,
+        method: crate::metrics::method_index(c.req.head.method.of(&c.req.hb)),
+        status: log.status,
+        latency_us: c.started.0.elapsed().as_micros() as u64,
+        upstream_us: log.upstream_us,
+        bytes_in: c
+            .rb
+            .received
+            .saturating_sub(c.started.1 + c.rb.len() as u64),
+        bytes_out: log.bytes_out,
+    };
+    {
+        let mut m = w.metrics.borrow_mut();
+        if log.status != 0 {
+            m.record(&sample);
+        }
+        if log.denied {
+            let policy = log
+                .policy
+                .and_then(|s| cfg.image().plugins.get(usize::from(s)))
+                .map_or("require", |p| p.plugin.as_str());
+            m.denied(route, policy, log.status);
+        }
+    }
+    if let Some(al) = &cfg.image().access_log {
+        access_line(w, cfg, c, al, &sample);
+    }
+    if c.req.trace.sampled && cfg.loaded.exporter.is_some() {
+        let now_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let total_ns = sample.latency_us * 1000;
+        let route = c
+            .req
+            .route
+            .and_then(|r| cfg.image().routes.get(r as usize))
+            .map_or(crate::metrics::NO_ROUTE, |r| r.name.as_str());
+        let upstream = log
+            .upstream
+            .zip(log.upstream_us)
+            .map(|(a, us)| (log.upstream_start_us * 1000, us * 1000, a));
+        let mut spans = w.spans.borrow_mut();
+        c.req.trace.spans(
+            route,
+            &String::from_utf8_lossy(c.req.head.method.of(&c.req.hb)),
+            log.status,
+            now_ns.saturating_sub(total_ns),
+            total_ns,
+            upstream,
+            &mut spans,
+        );
+        let full = spans.len() >= 256;
+        drop(spans);
+        if full {
+            w.flush_spans();
+        }
+    }
+}
+
+/// Append the request's access log line to the worker's buffer (sampling as configured).
+fn access_line(
+    w: &Worker,
+    cfg: &Gen,
+    c: &Conn,
+    al: &gw_program::AccessLog,
+    s: &crate::metrics::Sample,
+) {
+    let full = {
+        let mut a = w.access.borrow_mut();
+        if al.sample.is_some_and(|(_, below)| s.status < below) {
+            a.2 += 1;
+            if !crate::access_log::keep(al, s.status, a.2) {
+                return;
+            }
+        }
+        let route = c
+            .req
+            .route
+            .and_then(|r| cfg.image().routes.get(r as usize))
+            .map(|r| r.name.as_str());
+        let caller = cfg
+            .caller_locals
+            .iter()
+            .find_map(|i| c.req.locals.get(*i).and_then(gw_program::Value::as_text));
+        let line = crate::access_log::Line {
+            request_id: &c.req.request_id,
+            client: c.peer.ip(),
+            caller,
+            method: c.req.head.method.of(&c.req.hb),
+            path: &c.req.path,
+            route,
+            status: s.status,
+            bytes_in: s.bytes_in,
+            bytes_out: s.bytes_out,
+            latency_us: s.latency_us,
+            upstream_us: s.upstream_us,
+            upstream: c.req.log.upstream,
+            user_agent: crate::host::header_in(&c.req.hb, &c.req.head.headers, b"user-agent"),
+            trace_id: c.req.trace.trace_id(),
+        };
+        crate::access_log::format(al, &line, &mut a.0);
+        a.1 += 1;
+        a.0.len() >= crate::access_log::BATCH
+    };
+    if full {
+        w.flush_access_log();
+    }
 }
 
 /// Read and parse the next request head into `c.req.head` / `c.req.hb`. `Ok(false)`: the client
@@ -116,6 +234,8 @@ async fn read_head(w: &Worker, cfg: &Gen, c: &mut Conn) -> Result<bool, Error> {
         if !c.rb.is_empty() {
             if !c.busy {
                 c.busy = true;
+                let before = c.rb.received.saturating_sub(c.rb.len() as u64);
+                c.started = (Instant::now(), before);
                 w.inflight.set(w.inflight.get() + 1);
                 w.spin.request_event(&mut c.active_tick);
             }

@@ -112,6 +112,8 @@ pub struct ReqHost<'a> {
     pub req: ReqView<'a>,
     pub edits: &'a mut Edits,
     pub denial: &'a mut crate::edits::Denial,
+    /// The slot of the last plugin call that denied or waited, for the metrics.
+    pub policy: &'a mut Option<u16>,
     pub slots: &'a Slots,
     /// The operation a plugin call handed over before it answered `Pending`.
     pub pending: &'a mut Option<gw_plugin::PendingOp>,
@@ -133,6 +135,17 @@ pub struct ReqHost<'a> {
 }
 
 impl ReqHost<'_> {
+    /// The value of cookie `name` among the request's Cookie fields.
+    fn cookie(&self, name: &[u8]) -> Value {
+        let r = &self.req;
+        r.head
+            .headers
+            .iter()
+            .filter(|(n, _)| n.of(r.hb).eq_ignore_ascii_case(b"cookie"))
+            .find_map(|(_, v)| cookie_value(v.of(r.hb), name))
+            .unwrap_or(Value::Absent)
+    }
+
     fn const_name(&self, k: u16) -> &[u8] {
         self.prog
             .consts
@@ -220,13 +233,7 @@ impl Host for ReqHost<'_> {
                 query_value(r.head.query.of(r.hb), self.const_name(k)).unwrap_or(Value::Absent)
             }
             Field::Header(k) => r.header(self.const_name(k)).map_or(Value::Absent, text),
-            Field::Cookie(k) => r
-                .head
-                .headers
-                .iter()
-                .filter(|(n, _)| n.of(r.hb).eq_ignore_ascii_case(b"cookie"))
-                .find_map(|(_, v)| cookie_value(v.of(r.hb), self.const_name(k)))
-                .unwrap_or(Value::Absent),
+            Field::Cookie(k) => self.cookie(self.const_name(k)),
             Field::ClientIp => Value::Ip(r.client),
             Field::Local(k) => self
                 .locals
@@ -274,13 +281,17 @@ impl Host for ReqHost<'_> {
         let slots = self.slots;
         // what an earlier call said about its denial does not describe this one's
         self.denial.clear();
-        match slots.get(slot as usize) {
+        let answer = match slots.get(slot as usize) {
             Some(s) => s.call(self, args),
             None => Call::Deny {
                 status: 500,
                 retry_after: None,
             },
+        };
+        if matches!(answer, Call::Deny { .. } | Call::Pending) {
+            *self.policy = Some(slot);
         }
+        answer
     }
 
     fn pend(&mut self, op: gw_plugin::PendingOp) -> bool {
@@ -290,6 +301,14 @@ impl Host for ReqHost<'_> {
         }
         *self.pending = Some(op);
         true
+    }
+
+    fn request_query(&self, name: &str) -> Value {
+        query_value(self.req.head.query.of(self.req.hb), name.as_bytes()).unwrap_or(Value::Absent)
+    }
+
+    fn request_cookie(&self, name: &str) -> Value {
+        self.cookie(name.as_bytes())
     }
 
     fn take_pending(&mut self) -> Option<gw_plugin::PendingOp> {

@@ -10,6 +10,8 @@
 //! request program (gw-vm, plugins via `Host::call`) -> upstream (balanced, pooled) or a
 //! mock / error response -> response program -> client.
 
+pub(crate) mod access_log;
+pub(crate) mod admin;
 pub(crate) mod admit;
 pub(crate) mod body;
 pub(crate) mod buffers;
@@ -27,6 +29,7 @@ pub(crate) mod lifecycle;
 pub(crate) mod listener;
 pub(crate) mod loaded;
 pub mod log;
+pub(crate) mod metrics;
 pub(crate) mod phase;
 pub(crate) mod pipeline;
 pub(crate) mod proxy;
@@ -38,12 +41,14 @@ pub(crate) mod slot;
 pub(crate) mod spin;
 pub(crate) mod state;
 pub(crate) mod stop;
+pub(crate) mod trace;
 pub(crate) mod tunnel;
 pub(crate) mod upstream;
 pub(crate) mod worker;
 
 pub use driver::Driver;
 
-pub use loaded::{LoadError, Loaded};
+pub use admin::AdminState;
+pub use loaded::{ConfigMeta, LoadError, Loaded};
 pub use server::{Handle, Options, Server};
 pub use signals::{Signal, Signals};

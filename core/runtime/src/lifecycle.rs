@@ -28,6 +28,9 @@ pub struct WorkerSpec {
     pub multishot: bool,
     /// Where this worker counts the requests that passed its log phase.
     pub ended: Arc<Ended>,
+    /// The admin endpoint, served by the worker that gets it (worker 0).
+    pub admin: Option<crate::admin::Admin>,
+    pub access_writer: crate::access_log::Writer,
 }
 
 /// The provided-buffer ring of a worker's multishot receives: buffers, bytes per buffer, and
@@ -64,6 +67,8 @@ async fn main(spec: WorkerSpec) {
         busy_poll,
         multishot,
         ended,
+        admin,
+        access_writer,
         ..
     } = spec;
     let drain = Duration::from_millis(loaded.image.timeouts.drain);
@@ -81,6 +86,7 @@ async fn main(spec: WorkerSpec) {
     let w = Rc::new_cyclic(|weak| {
         let mut w = Worker::new(id, loaded, busy_poll, multishot);
         w.ended = ended;
+        w.access_writer = Some(access_writer);
         let client: Rc<dyn gw_plugin::HttpClient> =
             Rc::new(crate::http_client::WorkerHttp::new(weak.clone()));
         w.http = Some(client);
@@ -100,10 +106,14 @@ async fn main(spec: WorkerSpec) {
     monoio::spawn(control_loop(w.clone(), control));
     spawn_ticks(&w);
     monoio::spawn(sweep_loop(w.clone()));
+    monoio::spawn(access_log_loop(w.clone()));
     monoio::spawn(watchdog_loop(w.clone()));
     crate::spin::spawn(&w, |w: &Worker| &w.spin, w.id);
     if id == 0 {
         crate::checks::spawn_checks(&w);
+    }
+    if let Some(admin) = admin {
+        monoio::spawn(crate::admin::serve(w.clone(), admin));
     }
     let _ = ready.send(Ok(()));
     w.stop.wait().await;
@@ -128,6 +138,20 @@ async fn main(spec: WorkerSpec) {
     }
     // let the accept loops end and their sockets' close ops reach the ring
     monoio::time::sleep(Duration::from_millis(10)).await;
+    w.flush_access_log();
+    w.flush_spans();
+}
+
+/// Hands the worker's access log lines to the writer at least every 100 ms.
+async fn access_log_loop(w: Rc<Worker>) {
+    loop {
+        monoio::select! {
+            _ = monoio::time::sleep(Duration::from_millis(100)) => {},
+            _ = w.stop.wait() => return,
+        }
+        w.flush_access_log();
+        w.flush_spans();
+    }
 }
 
 /// Tick slot `i` of `cfg` every `every` while `cfg` is the worker's config.
@@ -175,6 +199,7 @@ async fn accept_loop(w: Rc<Worker>, listener: TcpListener) {
                     continue;
                 }
                 w.conns.set(w.conns.get() + 1);
+                w.metrics.borrow_mut().accepted += 1;
                 monoio::spawn(crate::conn::serve(w.clone(), stream, peer, local));
             }
             Err(e) => {
@@ -198,6 +223,9 @@ async fn control_loop(w: Rc<Worker>, rx: flume::Receiver<Control>) {
                 }
             }
             Control::Shutdown => break,
+            Control::Snapshot(reply) => {
+                let _ = reply.send(w.snapshot());
+            }
         }
     }
     // a closed channel means the server handle is gone: stop as well

@@ -19,6 +19,23 @@ pub struct Loaded {
     pub addrs: Vec<Vec<SocketAddr>>,
     /// Active health-check verdicts, written by the checking worker, read by all.
     pub health: Arc<HealthBoard>,
+    /// Where the config came from, for the admin endpoint (set by whoever loads it).
+    pub meta: ConfigMeta,
+    /// The span exporter of `tracing { otlp … }`; its thread ends with this config.
+    pub exporter: Option<crate::trace::Exporter>,
+}
+
+/// Where a config came from and when it was loaded.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigMeta {
+    /// The root file.
+    pub source: String,
+    /// SHA-256 of the root file's text, hex.
+    pub source_hash: String,
+    /// Unix time (s) of the load.
+    pub loaded_at: u64,
+    /// 1 for the config gw started with, one more per reload that applied.
+    pub generation: u64,
 }
 
 impl fmt::Debug for Loaded {
@@ -168,11 +185,35 @@ impl Loaded {
             return Err(LoadError { messages, machine });
         }
         let health = Arc::new(HealthBoard::new(&addrs));
+        let exporter = match image
+            .tracing
+            .as_ref()
+            .and_then(|t| Some((t.otlp.as_ref()?, &t.service)))
+        {
+            Some((url, service)) => match crate::trace::Exporter::start(url, service) {
+                Ok(e) => Some(e),
+                Err(e) => {
+                    return Err(LoadError {
+                        messages: vec![format!("tracing: cannot start the span exporter: {e}")],
+                        machine: Vec::new(),
+                    });
+                }
+            },
+            None => None,
+        };
         Ok(Loaded {
+            exporter,
             image: Arc::new(image),
             factories,
             addrs,
             health,
+            meta: ConfigMeta {
+                loaded_at: std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs()),
+                generation: previous.map_or(1, |p| p.meta.generation + 1),
+                ..ConfigMeta::default()
+            },
         })
     }
 }

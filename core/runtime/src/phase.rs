@@ -56,6 +56,7 @@ pub async fn run_program(
                 req: req_view!(c, route),
                 edits: &mut c.req.edits,
                 denial: &mut c.req.denial,
+                policy: &mut c.req.log.policy,
                 slots: cfg.slots(),
                 pending: &mut pending,
                 resp,
@@ -72,7 +73,12 @@ pub async fn run_program(
                 http: w.http.as_ref(),
             };
             match completion.take().map(|done| done(&mut host)) {
-                None | Some(Call::Continue) => run(prog, pc, &mut c.req.frame, &mut host),
+                None => run(prog, pc, &mut c.req.frame, &mut host),
+                // the call that waited accepted: a later denial is not its own
+                Some(Call::Continue) => {
+                    *host.policy = None;
+                    run(prog, pc, &mut c.req.frame, &mut host)
+                }
                 Some(Call::Deny {
                     status,
                     retry_after,

@@ -45,6 +45,15 @@ fn refused(why: &'static str) -> Failure {
 pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
     c.req.begin();
     set_request_id(w, c);
+    if let Some(t) = &cfg.image().tracing {
+        let incoming = crate::host::header_in(&c.req.hb, &c.req.head.headers, b"traceparent");
+        c.req.trace = crate::trace::TraceCtx::begin(incoming, || w.random(), t.sample);
+        let _ = c
+            .req
+            .edits
+            .req_headers
+            .set(b"traceparent", c.req.trace.upstream_header().as_bytes());
+    }
     let image = cfg.image();
     let failure = match Box::pin(admit_and_run(w, cfg, c)).await {
         Ok((route, exit)) => match image.routes.get(route as usize) {

@@ -153,7 +153,9 @@ pub async fn send<'w>(
         let (stream, reused) = match opened {
             Ok(s) => s,
             Err(e) => {
+                w.metrics.borrow_mut().connect_errors += 1;
                 if retry.on_connect_error && retries > 0 && w.now() < deadline {
+                    w.metrics.borrow_mut().retries += 1;
                     retries -= 1;
                     exclude = Some(server);
                     continue;
@@ -171,12 +173,7 @@ pub async fn send<'w>(
             sent_continue = true;
             Box::pin(send_continue(w, cfg, c)).await?;
         }
-        // only the response program reads the latency
-        let started = if t.route.response.is_some() {
-            Instant::now()
-        } else {
-            now
-        };
+        let started = Instant::now();
         let got = if complete {
             exchange(
                 w,
@@ -213,6 +210,7 @@ pub async fn send<'w>(
                     && retries > 0
                     && w.now() < deadline =>
             {
+                w.metrics.borrow_mut().retries += 1;
                 retries -= 1;
                 exclude = Some(server);
                 // the 5xx body is not read: this connection cannot be reused
@@ -239,6 +237,7 @@ pub async fn send<'w>(
                     conn,
                     head: std::mem::take(&mut head),
                     started,
+                    addr,
                 });
             }
             // `out` still holds the whole request: resend it on a fresh connection
@@ -262,6 +261,7 @@ pub async fn send<'w>(
                     && retries > 0
                     && w.now() < deadline =>
             {
+                w.metrics.borrow_mut().retries += 1;
                 retries -= 1;
                 exclude = Some(server);
                 conn.close();
@@ -349,6 +349,7 @@ async fn stream_request(
             read_timeout: body_timeout,
             write_timeout: timeout,
             watch: &c.watch,
+            sent: 0,
         };
         pump.run(b).await.map_err(Failed::Write)?;
         c.req.body_read = true;

@@ -65,6 +65,7 @@ pub async fn deny(
     message: &str,
     retry_after: Option<u64>,
 ) -> Next {
+    c.req.log.denied = true;
     let denial = std::mem::take(&mut c.req.denial);
     if !denial.reason.is_empty() {
         let method = String::from_utf8_lossy(c.req.head.method.of(&c.req.hb));
@@ -197,6 +198,7 @@ async fn send_with(
         extra,
         date: &date,
     };
+    c.req.log.status = r.status;
     write_own_response(&r, &mut c.req.edits, &mut c.out);
     c.req.edits.text = text;
     w.pool.put(default_body);
@@ -277,6 +279,7 @@ pub async fn mock(
         extra: &[],
         date: &date,
     };
+    c.req.log.status = r.status;
     write_own_response(&r, &mut c.req.edits, &mut c.out);
     c.up.resp_body = owned;
     finish(w, cfg, c, keep).await
@@ -364,6 +367,7 @@ pub async fn plugin(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, status: u16) ->
         extra: &[],
         date: &date,
     };
+    c.req.log.status = r.status;
     write_own_response(&r, &mut c.req.edits, &mut c.out);
     c.req.edits.text = text;
     finish(w, cfg, c, keep).await

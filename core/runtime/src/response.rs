@@ -30,7 +30,11 @@ pub async fn relay(
         conn,
         head,
         started,
+        addr,
     } = sent;
+    c.req.log.upstream_us = Some(started.elapsed().as_micros() as u64);
+    c.req.log.upstream_start_us = started.saturating_duration_since(c.started.0).as_micros() as u64;
+    c.req.log.upstream = Some(addr);
     let next = relay_head(w, cfg, c, t, conn, &head, started).await;
     c.up.resp_head = head;
     next
@@ -239,6 +243,7 @@ async fn relay_head(
         date: &date,
         edits: &c.req.edits.resp_headers,
     };
+    c.req.log.status = status;
     write_response_head(&out_head, &mut c.out);
     if upgrade {
         let sent = c.flush_out(timeout).await;
@@ -295,8 +300,11 @@ async fn relay_head(
         read_timeout: timeout,
         write_timeout: Duration::from_millis(image.timeouts.idle),
         watch: &c.watch,
+        sent: 0,
     };
-    match pump.run(&mut upstream_body).await {
+    let r = pump.run(&mut upstream_body).await;
+    c.req.log.bytes_out += pump.sent;
+    match r {
         Ok(()) => {
             if head.keep_alive && head.framing != Framing::UntilClose && conn.rb.is_empty() {
                 conn.release(w.now());

@@ -42,6 +42,8 @@ pub struct Server {
 #[derive(Debug, Clone)]
 pub struct Handle {
     workers: Vec<flume::Sender<Control>>,
+    admin: Arc<crate::admin::AdminState>,
+    access: crate::access_log::Writer,
 }
 
 impl Handle {
@@ -54,10 +56,34 @@ impl Handle {
 
     /// Serve `loaded` from each connection's next request on.
     pub fn reload(&self, loaded: Arc<Loaded>) {
+        self.admin
+            .reloads_ok
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         for w in &self.workers {
             let _ = w.send(Control::Reload(loaded.clone()));
         }
     }
+
+    /// Reopen the access log file (SIGUSR1, after logrotate moved it).
+    pub fn reopen_logs(&self) {
+        self.access.reopen();
+    }
+
+    /// Count a reload that was refused (the metrics' `gw_reloads_total{result="failed"}`).
+    pub fn reload_failed(&self) {
+        self.admin
+            .reloads_failed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// The admin endpoint's socket: a plain one (no SO_REUSEPORT), so a second gw on the same
+/// address fails to start rather than share it.
+fn bind_admin(addr: SocketAddr) -> io::Result<std::net::TcpListener> {
+    let l = std::net::TcpListener::bind(addr)
+        .map_err(|e| io::Error::new(e.kind(), format!("admin {addr}: {e}")))?;
+    l.set_nonblocking(true)?;
+    Ok(l)
 }
 
 impl Server {
@@ -81,15 +107,33 @@ impl Server {
         let busy_poll = opts.busy_poll.unwrap_or(std::time::Duration::ZERO);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let mut threads = Vec::with_capacity(count);
-        let mut senders = Vec::with_capacity(count);
+        let (senders, mut receivers): (Vec<_>, Vec<_>) =
+            (0..count).map(|_| flume::unbounded()).unzip();
+        receivers.reverse();
+        let (access, access_thread) = crate::access_log::Writer::start()?;
+        // the writer ends once every sender is gone; the last lines are synced in `wait`
+        drop(access_thread);
+        let admin_state = Arc::new(crate::admin::AdminState {
+            access: access.counts.clone(),
+            ..crate::admin::AdminState::default()
+        });
+        let mut admin = match loaded.image.admin {
+            Some(addr) => Some(crate::admin::Admin {
+                listener: bind_admin(addr)?,
+                workers: senders.clone(),
+                state: admin_state.clone(),
+            }),
+            None => None,
+        };
         let mut ended: Vec<Arc<worker::Ended>> = Vec::with_capacity(count);
         for id in 0..count {
             let listeners: Vec<std::net::TcpListener> = sockets
                 .iter_mut()
                 .filter_map(|per_addr| per_addr.pop())
                 .collect();
-            let (tx, rx) = flume::unbounded();
-            senders.push(tx);
+            let Some(rx) = receivers.pop() else {
+                break;
+            };
             ended.push(Arc::new(worker::Ended::default()));
             let spec = WorkerSpec {
                 id,
@@ -101,6 +145,8 @@ impl Server {
                 busy_poll,
                 multishot: opts.multishot.unwrap_or(true),
                 ended: ended.last().cloned().unwrap_or_default(),
+                admin: admin.take(),
+                access_writer: access.clone(),
             };
             let t = std::thread::Builder::new()
                 .name(format!("gw-worker-{id}"))
@@ -108,7 +154,11 @@ impl Server {
             threads.push(t);
         }
         drop(ready_tx);
-        let handle = Handle { workers: senders };
+        let handle = Handle {
+            workers: senders,
+            admin: admin_state,
+            access,
+        };
         for _ in 0..count {
             let failed = match ready_rx.recv() {
                 Ok(Ok(())) => None,
@@ -164,11 +214,13 @@ impl Server {
         self.handle.clone()
     }
 
-    /// Block until every worker has exited (after [`Handle::shutdown`]).
+    /// Block until every worker has exited (after [`Handle::shutdown`]) and the access log
+    /// lines they handed over are written.
     pub fn wait(self) {
         for t in self.threads {
             let _ = t.join();
         }
+        self.handle.access.sync(std::time::Duration::from_secs(5));
     }
 
     /// Shut down and wait.

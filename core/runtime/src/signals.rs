@@ -1,4 +1,5 @@
-//! Process signals for `gw run`: SIGTERM and SIGINT stop gracefully, SIGHUP reloads.
+//! Process signals for `gw run`: SIGTERM and SIGINT stop gracefully, SIGHUP reloads, SIGUSR1
+//! reopens the access log.
 //!
 //! The signals are blocked in the calling thread before the workers start (threads inherit
 //! the mask), and the control thread takes them synchronously with `sigwait`: no handler, no
@@ -15,6 +16,8 @@ pub enum Signal {
     Terminate,
     /// SIGHUP: re-read and recompile the config.
     Reload,
+    /// SIGUSR1: reopen the access log file (log rotation).
+    Reopen,
 }
 
 /// The blocked set; call [`Signals::block`] before starting any thread.
@@ -24,12 +27,13 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Block SIGTERM, SIGINT and SIGHUP in this thread (and every thread it starts).
+    /// Block SIGTERM, SIGINT, SIGHUP and SIGUSR1 in this thread (and every thread it starts).
     pub fn block() -> io::Result<Signals> {
         let mut set = SigSet::empty();
         set.add(NixSignal::SIGTERM);
         set.add(NixSignal::SIGINT);
         set.add(NixSignal::SIGHUP);
+        set.add(NixSignal::SIGUSR1);
         set.thread_block().map_err(io::Error::from)?;
         Ok(Signals { set })
     }
@@ -39,6 +43,7 @@ impl Signals {
         loop {
             match self.set.wait().map_err(io::Error::from)? {
                 NixSignal::SIGHUP => return Ok(Signal::Reload),
+                NixSignal::SIGUSR1 => return Ok(Signal::Reopen),
                 NixSignal::SIGTERM | NixSignal::SIGINT => return Ok(Signal::Terminate),
                 _ => continue,
             }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use gw_proto::{RequestHead, ResponseHead};
 use gw_vm::Frame;
@@ -31,8 +31,29 @@ pub struct Conn {
     /// The watchdog tick of this connection's last request start or end (busy-poll
     /// bookkeeping).
     pub active_tick: u32,
+    /// When the current request's first byte arrived, and the bytes received by then.
+    pub started: (Instant, u64),
     pub req: Request,
     pub up: UpstreamResponse,
+}
+
+/// What the log phase reports about a request, filled in as it is served.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ReqLog {
+    /// The status sent (0: none, the client went away first).
+    pub status: u16,
+    /// From the request sent upstream to its response head, µs.
+    pub upstream_us: Option<u64>,
+    /// When the request went upstream, µs after its first byte arrived.
+    pub upstream_start_us: u64,
+    /// The server that answered.
+    pub upstream: Option<SocketAddr>,
+    /// Bytes written to the client.
+    pub bytes_out: u64,
+    /// The plugin slot whose call denied or last waited (a denial after it is its own).
+    pub policy: Option<u16>,
+    /// Answered by a denial (`require`, a policy).
+    pub denied: bool,
 }
 
 /// The request being served on a connection.
@@ -62,6 +83,9 @@ pub struct Request {
     /// Part of the body was consumed and the rest cannot be skipped: close after the
     /// response.
     pub must_close: bool,
+    pub log: ReqLog,
+    /// Its W3C trace context (`tracing { }`).
+    pub trace: crate::trace::TraceCtx,
 }
 
 impl Request {
@@ -70,6 +94,8 @@ impl Request {
     pub fn begin(&mut self) {
         self.edits.clear();
         self.denial.clear();
+        self.log = ReqLog::default();
+        self.trace = crate::trace::TraceCtx::default();
         self.params.clear();
         self.route = None;
         self.body_read = false;
@@ -101,6 +127,7 @@ pub struct UpstreamResponse {
 impl Conn {
     /// Send `out` (the response being written) to the client within `timeout`, and clear it.
     pub async fn flush_out(&mut self, timeout: Duration) -> Result<(), Error> {
+        self.req.log.bytes_out += self.out.len() as u64;
         crate::body::flush(
             &mut self.stream,
             &mut self.out,

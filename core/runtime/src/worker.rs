@@ -25,6 +25,8 @@ pub enum Control {
     Reload(Arc<Loaded>),
     /// Stop accepting, finish in-flight requests, exit.
     Shutdown,
+    /// Send a copy of this worker's metrics (the admin endpoint's scrape).
+    Snapshot(flume::Sender<crate::metrics::Snapshot>),
 }
 
 /// Unsticky canary counters per worker (by canary id modulo this).
@@ -40,10 +42,32 @@ pub struct Gen {
     /// Path characters some route allows: the listener check before routing lets these
     /// through, and the route's own check decides.
     pub path_allow_any: gw_proto::PathChars,
+    /// Each route's index in the worker's metrics, and that of requests without a route.
+    pub metric_ids: Vec<usize>,
+    pub metric_none: usize,
+    /// The locals naming the caller in the access log: `key.id`, then `claim.sub`.
+    pub caller_locals: Vec<usize>,
 }
 
 impl Gen {
-    fn new(loaded: Arc<Loaded>, worker: usize) -> Gen {
+    fn new(loaded: Arc<Loaded>, worker: usize, metrics: &mut crate::metrics::Metrics) -> Gen {
+        let metric_ids = loaded
+            .image
+            .routes
+            .iter()
+            .map(|r| metrics.route(&r.name))
+            .collect();
+        let metric_none = metrics.route(crate::metrics::NO_ROUTE);
+        let locals = loaded
+            .image
+            .routes
+            .first()
+            .map(|r| r.request.locals.as_slice())
+            .unwrap_or(&[]);
+        let caller_locals = ["key.id", "claim.sub"]
+            .iter()
+            .filter_map(|n| locals.iter().position(|l| l == n))
+            .collect();
         let slots = loaded
             .factories
             .iter()
@@ -61,6 +85,9 @@ impl Gen {
             .iter()
             .fold(gw_proto::PathChars::NONE, |acc, r| acc.union(r.path_allow));
         Gen {
+            caller_locals,
+            metric_ids,
+            metric_none,
             path_allow_any,
             slots,
             split: (0..SPLIT_COUNTERS).map(|_| Cell::new(0)).collect(),
@@ -105,6 +132,14 @@ pub struct Worker {
     pub ended: Arc<Ended>,
     /// The HTTP client plugins' own calls use (`Host::http`).
     pub http: Option<Rc<dyn gw_plugin::HttpClient>>,
+    /// This worker's request metrics (metrics.rs), read only through `Control::Snapshot`.
+    pub metrics: RefCell<crate::metrics::Metrics>,
+    /// Access log lines not yet handed to the writer, how many, and requests sampled so far.
+    pub access: RefCell<(Vec<u8>, u64, u64)>,
+    /// The access log's writer thread.
+    pub access_writer: Option<crate::access_log::Writer>,
+    /// Finished spans not yet handed to the exporter.
+    pub spans: RefCell<Vec<crate::trace::Span>>,
     /// The Date field as of the last watchdog tick, and the second it shows.
     date: Cell<(i64, [u8; 29])>,
     seq: Cell<u64>,
@@ -123,10 +158,16 @@ impl Worker {
     pub fn new(id: usize, loaded: Arc<Loaded>, busy_poll: Duration, multishot: bool) -> Worker {
         let seed = (random_u64(), random_u64());
         let upstreams = Upstreams::new(&loaded, seed.0 ^ id as u64, None);
+        let mut metrics = crate::metrics::Metrics::default();
+        let cfg = Gen::new(loaded, id, &mut metrics);
         Worker {
             id,
             pool: BufPool::new(),
-            cfg: RefCell::new(Rc::new(Gen::new(loaded, id))),
+            cfg: RefCell::new(Rc::new(cfg)),
+            metrics: RefCell::new(metrics),
+            access: RefCell::new((Vec::new(), 0, 0)),
+            access_writer: None,
+            spans: RefCell::new(Vec::new()),
             upstreams: RefCell::new(upstreams),
             stop: Stop::new(),
             watchdog: Watchdog::default(),
@@ -172,7 +213,58 @@ impl Worker {
         );
         let ups = Upstreams::new(&loaded, self.seed.0 ^ self.seq.get(), Some(old));
         *self.upstreams.borrow_mut() = ups;
-        *self.cfg.borrow_mut() = Rc::new(Gen::new(loaded, self.id));
+        // lines go where the config that served them said
+        self.flush_access_log();
+        let cfg = Gen::new(loaded, self.id, &mut self.metrics.borrow_mut());
+        *self.cfg.borrow_mut() = Rc::new(cfg);
+    }
+
+    /// Hand the spans finished so far to the current config's exporter.
+    pub fn flush_spans(&self) {
+        let spans = std::mem::take(&mut *self.spans.borrow_mut());
+        if spans.is_empty() {
+            return;
+        }
+        if let Some(e) = &self.current().loaded.exporter {
+            e.send(spans);
+        }
+    }
+
+    /// Hand the access log lines written so far to the writer.
+    pub fn flush_access_log(&self) {
+        let cfg = self.current();
+        let (Some(writer), Some(log)) = (&self.access_writer, &cfg.image().access_log) else {
+            return;
+        };
+        let mut a = self.access.borrow_mut();
+        if a.1 == 0 {
+            return;
+        }
+        let bytes = std::mem::replace(
+            &mut a.0,
+            Vec::with_capacity(crate::access_log::BATCH + 4096),
+        );
+        writer.send(&log.to, bytes, a.1);
+        a.1 = 0;
+    }
+
+    /// A copy of this worker's metrics, with its gauges as of now.
+    pub fn snapshot(&self) -> crate::metrics::Snapshot {
+        crate::metrics::Snapshot {
+            metrics: self.metrics.borrow().clone(),
+            gauges: crate::metrics::WorkerGauges {
+                connections: u64::from(self.conns.get()),
+                inflight: u64::from(self.inflight.get()),
+                ejections: self.upstreams.borrow().ejections,
+            },
+        }
+    }
+
+    /// 64 random-looking bits (trace and span ids).
+    pub fn random(&self) -> u64 {
+        let n = self.seq.get().wrapping_add(1);
+        self.seq.set(n);
+        mix(self.seed.1 ^ n.rotate_left(29) ^ (self.id as u64).rotate_left(7))
     }
 
     /// Write a fresh request id (UUID-shaped, 128 random-looking bits) into `out`.

@@ -208,6 +208,17 @@ pub trait Host {
         let _ = name;
         None
     }
+    /// The first value of query parameter `name`, percent-decoded (`Value::Absent` if none),
+    /// for plugins that read a parameter the config names only in their declaration.
+    fn request_query(&self, name: &str) -> Value {
+        let _ = name;
+        Value::Absent
+    }
+    /// The value of cookie `name` (`Value::Absent` if none).
+    fn request_cookie(&self, name: &str) -> Value {
+        let _ = name;
+        Value::Absent
+    }
     /// Every request header, in order, as `(name, value)`.
     fn for_each_request_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
         let _ = f;

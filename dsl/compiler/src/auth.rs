@@ -145,10 +145,19 @@ impl<'g, 'a> Lower<'g, 'a> {
             Auth::Authorizer(n) => one(self, "authorizer", n),
             Auth::Any(names) => {
                 let mut slots = Vec::new();
+                let mut argcs = Vec::new();
+                let mut kinds = Vec::new();
                 let mut regs = Vec::new();
                 for n in names {
                     if let Some((slot, reg)) = self.auth_member(None, n) {
                         slots.push(Value::Int(i64::from(slot)));
+                        argcs.push(Value::Int(i64::from(u8::from(reg.is_some()))));
+                        let kind = self
+                            .g
+                            .slots
+                            .get(usize::from(slot))
+                            .map_or("", |s| s.spec.plugin.as_str());
+                        kinds.push(Value::str(kind));
                         regs.extend(reg);
                     }
                 }
@@ -156,7 +165,11 @@ impl<'g, 'a> Lower<'g, 'a> {
                 let argc = u8::try_from(regs.len()).unwrap_or(0);
                 let base = self.window(&regs, s.span);
                 let key = format!("{}#any", self.sc.route);
-                let members = vec![("members".into(), Value::List(slots.into()))];
+                let members = vec![
+                    ("members".into(), Value::List(slots.into())),
+                    ("argc".into(), Value::List(argcs.into())),
+                    ("kinds".into(), Value::List(kinds.into())),
+                ];
                 self.call_plugin("auth.any", key, members, (base, argc), s.span);
             }
         }

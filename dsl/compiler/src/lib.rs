@@ -70,8 +70,9 @@
 //!
 //! Each policy use is an `Op::Call { slot, arg, argc }` with `ConfigImage::plugins[slot]`:
 //! `jwt`, `api_key`, `authorizer` (one slot per declaration, `state_key` = its name; the
-//! authorizer's identity value is the call argument), `auth.any` (`members` = slots; the
-//! identities of authorizer members are the arguments), `throttle` (`rate`, `burst`, `key`;
+//! authorizer's identity value is the call argument), `auth.any` (`members` = slots,
+//! `argc` = how many of the call's arguments each member takes, in order, `kinds` = each
+//! member's plugin; the identities of authorizer members are the arguments), `throttle` (`rate`, `burst`, `key`;
 //! the key value is the call argument; `state_key` = the `name ID` or `ROUTE#ordinal`),
 //! `throttle.plan` (`plan.NAME` = `[rate, burst, quota, period]`; arguments `key.id`,
 //! `key.plan`), `cache` (`ttl`, `keys`, `vary`, `max_entry`; arguments `["lookup"|"store",
@@ -108,6 +109,7 @@ mod listen;
 mod lits;
 mod lower;
 mod needs;
+mod observe;
 mod ops;
 mod order;
 mod policy;

@@ -68,6 +68,8 @@ pub(crate) fn serving(cx: &mut Ctx<'_>, col: &resolve::Collected<'_>, image: &mu
         settings::timeouts(cx, t, &mut timeouts);
     }
     image.timeouts = timeouts;
+    image.access_log = crate::observe::access_log(cx, &col.logs);
+    image.tracing = crate::observe::tracing(cx, &col.tracings);
 }
 
 /// Two bind addresses collide: same port and the same or a wildcard IP.

@@ -153,6 +153,8 @@ pub(crate) struct Collected<'a> {
     pub policies: Vec<(&'a Ident, &'a [Stmt])>,
     pub defaults: Vec<(&'a [Stmt], Span)>,
     pub cors: Vec<(&'a [Setting], Span)>,
+    pub logs: Vec<(&'a [Setting], Span)>,
+    pub tracings: Vec<(&'a [Setting], Span)>,
     pub routes: Vec<RouteItem<'a>>,
     pub errors: Vec<(&'a [Lit], &'a [Stmt], Span)>,
 }
@@ -190,6 +192,8 @@ fn walk<'a>(
             ItemKind::Policy { name, body } => c.policies.push((name, body)),
             ItemKind::Defaults(b) => c.defaults.push((b, item.span)),
             ItemKind::Cors(s) => c.cors.push((s, item.span)),
+            ItemKind::Log(s) => c.logs.push((s, item.span)),
+            ItemKind::Tracing(s) => c.tracings.push((s, item.span)),
             ItemKind::Route(r) => c.routes.push(RouteItem {
                 route: r,
                 host: host.cloned(),

@@ -85,6 +85,10 @@ pub enum ItemKind {
     Defaults(Vec<Stmt>),
     /// `cors { origins ...; methods ...; headers ...; expose ...; credentials ...; max_age ... }`
     Cors(Vec<Setting>),
+    /// `log { format json; fields [...]; to "path" | stdout; sample 10% when status < 400 }`
+    Log(Vec<Setting>),
+    /// `tracing { sample 10%; otlp "http://collector:4318/v1/traces"; service "gw" }`
+    Tracing(Vec<Setting>),
     /// `host "api.example.com" { routes }`
     Host {
         pattern: StrLit,

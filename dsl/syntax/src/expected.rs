@@ -27,6 +27,8 @@ pub(crate) const DECL_KEYWORDS: &[&str] = &[
     "policy",
     "defaults",
     "cors",
+    "log",
+    "tracing",
     "host",
     "route",
     "on",

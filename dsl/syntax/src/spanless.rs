@@ -54,7 +54,11 @@ fn item(i: &mut Item) {
         ItemKind::Admin(a) => addr(a),
         ItemKind::Include(s) => string(s),
         ItemKind::Workers(l) => lit(l),
-        ItemKind::Limits(s) | ItemKind::Timeouts(s) | ItemKind::Cors(s) => settings(s),
+        ItemKind::Limits(s)
+        | ItemKind::Timeouts(s)
+        | ItemKind::Cors(s)
+        | ItemKind::Log(s)
+        | ItemKind::Tracing(s) => settings(s),
         ItemKind::Vars(vs) => {
             for v in vs {
                 z(&mut v.span);

@@ -3,13 +3,20 @@
 
 use gw_plugin::Registry;
 
+pub mod any;
+pub mod api_key;
+pub mod authorizer;
 pub mod jwt;
 pub mod throttle;
+mod typed;
 
 /// Every standard plugin this build serves.
 pub fn registry() -> Registry {
     let mut r = Registry::new();
     r.register(Box::new(throttle::Throttle));
+    r.register(Box::new(api_key::ApiKey));
+    r.register(Box::new(authorizer::Authorizer));
+    r.register(Box::new(any::Any));
     r.register(Box::new(jwt::Jwt));
     r
 }

@@ -36,6 +36,7 @@ macro_rules! on_both_drivers {
 
 mod support;
 
+mod auth;
 mod auth_jwt;
 mod balancing;
 mod busy_poll;

@@ -273,6 +273,57 @@ impl Ctx<'_> {
         } else if !spec.state_key.is_empty() {
             let _ = write!(o, " {}", spec.state_key);
         }
+        self.auth_summary(spec, o);
         mnem
+    }
+
+    /// An auth step's cache key and failure statuses: `[key route+identity 5m · 401/403 ·
+    /// on_error 503]`.
+    fn auth_summary(&self, spec: &crate::PluginSpec, o: &mut String) {
+        let arg = |n: &str| Value::find(&spec.args, n);
+        let text = |n: &str| arg(n).and_then(Value::as_str).map(str::to_owned);
+        match spec.plugin.as_str() {
+            "jwt" => o.push_str(" [key token · 401 · 503 until keys load]"),
+            "api_key" => {
+                let from = match (text("header"), text("query")) {
+                    (_, Some(q)) => format!("query.{q}"),
+                    (Some(h), None) => format!("header.{h}"),
+                    (None, None) => "header.x-api-key".into(),
+                };
+                let _ = write!(o, " [key sha256({from}) · 401]");
+            }
+            "authorizer" => {
+                let ttl = match arg("ttl") {
+                    Some(Value::Duration(0)) | None => "none".to_string(),
+                    Some(v) => {
+                        let mut t = String::from("route+identity ");
+                        v.write_literal(&mut t);
+                        t
+                    }
+                };
+                let on_error = match (text("on_error").as_deref(), arg("on_error_status")) {
+                    (Some("allow"), _) => "allow".to_string(),
+                    (_, Some(Value::Int(s))) => s.to_string(),
+                    _ => "503".to_string(),
+                };
+                let _ = write!(o, " [key {ttl} · 401/403 · on_error {on_error}]");
+            }
+            "auth.any" => {
+                o.push_str(" [first of");
+                if let Some(Value::List(members)) = arg("members") {
+                    for m in members.iter() {
+                        if let Value::Int(slot) = m {
+                            let member = u16::try_from(*slot).ok().and_then(|s| {
+                                self.image.and_then(|img| img.plugins.get(usize::from(s)))
+                            });
+                            let noun = member.map_or("slot", |m| plugin_mnemonic(m, "").1);
+                            let _ = write!(o, " {noun}#{slot}");
+                        }
+                    }
+                }
+                o.push_str(" · 401, or a member's 5xx]");
+            }
+            _ => {}
+        }
     }
 }

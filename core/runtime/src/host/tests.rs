@@ -32,6 +32,8 @@ struct Fixture {
     head: RequestHead,
     prog: Program,
     edits: Edits,
+    denial: crate::edits::Denial,
+    policy: Option<u16>,
     pending: Option<gw_plugin::PendingOp>,
     split: Vec<Cell<u64>>,
     slots: Vec<crate::slot::Slot>,
@@ -45,6 +47,8 @@ impl Fixture {
             head: parse(),
             prog: prog(),
             edits: Edits::default(),
+            denial: Default::default(),
+            policy: None,
             pending: None,
             split: vec![Cell::new(0), Cell::new(0)],
             slots: Vec::new(),
@@ -66,6 +70,8 @@ impl Fixture {
                 route: None,
             },
             edits: &mut self.edits,
+            denial: &mut self.denial,
+            policy: &mut self.policy,
             slots: &self.slots,
             pending: &mut self.pending,
             resp: None,
@@ -174,6 +180,41 @@ fn plugin_calls_dispatch_by_slot_and_hand_over_their_operation() {
     let _ = h;
     assert!(f.pending.is_some(), "the request holds the operation");
     assert_eq!(f.edits.req_headers.set_value(b"x-count"), Some(&b"1"[..]));
+}
+
+#[test]
+fn plugins_read_named_parameters_and_cookies_and_describe_denials() {
+    let mut f = Fixture::new();
+    let mut h = f.host();
+    assert_eq!(h.request_query("name"), Value::str("a b"));
+    assert_eq!(h.request_query("nope"), Value::Absent);
+    assert_eq!(h.request_cookie("session"), Value::str("xyz"));
+    assert_eq!(h.request_cookie("sess"), Value::Absent);
+    h.apply(Effect::DenyHeader("www-authenticate", "Bearer"));
+    h.apply(Effect::DenyHeader("bad name", "x"));
+    h.apply(Effect::DenyReason("expired"));
+    h.apply(Effect::DenyBody("application/problem+json", "{}"));
+    assert!(
+        f.edits.resp_headers.is_empty(),
+        "denial effects are not edits"
+    );
+    let added: Vec<_> = f.denial.headers.added().collect();
+    assert_eq!(added, [(&b"www-authenticate"[..], &b"Bearer"[..])]);
+    assert_eq!(f.denial.reason, "expired");
+    assert_eq!(
+        f.denial.body,
+        Some(("application/problem+json".into(), b"{}".to_vec()))
+    );
+    // a call starts with no account of a denial
+    let mut h = f.host();
+    assert_eq!(
+        h.call(7, &[]),
+        Call::Deny {
+            status: 500,
+            retry_after: None
+        }
+    );
+    assert!(f.denial.reason.is_empty() && f.denial.body.is_none());
 }
 
 #[test]

@@ -36,6 +36,8 @@ pub struct Sent<'w> {
     pub head: ResponseHead,
     /// When the request went out (the response program's `latency`).
     pub started: Instant,
+    /// The server that answered.
+    pub addr: std::net::SocketAddr,
 }
 
 /// Counts a request in its server's in-flight load (least request) until dropped.

@@ -26,6 +26,11 @@ pub struct ServerState {
 }
 
 impl ServerState {
+    /// Ejected by passive health at `now`.
+    pub fn is_ejected(&self, now: Instant) -> bool {
+        self.ejected_until.is_some_and(|until| now < until)
+    }
+
     fn new(addr: SocketAddr) -> ServerState {
         ServerState {
             addr,
@@ -54,6 +59,8 @@ pub struct UpstreamState {
 pub struct Upstreams {
     pub list: Vec<UpstreamState>,
     pub rng: Rng,
+    /// Servers passive health ejected since the worker started.
+    pub ejections: u64,
 }
 
 impl Upstreams {
@@ -61,6 +68,7 @@ impl Upstreams {
     /// their upstream name and address.
     pub fn new(loaded: &Loaded, seed: u64, old: Option<Upstreams>) -> Upstreams {
         let image: &ConfigImage = &loaded.image;
+        let ejections = old.as_ref().map_or(0, |o| o.ejections);
         let mut old = old.map(|o| o.list).unwrap_or_default();
         let list = image
             .upstreams
@@ -95,6 +103,7 @@ impl Upstreams {
         Upstreams {
             list,
             rng: Rng::new(seed),
+            ejections,
         }
     }
 
@@ -209,6 +218,7 @@ impl Upstreams {
         }
         s.fails += 1;
         if s.fails >= max {
+            self.ejections += 1;
             s.ejected_until = Some(now + cool);
             s.fails = 0;
             crate::log::log!(

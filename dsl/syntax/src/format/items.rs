@@ -54,6 +54,8 @@ fn item(p: &mut Printer<'_>, it: &Item) {
         ItemKind::Limits(s) => kw_then_block(p, "limits", start, s),
         ItemKind::Timeouts(s) => kw_then_block(p, "timeouts", start, s),
         ItemKind::Cors(s) => kw_then_block(p, "cors", start, s),
+        ItemKind::Log(s) => kw_then_block(p, "log", start, s),
+        ItemKind::Tracing(s) => kw_then_block(p, "tracing", start, s),
         ItemKind::Vars(vars) => {
             p.w("vars ");
             let open = p.open_after(start);

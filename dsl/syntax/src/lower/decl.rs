@@ -53,6 +53,8 @@ impl Lower<'_> {
                 ItemKind::Defaults(self.stmt_block(&child(&inner, Rule::stmt_block)?))
             }
             Rule::cors => ItemKind::Cors(self.settings(&child(&inner, Rule::settings)?)),
+            Rule::log_decl => ItemKind::Log(self.settings(&child(&inner, Rule::settings)?)),
+            Rule::tracing_decl => ItemKind::Tracing(self.settings(&child(&inner, Rule::settings)?)),
             Rule::host_block => ItemKind::Host {
                 pattern: self.string(&child(&inner, Rule::string)?),
                 items: children(&inner, Rule::route)
@@ -134,6 +136,15 @@ impl Lower<'_> {
                         .map(|w| self.ident(&w))
                         .collect(),
                 )),
+                Rule::when_arg => {
+                    for part in c.clone().into_inner() {
+                        match part.as_rule() {
+                            Rule::kw_when => args.push(Arg::Word(self.ident(&part))),
+                            Rule::expr => args.push(Arg::Expr(self.expr(&part))),
+                            _ => {}
+                        }
+                    }
+                }
                 Rule::expr => {
                     let e = self.expr(&c);
                     args.push(match e.kind {
