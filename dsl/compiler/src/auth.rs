@@ -95,7 +95,7 @@ impl<'g, 'a> Lower<'g, 'a> {
                 let n = g.syms.jwts.get(id)?;
                 n.used.set(true);
                 self.sc.facts.jwts.push(id);
-                (n.value.args.clone(), n.value.token)
+                (n.value.args.clone(), None)
             }
             "api_key" => {
                 let n = g.syms.api_keys.get(id)?;

@@ -22,11 +22,8 @@ pub(crate) struct FieldTy {
 }
 
 #[derive(Debug)]
-pub(crate) struct JwtDecl<'a> {
+pub(crate) struct JwtDecl {
     pub args: Vec<(String, Value)>,
-    /// `token EXPR`: where the token is when not in `Authorization: Bearer` (the call's
-    /// argument).
-    pub token: Option<&'a Expr>,
     pub claims: Vec<FieldTy>,
     /// The `claims` keyword, for "claims are declared in …" notes.
     pub claims_span: Option<Span>,
@@ -73,13 +70,9 @@ pub(crate) fn const_str(
 }
 
 /// `jwt NAME { issuer; audience; jwks URL [refresh D] | jwks file "x"; key file "x";
-/// secret env("X") | file "x"; token EXPR; algorithms; leeway; cache N [ttl D]; claims }`
-pub(crate) fn jwt<'a>(
-    cx: &mut Ctx<'_>,
-    vars: &Vars,
-    name: &Ident,
-    body: &'a [Setting],
-) -> JwtDecl<'a> {
+/// secret env("X") | file "x"; token header|query|cookie "NAME"; algorithms; leeway;
+/// cache N [ttl D]; claims }`
+pub(crate) fn jwt(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Setting]) -> JwtDecl {
     const KW: &[&str] = &[
         "issuer",
         "audience",
@@ -97,7 +90,6 @@ pub(crate) fn jwt<'a>(
     args::check_unique(cx, &entries, KW);
     let mut out = JwtDecl {
         args: Vec::new(),
-        token: None,
         claims: Vec::new(),
         claims_span: None,
     };
@@ -219,15 +211,33 @@ pub(crate) fn jwt<'a>(
                     out.args.push(("secret".into(), Value::str(&s)));
                 }
             }
-            "token" => match c.expr() {
-                Some(x) if is_request_field(x) => out.token = Some(x),
-                Some(x) => cx.emit(
-                    Diagnostic::error("E0304", x.span, "a token is read from one request field")
-                        .with_label("not `header.NAME`, `query.NAME` or `cookie.NAME`")
-                        .with_help("for example: `token query.access_token`"),
-                ),
-                None => args::expected(cx, c.at, "a request field", "`token cookie.session`"),
-            },
+            "token" => {
+                let example = "`token header \"x-token\"`, `token query \"access_token\"` or `token cookie \"session\"`";
+                let from = ["header", "query", "cookie"]
+                    .into_iter()
+                    .find(|w| c.eat_word(w));
+                match (from, c.str_lit().and_then(args::plain)) {
+                    (Some(from), Some(n)) if is_token_name(&n) => {
+                        let n = if from == "header" {
+                            n.to_ascii_lowercase()
+                        } else {
+                            n
+                        };
+                        out.args.push((format!("token_{from}"), Value::str(&n)));
+                    }
+                    (Some(_), Some(n)) => cx.emit(
+                        Diagnostic::error(
+                            "E0304",
+                            c.at,
+                            format!("`{n}` cannot name a token's place"),
+                        )
+                        .with_label("an empty name, or one with spaces or separators")
+                        .with_help(format!("for example: {example}")),
+                    ),
+                    _ => args::expected(cx, c.at, "where the token is", example),
+                }
+                c.finish(cx, "`token`", &[]);
+            }
             "cache" => {
                 if let Some(n) = c.lit().and_then(|l| lits::int(cx, l, 0, 1_000_000)) {
                     out.args.push(("cache".into(), Value::Int(n)));
@@ -304,10 +314,11 @@ pub(crate) fn jwt<'a>(
     out
 }
 
-/// `token header.NAME | query.NAME | cookie.NAME`.
-fn is_request_field(x: &Expr) -> bool {
-    matches!(&x.kind, ExprKind::Member(base, _)
-        if matches!(&base.kind, ExprKind::Name(r) if ["header", "query", "cookie"].contains(&r.name.as_str())))
+/// A header, parameter or cookie name: visible ASCII without separators (RFC 9110 token).
+fn is_token_name(n: &str) -> bool {
+    !n.is_empty()
+        && n.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
 /// `secret env("NAME")` or `secret file "path"`: the HMAC secret, read where gw runs (never

@@ -86,8 +86,8 @@
 //! Authorizer context defaults are `default.auth.ctx.NAME` args. A `jwt` spec holds its
 //! declaration's settings (`issuer`, `audience`, `jwks` text and `jwks_file`, `jwks_url` and
 //! `refresh`, `key_pem` and `key_file`, `secret`, `algorithms`, `leeway`, `cache`,
-//! `cache_ttl`) and `claims` = `[[name, type, default?]…]`; with `token EXPR` the token's value
-//! is the call argument.
+//! `cache_ttl`, `token_header` | `token_query` | `token_cookie`) and `claims` =
+//! `[[name, type, default?]…]`.
 
 mod args;
 mod auth;

@@ -27,7 +27,7 @@ pub(crate) struct SchemaDecl {
 pub(crate) struct Syms<'a> {
     pub vars: Vars,
     pub upstreams: Table<Upstream>,
-    pub jwts: Table<JwtDecl<'a>>,
+    pub jwts: Table<JwtDecl>,
     pub api_keys: Table<ApiKeysDecl>,
     pub authorizers: Table<AuthzDecl<'a>>,
     pub plans: Table<PlanDecl>,

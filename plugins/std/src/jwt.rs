@@ -19,9 +19,9 @@
 //! }
 //! ```
 //!
-//! - **Token**: `Authorization: Bearer …`, or the value of the declaration's `token EXPR`
-//!   (`token query.access_token`, `token cookie.session`), which the compiler passes as the
-//!   call's argument. No token: 401 with `WWW-Authenticate: Bearer` (RFC 6750 §3.1).
+//! - **Token**: `Authorization: Bearer …`, or the header, query parameter or cookie the
+//!   declaration names (`token cookie "session"`). No token: 401 with `WWW-Authenticate:
+//!   Bearer` (RFC 6750 §3.1).
 //! - **Keys**: a JWKS file, a PEM public key, an HMAC secret (any of them together), or a
 //!   JWKS URL fetched by gw (`remote.rs`). A key verifies only its own algorithm family
 //!   (`keys.rs`); the allowed algorithms come from the config, never from the token.
@@ -87,6 +87,9 @@ static SIGNATURE: Signature = Signature {
         arg("key_pem", ArgType::Str),
         arg("key_file", ArgType::Str),
         arg("secret", ArgType::Str),
+        arg("token_header", ArgType::Str),
+        arg("token_query", ArgType::Str),
+        arg("token_cookie", ArgType::Str),
         ArgSpec {
             name: "algorithms",
             ty: ArgType::List,
@@ -111,10 +114,21 @@ enum Source {
     Remote(Arc<Remote>),
 }
 
+/// Where a request carries its token.
+enum TokenFrom {
+    /// `Authorization: Bearer TOKEN`.
+    Bearer,
+    /// The whole value of another header.
+    Header(String),
+    Query(String),
+    Cookie(String),
+}
+
 /// One declaration, shared by its workers.
 struct Verifier {
     cfg: Config,
     name: Arc<str>,
+    from: TokenFrom,
     source: Source,
     cache_entries: usize,
     cache_ttl_ms: i64,
@@ -322,9 +336,21 @@ impl Plugin for Jwt {
             }
             _ => CACHE_ENTRIES,
         };
+        let from = match (
+            text(spec, "token_header"),
+            text(spec, "token_query"),
+            text(spec, "token_cookie"),
+        ) {
+            (Some(h), _, _) if h.eq_ignore_ascii_case("authorization") => TokenFrom::Bearer,
+            (Some(h), _, _) => TokenFrom::Header(h.to_string()),
+            (None, Some(q), _) => TokenFrom::Query(q.to_string()),
+            (None, None, Some(c)) => TokenFrom::Cookie(c.to_string()),
+            (None, None, None) => TokenFrom::Bearer,
+        };
         Ok(Box::new(JwtFactory {
             v: Arc::new(Verifier {
                 name: Arc::from(cfg.name.as_str()),
+                from,
                 cfg,
                 source,
                 cache_entries,
@@ -450,20 +476,27 @@ impl JwtInstance {
 }
 
 impl Instance for JwtInstance {
-    fn call(&mut self, host: &mut dyn Host, args: &[Value]) -> Call {
+    fn call(&mut self, host: &mut dyn Host, _args: &[Value]) -> Call {
         let now = host.now_ms();
         self.token.clear();
-        match args.first() {
-            Some(v) => {
-                if let Some(t) = v.as_text() {
-                    self.token.extend_from_slice(t.trim().as_bytes());
-                }
+        let found = match &self.v.from {
+            TokenFrom::Bearer => host.request_header(b"authorization").and_then(bearer),
+            TokenFrom::Header(h) => host.request_header(h.as_bytes()).map(<[u8]>::trim_ascii),
+            TokenFrom::Query(q) => {
+                let v = host.request_query(q);
+                self.token
+                    .extend_from_slice(v.as_text().unwrap_or_default().trim().as_bytes());
+                None
             }
-            None => {
-                if let Some(t) = host.request_header(b"authorization").and_then(bearer) {
-                    self.token.extend_from_slice(t);
-                }
+            TokenFrom::Cookie(c) => {
+                let v = host.request_cookie(c);
+                self.token
+                    .extend_from_slice(v.as_text().unwrap_or_default().trim().as_bytes());
+                None
             }
+        };
+        if let Some(t) = found {
+            self.token.extend_from_slice(t);
         }
         if self.token.is_empty() {
             return deny(host, &self.v.name, Reject::Missing);

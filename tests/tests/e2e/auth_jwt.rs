@@ -336,10 +336,11 @@ fn scopes_and_token_sources(d: Driver) {
     let dir = TempDir::new();
     let secret = file(&dir, "secret.txt", &format!("{}\n", mint::SECRET));
     let config = format!(
-        "{}jwt users {{\n  secret file \"{secret}\"\n  algorithms HS256\n}}\njwt by_query {{\n  secret file \"{secret}\"\n  algorithms HS256\n  token query.access_token\n}}\njwt by_cookie {{\n  secret file \"{secret}\"\n  algorithms HS256\n  token cookie.session\n}}\n\
+        "{}jwt users {{\n  secret file \"{secret}\"\n  algorithms HS256\n}}\njwt by_query {{\n  secret file \"{secret}\"\n  algorithms HS256\n  token query \"access_token\"\n}}\njwt by_cookie {{\n  secret file \"{secret}\"\n  algorithms HS256\n  token cookie \"session\"\n}}\njwt by_header {{\n  secret file \"{secret}\"\n  algorithms HS256\n  token header \"X-Token\"\n}}\n\
          route GET /admin {{\n  auth jwt users\n  require \"admin\" in auth.scopes  else 403\n  set header x-user = claim.sub\n  upstream u\n}}\n\
          route GET /q {{\n  auth jwt by_query\n  set header x-user = claim.sub\n  upstream u\n}}\n\
-         route GET /c {{\n  auth jwt by_cookie\n  set header x-user = claim.sub\n  upstream u\n}}\n",
+         route GET /c {{\n  auth jwt by_cookie\n  set header x-user = claim.sub\n  upstream u\n}}\n\
+         route GET /h {{\n  auth jwt by_header\n  set header x-user = claim.sub\n  upstream u\n}}\n",
         upstream_block("u", &[up.addr()], "")
     );
     let gw = Gw::start(d, &config);
@@ -359,7 +360,7 @@ fn scopes_and_token_sources(d: Driver) {
     let scp = token("sam", json!({"scp": ["admin"]}));
     assert_eq!(get(&gw, "/admin", &scp, "scp").status, 200);
     assert_eq!(up.traffic().pop().unwrap().header("x-user"), Some("sam"));
-    // from the query, and from a cookie
+    // from the query, a cookie and a header
     let q = token("quinn", json!({}));
     let r = gw.get(&format!("/q?access_token={q}"));
     assert_eq!(r.status, 200);
@@ -371,6 +372,10 @@ fn scopes_and_token_sources(d: Driver) {
         .request("GET", "/c", &[("cookie", &cookie)], b"");
     assert_eq!(r.status, 200);
     assert_eq!(up.traffic().pop().unwrap().header("x-user"), Some("cora"));
+    let h = token("hana", json!({}));
+    let r = gw.connect().request("GET", "/h", &[("x-token", &h)], b"");
+    assert_eq!(r.status, 200);
+    assert_eq!(up.traffic().pop().unwrap().header("x-user"), Some("hana"));
     // a Bearer token does not count where the config names another source
     assert_eq!(get(&gw, "/c", &admin, "bearer-on-cookie").status, 401);
 }

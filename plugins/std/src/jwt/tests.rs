@@ -13,6 +13,8 @@ use mint::{A_NOW_MS, A1_JWK, A1_TOKEN, A2_JWK, A2_TOKEN, A3_JWK, A3_TOKEN};
 #[derive(Default)]
 struct Req {
     auth: Option<Vec<u8>>,
+    /// `x-token`, `?access_token=`, `session=`.
+    other: Option<String>,
     now_ms: i64,
     locals: Vec<(u16, Value)>,
     headers: Vec<(String, String)>,
@@ -46,9 +48,23 @@ impl Host for Req {
         self.locals.push((key, value));
     }
     fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
-        (name == b"authorization")
-            .then_some(self.auth.as_deref())
-            .flatten()
+        match name {
+            b"authorization" => self.auth.as_deref(),
+            b"x-token" => self.other.as_deref().map(str::as_bytes),
+            _ => None,
+        }
+    }
+    fn request_query(&self, name: &str) -> Value {
+        match (name, &self.other) {
+            ("access_token", Some(t)) => Value::str(t),
+            _ => Value::Absent,
+        }
+    }
+    fn request_cookie(&self, name: &str) -> Value {
+        match (name, &self.other) {
+            ("session", Some(t)) => Value::str(t),
+            _ => Value::Absent,
+        }
     }
 }
 
@@ -426,27 +442,43 @@ fn a_missing_token_is_a_bare_challenge() {
 }
 
 #[test]
-fn the_call_argument_is_the_token_when_the_config_names_one() {
-    let mut i = standard();
+fn the_token_comes_from_the_place_the_config_names() {
     let t = mint::token(&Signer::ed25519(), "EdDSA", Some("ed"), &good_claims());
-    let mut req = Req {
-        now_ms: mint::now() * 1000,
-        ..Req::default()
-    };
-    assert_eq!(
-        i.call(&mut req, &[Value::str(&t)]),
-        Call::Continue,
-        "{}",
-        req.reason
-    );
-    let mut req = Req::default();
-    assert_eq!(
-        i.call(&mut req, &[Value::Absent]),
-        Call::Deny {
-            status: 401,
-            retry_after: None
-        }
-    );
+    for (arg, name) in [
+        ("token_header", "x-token"),
+        ("token_query", "access_token"),
+        ("token_cookie", "session"),
+    ] {
+        let mut i = instance(vec![
+            ("jwks", Value::str(&all_keys())),
+            ("algorithms", algs(&["EdDSA"])),
+            (arg, Value::str(name)),
+        ]);
+        let mut req = Req {
+            other: Some(t.clone()),
+            now_ms: mint::now() * 1000,
+            ..Req::default()
+        };
+        assert_eq!(
+            i.call(&mut req, &[]),
+            Call::Continue,
+            "{arg}: {}",
+            req.reason
+        );
+        // a Bearer token does not count where the config names another place
+        let mut req = Req {
+            auth: Some(format!("Bearer {t}").into_bytes()),
+            ..Req::default()
+        };
+        assert_eq!(
+            i.call(&mut req, &[]),
+            Call::Deny {
+                status: 401,
+                retry_after: None
+            }
+        );
+        assert_eq!(req.headers, [("www-authenticate".into(), "Bearer".into())]);
+    }
 }
 
 #[test]
