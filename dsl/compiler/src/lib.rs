@@ -83,7 +83,11 @@
 //! A plugin that produces fields gets `out.NAME = [local id, "type"]` args (`out.claim.sub`,
 //! `out.key.id`, `out.auth.ctx.user`, `out.body./name`): it stores each value with
 //! `Host::set_local(id, …)`; `Program::locals` lists every local of the image in every program.
-//! Authorizer context defaults are `default.auth.ctx.NAME` args.
+//! Authorizer context defaults are `default.auth.ctx.NAME` args. A `jwt` spec holds its
+//! declaration's settings (`issuer`, `audience`, `jwks` text and `jwks_file`, `jwks_url` and
+//! `refresh`, `key_pem` and `key_file`, `secret`, `algorithms`, `leeway`, `cache`,
+//! `cache_ttl`, `token_header` | `token_query` | `token_cookie`) and `claims` =
+//! `[[name, type, default?]…]`.
 
 mod args;
 mod auth;

@@ -6,6 +6,7 @@ use gw_plugin::Registry;
 pub mod any;
 pub mod api_key;
 pub mod authorizer;
+pub mod jwt;
 pub mod throttle;
 mod typed;
 
@@ -16,5 +17,6 @@ pub fn registry() -> Registry {
     r.register(Box::new(api_key::ApiKey));
     r.register(Box::new(authorizer::Authorizer));
     r.register(Box::new(any::Any));
+    r.register(Box::new(jwt::Jwt));
     r
 }

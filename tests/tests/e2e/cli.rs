@@ -190,7 +190,7 @@ fn check_refuses_what_run_refuses(d: Driver) {
                  jwks \"https://auth.example.com/.well-known/jwks.json\"\n}}\n\
                  route GET /feed {{\n  auth jwt users\n  upstream app\n}}\n"
             ),
-            "error[E0801]: policy `jwt` is not served by this build",
+            "jwt users: https://auth.example.com/.well-known/jwks.json: this build has no TLS client",
         ),
         (
             format!(

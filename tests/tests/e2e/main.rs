@@ -37,6 +37,7 @@ macro_rules! on_both_drivers {
 mod support;
 
 mod auth;
+mod auth_jwt;
 mod balancing;
 mod busy_poll;
 mod cli;
