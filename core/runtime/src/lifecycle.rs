@@ -149,20 +149,22 @@ async fn access_log_loop(w: Rc<Worker>) {
     }
 }
 
-/// Tick slot `i` of `cfg` every `every` while `cfg` is the worker's config.
+/// Tick slot `i` of `cfg` at once (a key set is fetched before it is needed), then every
+/// `every` while `cfg` is the worker's config.
 async fn tick_loop(w: Rc<Worker>, cfg: std::rc::Weak<Gen>, i: usize, every: Duration) {
     let every = every.max(Duration::from_millis(1));
     loop {
-        monoio::select! {
-            _ = monoio::time::sleep(every) => {},
-            _ = w.stop.wait() => return,
-        }
         let Some(this) = cfg.upgrade() else { return };
         if !Rc::ptr_eq(&this, &w.current()) {
             return;
         }
         if let Some(work) = this.slots.get(i).and_then(|s| s.tick(w.http.as_ref())) {
             monoio::spawn(work);
+        }
+        drop(this);
+        monoio::select! {
+            _ = monoio::time::sleep(every) => {},
+            _ = w.stop.wait() => return,
         }
     }
 }

@@ -134,6 +134,8 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod log;
+
 pub use gw_program::{PluginSpec, Value};
 pub use gw_vm::{
     Call, Completion, Effect, Host, HttpClient, HttpError, HttpFuture, HttpRequest, HttpResponse,

@@ -51,7 +51,7 @@ use gw_plugin::{
 };
 
 use cache::TokenCache;
-use claims::{Config, Declared, Kind, Out};
+use claims::{Config, Declared, Kind, Out, kind};
 use keys::{Alg, KeySet};
 use remote::{Forced, Remote};
 use token::{Reject, Verified};
@@ -175,9 +175,7 @@ fn millis(spec: &PluginSpec, name: &str) -> Option<i64> {
 fn out_arg(v: &Value) -> Option<(u16, Kind)> {
     let Value::List(l) = v else { return None };
     match l.as_ref() {
-        [Value::Int(id), Value::Str(ty)] => {
-            Some((u16::try_from(*id).ok()?, Kind::parse(ty.as_str())?))
-        }
+        [Value::Int(id), Value::Str(ty)] => Some((u16::try_from(*id).ok()?, kind(ty.as_str())?)),
         _ => None,
     }
 }
@@ -224,7 +222,7 @@ fn config(spec: &PluginSpec) -> Result<Config, BuildError> {
             let (Some(Value::Str(name)), Some(Value::Str(ty))) = (d.first(), d.get(1)) else {
                 continue;
             };
-            let kind = Kind::parse(ty.as_str()).ok_or_else(|| {
+            let kind = kind(ty.as_str()).ok_or_else(|| {
                 bad(
                     spec,
                     format!(

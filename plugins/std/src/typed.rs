@@ -16,6 +16,8 @@ pub enum Ty {
     Str,
     Int,
     Bool,
+    /// A NumericDate in seconds (RFC 7519 §2, a fraction allowed), stored as Unix ms.
+    Timestamp,
     Json,
     List(Box<Ty>),
     Opt(Box<Ty>),
@@ -34,6 +36,7 @@ impl Ty {
             "string" => Some(Ty::Str),
             "int" => Some(Ty::Int),
             "bool" => Some(Ty::Bool),
+            "timestamp" => Some(Ty::Timestamp),
             "json" => Some(Ty::Json),
             _ => None,
         }
@@ -56,6 +59,14 @@ impl Ty {
                 .map(Value::Int)
                 .ok_or_else(|| format!("{n} is not a whole number in range")),
             (Ty::Bool, J::Bool(b)) => Ok(Value::Bool(*b)),
+            (Ty::Timestamp, J::Number(n)) => match n.as_i64() {
+                Some(s) => s.checked_mul(1000).map(Value::Timestamp),
+                None => n
+                    .as_f64()
+                    .filter(|f| f.is_finite() && f.abs() < 1e15)
+                    .map(|f| Value::Timestamp((f * 1000.0) as i64)),
+            }
+            .ok_or_else(|| format!("{n} is not a time in range")),
             (Ty::Json, v) => json(v, 0)
                 .map(Value::Json)
                 .ok_or_else(|| "nested too deeply".to_string()),
@@ -68,11 +79,20 @@ impl Ty {
         }
     }
 
+    /// The base type, without `?`.
+    pub fn base(&self) -> &Ty {
+        match self {
+            Ty::Opt(t) => t.base(),
+            t => t,
+        }
+    }
+
     fn name(&self) -> String {
         match self {
             Ty::Str => "a string".into(),
             Ty::Int => "an int".into(),
             Ty::Bool => "a bool".into(),
+            Ty::Timestamp => "a NumericDate".into(),
             Ty::Json => "JSON".into(),
             Ty::List(t) => format!("a list of {}", t.name()),
             Ty::Opt(t) => t.name(),

@@ -1,81 +1,18 @@
 //! What a `jwt` declaration checks in the claims, and the typed values it stores for the
 //! route (`out.claim.NAME = [local id, "type"]`, `out.auth.scopes`).
 
-use std::sync::Arc;
-
-use gw_program::{Json, Str, Value};
+use gw_program::Value;
 use serde_json::{Map, Value as J};
 
 use super::keys::Alg;
 use super::token::Reject;
 
-/// A claim's declared type.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Kind {
-    Str,
-    Int,
-    Bool,
-    /// A NumericDate in seconds, stored as Unix milliseconds.
-    Timestamp,
-    Json,
-    List(Box<Kind>),
-}
+/// A claim's declared type, without `?` (an absent claim is checked apart).
+pub(crate) type Kind = crate::typed::Ty;
 
-impl Kind {
-    /// The compiler's type names (`string`, `list<string>`, `int?`).
-    pub(crate) fn parse(name: &str) -> Option<Kind> {
-        let name = name.strip_suffix('?').unwrap_or(name);
-        Some(match name {
-            "string" => Kind::Str,
-            "int" => Kind::Int,
-            "bool" => Kind::Bool,
-            "timestamp" => Kind::Timestamp,
-            "json" => Kind::Json,
-            _ => {
-                let inner = name.strip_prefix("list<")?.strip_suffix('>')?;
-                Kind::List(Box::new(Kind::parse(inner)?))
-            }
-        })
-    }
-
-    /// `v` as this type, or `None` when it is another.
-    pub(crate) fn convert(&self, v: &J) -> Option<Value> {
-        Some(match (self, v) {
-            (Kind::Str, J::String(s)) => Value::str(s),
-            (Kind::Int, J::Number(n)) => Value::Int(n.as_i64()?),
-            (Kind::Bool, J::Bool(b)) => Value::Bool(*b),
-            (Kind::Timestamp, J::Number(n)) => Value::Timestamp(match n.as_i64() {
-                Some(s) => s.checked_mul(1000)?,
-                // a NumericDate may have a fraction (RFC 7519 §2)
-                None => (n.as_f64().filter(|f| f.is_finite() && f.abs() < 1e15)? * 1000.0) as i64,
-            }),
-            (Kind::Json, v) => Value::Json(json(v)),
-            (Kind::List(k), J::Array(items)) => Value::List(
-                items
-                    .iter()
-                    .map(|i| k.convert(i))
-                    .collect::<Option<Vec<_>>>()?
-                    .into(),
-            ),
-            _ => return None,
-        })
-    }
-}
-
-/// A serde_json value as the VM's JSON.
-pub(crate) fn json(v: &J) -> Json {
-    match v {
-        J::Null => Json::Null,
-        J::Bool(b) => Json::Bool(*b),
-        J::Number(n) => Json::Number(n.as_f64().unwrap_or(0.0)),
-        J::String(s) => Json::String(Str::new(s)),
-        J::Array(a) => Json::Array(a.iter().map(json).collect::<Arc<[Json]>>()),
-        J::Object(o) => Json::Object(
-            o.iter()
-                .map(|(k, v)| (Str::new(k), json(v)))
-                .collect::<Arc<[(Str, Json)]>>(),
-        ),
-    }
+/// The declared type named `name` (`string`, `list<string>`, `int?`), without its `?`.
+pub(crate) fn kind(name: &str) -> Option<Kind> {
+    Kind::parse(name).map(|t| t.base().clone())
 }
 
 /// A claim the route reads: where to store it and as what.
@@ -118,7 +55,7 @@ impl Config {
         for d in &self.declared {
             match claims.get(&d.claim) {
                 None | Some(J::Null) => {}
-                Some(v) if d.kind.convert(v).is_some() => {}
+                Some(v) if d.kind.convert(v).is_ok() => {}
                 Some(_) => {
                     return Err(Reject::Invalid(format!(
                         "claim `{}` is not of its declared type",
@@ -134,7 +71,7 @@ impl Config {
                     .iter()
                     .find(|d| d.claim == o.claim)
                     .and_then(|d| d.default.clone()),
-                Some(v) => Some(o.kind.convert(v).ok_or_else(|| {
+                Some(v) => Some(o.kind.convert(v).ok().ok_or_else(|| {
                     Reject::Invalid(format!("claim `{}` is not of its type", o.claim))
                 })?),
             };

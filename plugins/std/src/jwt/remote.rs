@@ -187,16 +187,15 @@ impl Claim {
             }
             Err(why) => {
                 let had = remote.keys.load().is_some();
-                // a plugin has no logger of its own: stderr is gw's log
-                eprintln!(
-                    "gw: jwt {name}: fetching {} failed ({why}); {}",
+                gw_plugin::log::line(format_args!(
+                    "jwt {name}: fetching {} failed ({why}); {}",
                     remote.url,
                     if had {
                         "keeping the last good key set"
                     } else {
                         "no keys yet: requests get 503"
                     }
-                );
+                ));
                 let retry = if had { RETRY_MS } else { FIRST_RETRY_MS };
                 now.saturating_add(retry.min(remote.refresh_ms))
             }
