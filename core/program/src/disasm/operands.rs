@@ -283,7 +283,10 @@ impl Ctx<'_> {
         let arg = |n: &str| Value::find(&spec.args, n);
         let text = |n: &str| arg(n).and_then(Value::as_str).map(str::to_owned);
         match spec.plugin.as_str() {
-            "jwt" => o.push_str(" [key token · 401 · 503 until keys load]"),
+            "jwt" if arg("jwks_url").is_some() => {
+                o.push_str(" [key token · 401 · 503 until keys load]");
+            }
+            "jwt" => o.push_str(" [key token · 401]"),
             "api_key" => {
                 let from = match (text("header"), text("query")) {
                     (_, Some(q)) => format!("query.{q}"),

@@ -269,7 +269,7 @@ route POST /pets   petstore.gw:74   request: 18 ops · 3 regs · cost {req_cost}
   settings: timeout 29s (default) · connect 5s (default) · retry off · budget 100 000 (default) · body ≤ 10 MiB (default), buffered · cors off (none declared) · path strict (default)
   0000  ld.field      r0, client.ip                 ; 50:30  (policy signed_in, used at 75:3)
   0001  throttle      bucket#0 50/s b100, r0        ; 50:3
-  0002  auth.jwt      jwt#1 users [key token · 401 · 503 until keys load] ; 51:3
+  0002  auth.jwt      jwt#1 users [key token · 401] ; 51:3
   0003  ld.claim      r0, email_verified            ; 52:11
   0004  coalesce      r0, r0, false                 ; 52:11
   0005  deny.ifnot    r0, 403, msg#0                ; 52:3
