@@ -6,8 +6,11 @@ use gw_plugin::Registry;
 pub mod any;
 pub mod api_key;
 pub mod authorizer;
+mod body_json;
+mod problem;
 pub mod throttle;
 mod typed;
+pub mod validate_body;
 
 /// Every standard plugin this build serves.
 pub fn registry() -> Registry {
@@ -16,5 +19,6 @@ pub fn registry() -> Registry {
     r.register(Box::new(api_key::ApiKey));
     r.register(Box::new(authorizer::Authorizer));
     r.register(Box::new(any::Any));
+    r.register(Box::new(validate_body::ValidateBody));
     r
 }
