@@ -7,10 +7,12 @@ pub mod any;
 pub mod api_key;
 pub mod authorizer;
 mod body_json;
+pub mod cors;
 mod problem;
 pub mod throttle;
 mod typed;
 pub mod validate_body;
+pub mod validate_params;
 
 /// Every standard plugin this build serves.
 pub fn registry() -> Registry {
@@ -20,5 +22,7 @@ pub fn registry() -> Registry {
     r.register(Box::new(authorizer::Authorizer));
     r.register(Box::new(any::Any));
     r.register(Box::new(validate_body::ValidateBody));
+    r.register(Box::new(validate_params::ValidateParams));
+    r.register(Box::new(cors::Cors));
     r
 }

@@ -298,4 +298,4 @@ impl Instance for BodyInstance {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;
