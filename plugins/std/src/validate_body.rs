@@ -11,7 +11,7 @@
 //! }
 //! ```
 //!
-//! The body is parsed once ([`crate::body_json`]); the same parse checks the schema and gives
+//! The body is parsed once (`body_json.rs`); the same parse checks the schema and gives
 //! the `body.*` fields later statements read (`out.body./ptr` locals). A `$ref` to another
 //! file is read at load from the schema's own directory or below it; nothing is fetched over
 //! the network, ever. `pattern` uses the linear-time `regex` engine, so no client value can
@@ -20,8 +20,8 @@
 //! Answers, as RFC 9457 `application/problem+json` (an `on error STATUS` page reshapes them):
 //! 415 when `Content-Type` is not JSON (`application/json`, `application/*+json`) or the body
 //! is not a JSON text; 400 with one `errors` entry per failed keyword (`pointer` into the body,
-//! `keyword`, `message`; at most [`crate::problem::MAX_ERRORS`]) when it does not match, and
-//! for a duplicate key or nesting past [`crate::body_json::MAX_DEPTH`]. 413 past the body
+//! `keyword`, `message`; at most 20) when it does not match, and
+//! for a duplicate key or nesting past 100 levels. 413 past the body
 //! limit is the runtime's, before the body is read.
 
 use std::path::{Path, PathBuf};
