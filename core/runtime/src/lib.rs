@@ -17,6 +17,7 @@ pub(crate) mod body;
 pub(crate) mod buffers;
 pub(crate) mod checks;
 pub(crate) mod conn;
+pub(crate) mod cors;
 pub(crate) mod deadline;
 pub(crate) mod driver;
 pub(crate) mod edits;

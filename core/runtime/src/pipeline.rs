@@ -96,10 +96,13 @@ async fn admit_and_run(
     }
     let method = std::str::from_utf8(c.req.head.method.of(&c.req.hb)).unwrap_or("");
     let host = host_without_port(std::str::from_utf8(c.req.head.host.of(&c.req.hb)).unwrap_or(""));
-    let route_id = match image
+    let looked = image
         .router
-        .lookup(host, method, &c.req.path, &mut c.req.params)
-    {
+        .lookup(host, method, &c.req.path, &mut c.req.params);
+    // a CORS preflight routes by the method it asks about (core/runtime/src/cors.rs)
+    let req = (c.req.hb.as_slice(), &c.req.head, c.req.path.as_str());
+    let looked = crate::cors::reroute(image, req, host, &mut c.req.params, looked);
+    let route_id = match looked {
         Lookup::Found { route } => route,
         Lookup::MethodNotAllowed { allow } => {
             return Err(Failure {
@@ -133,6 +136,14 @@ async fn admit_and_run(
             error: Error::new(ErrorKind::UpgradeRequired, Side::Downstream, "route"),
             header: Some(("upgrade", "websocket".to_owned())),
         });
+    }
+    if crate::cors::is_preflight(c, route) {
+        let answer = Exit::Respond {
+            status: 204,
+            body: None,
+            json: false,
+        };
+        return Ok((route_id, answer));
     }
     if route.buffer_body {
         Box::pin(read_body(w, cfg, c, limit)).await?;

@@ -132,6 +132,8 @@ async fn send_with(
         .find(|p| p.statuses.contains(&status))
         .cloned();
     c.req.edits.clear();
+    // before the page, whose answer the next program run would overwrite in the frame
+    crate::cors::own_answer(w, cfg, c).await;
     let mut custom: Option<PageAnswer> = None;
     let mut page_edits = false;
     if let Some(page) = page {

@@ -204,5 +204,26 @@ pub(crate) fn cors(cx: &mut Ctx<'_>, vars: &Vars, body: &[Setting]) -> Vec<(Stri
         }
         c.finish(cx, &format!("`{kw}`"), &[]);
     }
+    // a browser refuses `*` on a credentialed request: the config would never work
+    let wildcard = out.iter().any(|(k, v)| {
+        k == "origins" && matches!(v, Value::List(l) if l.iter().any(|o| o.as_str() == Some("*")))
+    });
+    let credentials = out
+        .iter()
+        .any(|(k, v)| k == "credentials" && *v == Value::Bool(true));
+    if wildcard
+        && credentials
+        && let Some(e) = entries.iter().find(|e| e.name.name == "credentials")
+    {
+        cx.emit(
+            Diagnostic::error(
+                "E0304",
+                e.span,
+                "CORS `credentials true` cannot go with `origins \"*\"`",
+            )
+            .with_label("a browser refuses a wildcard origin on credentialed requests")
+            .with_help("list the origins that may send credentials"),
+        );
+    }
     out
 }

@@ -7,8 +7,13 @@ pub mod any;
 pub mod api_key;
 pub mod authorizer;
 pub mod jwt;
+mod body_json;
+pub mod cors;
+mod problem;
 pub mod throttle;
 mod typed;
+pub mod validate_body;
+pub mod validate_params;
 
 /// Every standard plugin this build serves.
 pub fn registry() -> Registry {
@@ -18,5 +23,8 @@ pub fn registry() -> Registry {
     r.register(Box::new(authorizer::Authorizer));
     r.register(Box::new(any::Any));
     r.register(Box::new(jwt::Jwt));
+    r.register(Box::new(validate_body::ValidateBody));
+    r.register(Box::new(validate_params::ValidateParams));
+    r.register(Box::new(cors::Cors));
     r
 }

@@ -23,6 +23,7 @@ on_both_drivers! {
     trace_context_is_continued_upstream_and_spans_exported => trace_context_is_continued_upstream_and_spans_exported_uring, trace_context_is_continued_upstream_and_spans_exported_epoll;
     twenty_reloads_under_load_lose_no_request => twenty_reloads_under_load_lose_no_request_uring, twenty_reloads_under_load_lose_no_request_epoll;
     a_reload_moves_the_listener => a_reload_moves_the_listener_uring, a_reload_moves_the_listener_epoll;
+    spans_for_a_collector_that_is_down_are_dropped_and_counted => spans_for_a_collector_that_is_down_are_dropped_and_counted_uring, spans_for_a_collector_that_is_down_are_dropped_and_counted_epoll;
 }
 
 /// How long a test waits for something gw does in the background (a log flush, a scrape).
@@ -570,7 +571,12 @@ fn twenty_reloads_under_load_lose_no_request(d: Driver) {
             })
         })
         .collect();
+    let mut seen = 0.0;
     for i in 1..=20 {
+        // a scrape between reloads parses and never goes backwards
+        let counted = value(&scrape(&admin), "gw_requests_total", &[]);
+        assert!(counted >= seen, "the request count went from {seen} to {counted}");
+        seen = counted;
         if i == 10 {
             rewrite(&gw, "route GET /r {\n  respond 200 json { version: \n}\n");
             let (ok, out) = gw_reload(&pid_file);
@@ -655,4 +661,22 @@ fn a_reload_moves_the_listener(d: Driver) {
         2,
         "the previous config keeps serving"
     );
+}
+
+fn spans_for_a_collector_that_is_down_are_dropped_and_counted(d: Driver) {
+    let admin = format!("127.0.0.1:{}", free_port());
+    let down = free_port();
+    let config = format!(
+        "admin {admin}\ntracing {{\n  otlp \"http://127.0.0.1:{down}/v1/traces\"\n}}\nroute GET /t {{\n  respond 200 json {{ ok: true }}\n}}\n"
+    );
+    let gw = Gw::start(d, &config);
+    let mut c = gw.connect();
+    for _ in 0..10 {
+        assert_eq!(c.get("/t").status, 200, "requests never wait for the collector");
+    }
+    wait_for("the dropped spans to be counted", || {
+        let s = scrape(&admin);
+        (value(&s, "gw_spans_dropped_total", &[]) == 10.0).then_some(())
+    });
+    assert!(gw.stderr().contains("tracing: spans dropped"), "{}", gw.stderr());
 }
