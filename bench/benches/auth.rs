@@ -12,46 +12,13 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use gw_bench::PluginRequest;
 use gw_plugins_std::registry;
-use gw_program::{Field, PluginSpec, Value};
-use gw_vm::{Call, Effect, Host};
+use gw_program::{PluginSpec, Value};
+use gw_vm::Call;
 use sha2::{Digest, Sha256};
 
 const KEYS: usize = 10_000;
-
-/// A request carrying one `x-api-key` header; locals are kept like the runtime keeps them.
-struct Req {
-    key: Vec<u8>,
-    locals: Vec<Value>,
-}
-
-impl Host for Req {
-    fn load(&mut self, _: Field) -> Value {
-        Value::Absent
-    }
-    fn apply(&mut self, _: Effect<'_>) {}
-    fn call(&mut self, _: u16, _: &[Value]) -> Call {
-        Call::Continue
-    }
-    fn now_ms(&self) -> i64 {
-        0
-    }
-    fn upstream_healthy(&self, _: u16) -> bool {
-        true
-    }
-    fn split_counter(&mut self, _: u16) -> u64 {
-        0
-    }
-    fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
-        name.eq_ignore_ascii_case(b"x-api-key")
-            .then_some(self.key.as_slice())
-    }
-    fn set_local(&mut self, key: u16, value: Value) {
-        if let Some(slot) = self.locals.get_mut(usize::from(key)) {
-            *slot = value;
-        }
-    }
-}
 
 fn key(i: usize) -> String {
     format!("gw_live_{i:08}_5f0c2a9e7b1d4c36")
@@ -109,10 +76,7 @@ fn api_key(c: &mut Criterion) {
             },
         ),
     ] {
-        let mut req = Req {
-            key: presented.into_bytes(),
-            locals: vec![Value::Absent; 2],
-        };
+        let mut req = PluginRequest::new(2).header("x-api-key", presented.as_bytes());
         assert_eq!(inst.call(&mut req, &[]), want);
         g.bench_function(name, |b| {
             b.iter(|| black_box(inst.call(black_box(&mut req), &[])))

@@ -13,8 +13,9 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use gw_program::{Field, PluginSpec, Value};
-use gw_vm::{Call, Effect, Host};
+use gw_bench::PluginRequest;
+use gw_program::{PluginSpec, Value};
+use gw_vm::Call;
 use serde_json::json;
 
 #[path = "../../tests/jwt-keys/mint.rs"]
@@ -26,38 +27,6 @@ const ALL: [&str; 12] = [
     "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
     "ES384", "EdDSA",
 ];
-
-/// A request carrying one Authorization field; keeps what the plugin stores.
-struct Req {
-    auth: Vec<u8>,
-    now_ms: i64,
-    locals: usize,
-}
-
-impl Host for Req {
-    fn load(&mut self, _: Field) -> Value {
-        Value::Absent
-    }
-    fn apply(&mut self, _: Effect<'_>) {}
-    fn call(&mut self, _: u16, _: &[Value]) -> Call {
-        Call::Continue
-    }
-    fn now_ms(&self) -> i64 {
-        self.now_ms
-    }
-    fn upstream_healthy(&self, _: u16) -> bool {
-        true
-    }
-    fn split_counter(&mut self, _: u16) -> u64 {
-        0
-    }
-    fn set_local(&mut self, _: u16, v: Value) {
-        self.locals += usize::from(!v.is_absent());
-    }
-    fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
-        (name == b"authorization").then_some(self.auth.as_slice())
-    }
-}
 
 fn kid_of(alg: &str) -> &'static str {
     match alg {
@@ -113,14 +82,13 @@ fn instance(cache: i64) -> Box<dyn gw_plugin::Instance> {
     plugin.build(&spec, None).unwrap().instance(0)
 }
 
-fn request(alg: &str) -> Req {
+fn request(alg: &str) -> PluginRequest {
     let claims = json!({"iss": "https://issuer.test/", "aud": "api", "sub": "ann",
                         "exp": mint::now() + 3600, "scope": "read write"});
     let t = mint::token(&Signer::for_alg(alg), alg, Some(kid_of(alg)), &claims);
-    Req {
-        auth: format!("Bearer {t}").into_bytes(),
+    PluginRequest {
         now_ms: mint::now() * 1000,
-        locals: 0,
+        ..PluginRequest::new(2).header("authorization", format!("Bearer {t}").as_bytes())
     }
 }
 
@@ -131,7 +99,7 @@ fn cached(c: &mut Criterion) {
     c.bench_function("jwt/cached_hit", |b| {
         b.iter(|| black_box(i.call(black_box(&mut req), &[])))
     });
-    assert!(req.locals > 0);
+    assert!(req.locals.iter().any(|v| !v.is_absent()));
 }
 
 fn verify(c: &mut Criterion) {

@@ -14,44 +14,16 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use gw_bench::PluginRequest;
 use gw_plugins_std::registry;
-use gw_program::{Field, PluginSpec, Value};
-use gw_vm::{Call, Effect, Host};
+use gw_program::{PluginSpec, Value};
+use gw_vm::Call;
 
-/// A JSON request with its body buffered; locals kept like the runtime keeps them.
-struct Req {
-    body: Vec<u8>,
-    locals: Vec<Value>,
-}
-
-impl Host for Req {
-    fn load(&mut self, _: Field) -> Value {
-        Value::Absent
-    }
-    fn apply(&mut self, _: Effect<'_>) {}
-    fn call(&mut self, _: u16, _: &[Value]) -> Call {
-        Call::Continue
-    }
-    fn now_ms(&self) -> i64 {
-        0
-    }
-    fn upstream_healthy(&self, _: u16) -> bool {
-        true
-    }
-    fn split_counter(&mut self, _: u16) -> u64 {
-        0
-    }
-    fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
-        name.eq_ignore_ascii_case(b"content-type")
-            .then_some(b"application/json".as_slice())
-    }
-    fn request_body(&self) -> Option<&[u8]> {
-        Some(&self.body)
-    }
-    fn set_local(&mut self, key: u16, value: Value) {
-        if let Some(slot) = self.locals.get_mut(usize::from(key)) {
-            *slot = value;
-        }
+/// A JSON request with its body buffered.
+fn json_request(body: Vec<u8>) -> PluginRequest {
+    PluginRequest {
+        body: Some(body),
+        ..PluginRequest::new(2).header("content-type", b"application/json")
     }
 }
 
@@ -105,16 +77,10 @@ fn validate(c: &mut Criterion) {
     let mut instance = factory.instance(0);
     let valid = body(7);
     assert!((1000..1100).contains(&valid.len()), "{}", valid.len());
-    let mut req = Req {
-        body: valid,
-        locals: vec![Value::Absent; 2],
-    };
+    let mut req = json_request(valid);
     assert_eq!(instance.call(&mut req, &[]), Call::Continue);
     assert_eq!(req.locals[1], Value::Int(7));
-    let mut bad = Req {
-        body: body(-1),
-        locals: vec![Value::Absent; 2],
-    };
+    let mut bad = json_request(body(-1));
     assert!(matches!(
         instance.call(&mut bad, &[]),
         Call::Deny { status: 400, .. }

@@ -285,3 +285,63 @@ mod tests {
         assert!(!parsed.config.items.is_empty());
     }
 }
+
+/// A request for the plugin benches: its headers and body, the clock, and the locals a
+/// plugin stores, overwritten in place so a benchmark loop never grows them. Denials are not
+/// recorded: their cost is the plugin's alone.
+#[derive(Debug, Default, Clone)]
+pub struct PluginRequest {
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub body: Option<Vec<u8>>,
+    pub now_ms: i64,
+    pub locals: Vec<Value>,
+}
+
+impl PluginRequest {
+    /// A request with `locals` empty locals.
+    pub fn new(locals: usize) -> PluginRequest {
+        PluginRequest {
+            locals: vec![Value::Absent; locals],
+            ..PluginRequest::default()
+        }
+    }
+
+    /// With a header.
+    pub fn header(mut self, name: &str, value: &[u8]) -> PluginRequest {
+        self.headers.push((name.to_owned(), value.to_vec()));
+        self
+    }
+}
+
+impl Host for PluginRequest {
+    fn load(&mut self, _: Field) -> Value {
+        Value::Absent
+    }
+    fn apply(&mut self, _: Effect<'_>) {}
+    fn call(&mut self, _: u16, _: &[Value]) -> Call {
+        Call::Continue
+    }
+    fn now_ms(&self) -> i64 {
+        self.now_ms
+    }
+    fn upstream_healthy(&self, _: u16) -> bool {
+        true
+    }
+    fn split_counter(&mut self, _: u16) -> u64 {
+        0
+    }
+    fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_slice())
+    }
+    fn request_body(&self) -> Option<&[u8]> {
+        self.body.as_deref()
+    }
+    fn set_local(&mut self, key: u16, value: Value) {
+        if let Some(slot) = self.locals.get_mut(usize::from(key)) {
+            *slot = value;
+        }
+    }
+}

@@ -135,6 +135,7 @@
 //! ```
 
 pub mod log;
+pub mod testing;
 
 pub use gw_program::{PluginSpec, Value};
 pub use gw_vm::{

@@ -1,5 +1,3 @@
-use gw_program::Field;
-
 use super::*;
 
 /// A plugin whose factory remembers its spec's state key and `tag` argument.
@@ -73,27 +71,6 @@ impl Instance for Inert {
             Some("deny") => Call::Respond(403),
             _ => Call::Continue,
         }
-    }
-}
-
-struct NullHost;
-
-impl Host for NullHost {
-    fn load(&mut self, _: Field) -> Value {
-        Value::Absent
-    }
-    fn apply(&mut self, _: Effect<'_>) {}
-    fn call(&mut self, _: u16, _: &[Value]) -> Call {
-        Call::Continue
-    }
-    fn now_ms(&self) -> i64 {
-        0
-    }
-    fn upstream_healthy(&self, _: u16) -> bool {
-        true
-    }
-    fn split_counter(&mut self, _: u16) -> u64 {
-        0
     }
 }
 
@@ -178,13 +155,16 @@ fn instances_answer_calls() {
         .build(&spec("api_key", "k"), None)
         .unwrap();
     let mut inst = f.instance(3);
-    assert_eq!(inst.call(&mut NullHost, &[]), Call::Continue);
     assert_eq!(
-        inst.call(&mut NullHost, &[Value::str("deny")]),
+        inst.call(&mut testing::TestRequest::new(), &[]),
+        Call::Continue
+    );
+    assert_eq!(
+        inst.call(&mut testing::TestRequest::new(), &[Value::str("deny")]),
         Call::Respond(403)
     );
     // a host that cannot await refuses a pending operation
-    assert!(!NullHost.pend(Box::pin(async {
+    assert!(!testing::TestRequest::new().pend(Box::pin(async {
         let done: gw_vm::Completion = Box::new(|_| Call::Continue);
         done
     })));

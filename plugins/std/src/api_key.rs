@@ -258,59 +258,9 @@ impl Instance for KeysInstance {
 
 #[cfg(test)]
 mod tests {
-    use gw_program::Field;
+    use gw_plugin::testing::TestRequest;
 
     use super::*;
-
-    /// A request with headers and a query string, recording locals and denial effects.
-    #[derive(Default)]
-    struct Req {
-        headers: Vec<(String, String)>,
-        query: Vec<(String, String)>,
-        locals: Vec<(u16, Value)>,
-        deny_headers: Vec<(String, String)>,
-        reason: String,
-    }
-
-    impl Host for Req {
-        fn load(&mut self, _: Field) -> Value {
-            Value::Absent
-        }
-        fn apply(&mut self, e: Effect<'_>) {
-            match e {
-                Effect::DenyHeader(n, v) => self.deny_headers.push((n.into(), v.into())),
-                Effect::DenyReason(r) => self.reason = r.into(),
-                _ => {}
-            }
-        }
-        fn call(&mut self, _: u16, _: &[Value]) -> Call {
-            Call::Continue
-        }
-        fn now_ms(&self) -> i64 {
-            0
-        }
-        fn upstream_healthy(&self, _: u16) -> bool {
-            true
-        }
-        fn split_counter(&mut self, _: u16) -> u64 {
-            0
-        }
-        fn set_local(&mut self, key: u16, value: Value) {
-            self.locals.push((key, value));
-        }
-        fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
-            self.headers
-                .iter()
-                .find(|(n, _)| n.as_bytes().eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_bytes())
-        }
-        fn request_query(&self, name: &str) -> Value {
-            self.query
-                .iter()
-                .find(|(n, _)| n == name)
-                .map_or(Value::Absent, |(_, v)| Value::str(v))
-        }
-    }
 
     fn hex(key: &str) -> String {
         Sha256::digest(key.as_bytes())
@@ -371,19 +321,13 @@ mod tests {
         );
         assert!(SIGNATURE.check(&s).is_ok());
         let mut i = instance(&s);
-        let mut req = Req {
-            headers: vec![("X-Api-Key".into(), "k-acme".into())],
-            ..Req::default()
-        };
+        let mut req = TestRequest::new().header("X-Api-Key", "k-acme");
         assert_eq!(i.call(&mut req, &[]), Call::Continue);
         assert_eq!(
             req.locals,
             [(0, Value::str("acme")), (1, Value::str("free"))]
         );
-        let mut req = Req {
-            headers: vec![("x-api-key".into(), "k-globex".into())],
-            ..Req::default()
-        };
+        let mut req = TestRequest::new().header("x-api-key", "k-globex");
         assert_eq!(i.call(&mut req, &[]), Call::Continue);
         assert_eq!(req.locals, [(0, Value::str("globex")), (1, Value::Absent)]);
     }
@@ -398,13 +342,9 @@ mod tests {
             (vec![("x-api-key", "k-acmf")], "unknown key"),
             (vec![("x-other", "k-acme")], "no key in header x-api-key"),
         ] {
-            let mut req = Req {
-                headers: headers
-                    .iter()
-                    .map(|(n, v)| (n.to_string(), v.to_string()))
-                    .collect(),
-                ..Req::default()
-            };
+            let mut req = headers
+                .iter()
+                .fold(TestRequest::new(), |r, (n, v)| r.header(n, v));
             assert_eq!(i.call(&mut req, &[]), DENY, "{headers:?}");
             assert_eq!(req.reason, format!("api_keys partners: {reason}"));
             assert_eq!(
@@ -416,10 +356,7 @@ mod tests {
             );
             assert!(req.locals.is_empty());
         }
-        let mut req = Req {
-            headers: vec![("x-api-key".into(), "k".repeat(513))],
-            ..Req::default()
-        };
+        let mut req = TestRequest::new().header("x-api-key", &"k".repeat(513));
         assert_eq!(i.call(&mut req, &[]), DENY);
         assert!(req.reason.contains("longer than 512"));
     }
@@ -428,15 +365,9 @@ mod tests {
     fn a_key_in_the_query() {
         let s = spec(("query", "api_key"), &[("k-acme", "acme", None)]);
         let mut i = instance(&s);
-        let mut req = Req {
-            query: vec![("api_key".into(), "k-acme".into())],
-            ..Req::default()
-        };
+        let mut req = TestRequest::new().query("api_key", "k-acme");
         assert_eq!(i.call(&mut req, &[]), Call::Continue);
-        let mut req = Req {
-            headers: vec![("api_key".into(), "k-acme".into())],
-            ..Req::default()
-        };
+        let mut req = TestRequest::new().header("api_key", "k-acme");
         assert_eq!(i.call(&mut req, &[]), DENY);
     }
 

@@ -10,61 +10,13 @@ use mint::Signer;
 use mint::{A_NOW_MS, A1_JWK, A1_TOKEN, A2_JWK, A2_TOKEN, A3_JWK, A3_TOKEN};
 
 /// The request side of a call: its Authorization field, what the plugin stored and denied.
-#[derive(Default)]
-struct Req {
-    auth: Option<Vec<u8>>,
-    /// `x-token`, `?access_token=`, `session=`.
-    other: Option<String>,
-    now_ms: i64,
-    locals: Vec<(u16, Value)>,
-    headers: Vec<(String, String)>,
-    reason: String,
-}
+type Req = gw_plugin::testing::TestRequest;
 
-impl Host for Req {
-    fn load(&mut self, _: gw_program::Field) -> Value {
-        Value::Absent
-    }
-    fn apply(&mut self, e: Effect<'_>) {
-        match e {
-            Effect::DenyHeader(n, v) => self.headers.push((n.into(), v.into())),
-            Effect::DenyReason(r) => self.reason = r.into(),
-            _ => {}
-        }
-    }
-    fn call(&mut self, _: u16, _: &[Value]) -> Call {
-        Call::Continue
-    }
-    fn now_ms(&self) -> i64 {
-        self.now_ms
-    }
-    fn upstream_healthy(&self, _: u16) -> bool {
-        true
-    }
-    fn split_counter(&mut self, _: u16) -> u64 {
-        0
-    }
-    fn set_local(&mut self, key: u16, value: Value) {
-        self.locals.push((key, value));
-    }
-    fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
-        match name {
-            b"authorization" => self.auth.as_deref(),
-            b"x-token" => self.other.as_deref().map(str::as_bytes),
-            _ => None,
-        }
-    }
-    fn request_query(&self, name: &str) -> Value {
-        match (name, &self.other) {
-            ("access_token", Some(t)) => Value::str(t),
-            _ => Value::Absent,
-        }
-    }
-    fn request_cookie(&self, name: &str) -> Value {
-        match (name, &self.other) {
-            ("session", Some(t)) => Value::str(t),
-            _ => Value::Absent,
-        }
+/// A request with `Authorization: Bearer TOKEN` at `now_ms`.
+fn bearer(token: &str, now_ms: i64) -> Req {
+    Req {
+        now_ms,
+        ..Req::new().header("authorization", &format!("Bearer {token}"))
     }
 }
 
@@ -142,11 +94,7 @@ fn good_claims() -> serde_json::Value {
 }
 
 fn call(i: &mut Box<dyn Instance>, token: &str) -> (Call, Req) {
-    let mut req = Req {
-        auth: Some(format!("Bearer {token}").into_bytes()),
-        now_ms: mint::now() * 1000,
-        ..Req::default()
-    };
+    let mut req = bearer(token, mint::now() * 1000);
     let c = i.call(&mut req, &[]);
     (c, req)
 }
@@ -168,7 +116,7 @@ fn denied(i: &mut Box<dyn Instance>, token: &str, reason: &str) {
         req.reason
     );
     assert_eq!(
-        req.headers,
+        req.deny_headers,
         [(
             "www-authenticate".into(),
             r#"Bearer error="invalid_token""#.into()
@@ -216,21 +164,13 @@ fn rfc_7515_examples_verify_and_are_expired() {
             ("jwks", Value::str(&format!(r#"{{"keys":[{jwk}]}}"#))),
             ("algorithms", algs(&["HS256", "RS256", "ES256"])),
         ]);
-        let mut req = Req {
-            auth: Some(format!("Bearer {token}").into_bytes()),
-            now_ms: A_NOW_MS,
-            ..Req::default()
-        };
+        let mut req = bearer(token, A_NOW_MS);
         assert_eq!(i.call(&mut req, &[]), Call::Continue, "{}", req.reason);
         // today: the signature verifies, then the 2011 exp refuses it
         denied(&mut i, token, "expired");
         let mut tampered = token.to_string();
         tampered.replace_range(token.len() - 3.., "AAA");
-        let mut req = Req {
-            auth: Some(format!("Bearer {tampered}").into_bytes()),
-            now_ms: A_NOW_MS,
-            ..Req::default()
-        };
+        let mut req = bearer(&tampered, A_NOW_MS);
         assert_eq!(
             i.call(&mut req, &[]),
             Call::Deny {
@@ -424,10 +364,10 @@ fn rs256_to_hs256_confusion_fails() {
 #[test]
 fn a_missing_token_is_a_bare_challenge() {
     let mut i = standard();
-    for auth in [None, Some(b"Basic abc".to_vec()), Some(b"Bearer ".to_vec())] {
-        let mut req = Req {
-            auth,
-            ..Req::default()
+    for auth in [None, Some("Basic abc"), Some("Bearer ")] {
+        let mut req = match auth {
+            Some(a) => Req::new().header("authorization", a),
+            None => Req::new(),
         };
         assert_eq!(
             i.call(&mut req, &[]),
@@ -436,7 +376,10 @@ fn a_missing_token_is_a_bare_challenge() {
                 retry_after: None
             }
         );
-        assert_eq!(req.headers, [("www-authenticate".into(), "Bearer".into())]);
+        assert_eq!(
+            req.deny_headers,
+            [("www-authenticate".into(), "Bearer".into())]
+        );
         assert!(req.reason.contains("no token"));
     }
 }
@@ -455,9 +398,11 @@ fn the_token_comes_from_the_place_the_config_names() {
             (arg, Value::str(name)),
         ]);
         let mut req = Req {
-            other: Some(t.clone()),
             now_ms: mint::now() * 1000,
-            ..Req::default()
+            ..Req::new()
+                .header("x-token", &t)
+                .query("access_token", &t)
+                .cookie("session", &t)
         };
         assert_eq!(
             i.call(&mut req, &[]),
@@ -466,10 +411,7 @@ fn the_token_comes_from_the_place_the_config_names() {
             req.reason
         );
         // a Bearer token does not count where the config names another place
-        let mut req = Req {
-            auth: Some(format!("Bearer {t}").into_bytes()),
-            ..Req::default()
-        };
+        let mut req = bearer(&t, 0);
         assert_eq!(
             i.call(&mut req, &[]),
             Call::Deny {
@@ -477,7 +419,10 @@ fn the_token_comes_from_the_place_the_config_names() {
                 retry_after: None
             }
         );
-        assert_eq!(req.headers, [("www-authenticate".into(), "Bearer".into())]);
+        assert_eq!(
+            req.deny_headers,
+            [("www-authenticate".into(), "Bearer".into())]
+        );
     }
 }
 

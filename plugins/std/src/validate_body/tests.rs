@@ -1,58 +1,19 @@
 use std::path::{Path, PathBuf};
 
-use gw_program::Field;
-use gw_vm::Effect;
-
 use super::*;
 
 /// A request with a content type and a body, recording locals and the denial.
-#[derive(Default)]
-pub(crate) struct Req {
-    pub ctype: Option<String>,
-    pub body: Vec<u8>,
-    pub locals: Vec<(u16, Value)>,
-    pub deny_body: Option<(String, String)>,
-    pub reason: String,
-}
+pub(crate) type Req = gw_plugin::testing::TestRequest;
 
-impl Host for Req {
-    fn load(&mut self, _: Field) -> Value {
-        Value::Absent
-    }
-    fn apply(&mut self, e: Effect<'_>) {
-        match e {
-            Effect::DenyBody(t, b) => self.deny_body = Some((t.into(), b.into())),
-            Effect::DenyReason(r) => self.reason = r.into(),
-            _ => {}
-        }
-    }
-    fn call(&mut self, _: u16, _: &[Value]) -> Call {
-        Call::Continue
-    }
-    fn now_ms(&self) -> i64 {
-        0
-    }
-    fn upstream_healthy(&self, _: u16) -> bool {
-        true
-    }
-    fn split_counter(&mut self, _: u16) -> u64 {
-        0
-    }
-    fn set_local(&mut self, key: u16, value: Value) {
-        self.locals.push((key, value));
-    }
-    fn request_header(&self, name: &[u8]) -> Option<&[u8]> {
-        (name == b"content-type")
-            .then_some(self.ctype.as_deref())
-            .flatten()
-            .map(str::as_bytes)
-    }
-    fn request_body(&self) -> Option<&[u8]> {
-        Some(&self.body)
-    }
-    fn request_id(&self) -> &str {
-        "req-1"
-    }
+/// A request of `content-type` (if any) with `body`.
+pub(crate) fn with_body(ctype: Option<&str>, body: &[u8]) -> Req {
+    let r = Req::new().body(body);
+    let mut r = match ctype {
+        Some(t) => r.header("content-type", t),
+        None => r,
+    };
+    r.request_id = "req-1".into();
+    r
 }
 
 pub(crate) fn spec(file: &Path, json: &str, outs: &[(&str, i64, &str)]) -> PluginSpec {
@@ -94,11 +55,7 @@ const PET: &str = r#"{
 }"#;
 
 fn req(ctype: &str, body: &str) -> Req {
-    Req {
-        ctype: Some(ctype.into()),
-        body: body.as_bytes().to_vec(),
-        ..Req::default()
-    }
+    with_body(Some(ctype), body.as_bytes())
 }
 
 fn denied(r: &Req) -> serde_json::Value {
@@ -238,22 +195,14 @@ fn wrong_content_types_and_bodies_that_are_not_json_are_415() {
             "invalid-body",
         ),
     ] {
-        let mut r = Req {
-            ctype: ctype.map(str::to_owned),
-            body: body.as_bytes().to_vec(),
-            ..Req::default()
-        };
+        let mut r = with_body(ctype, body.as_bytes());
         assert_eq!(schema.check(&mut r), deny(status), "{ctype:?} {body}");
         let doc = denied(&r);
         assert_eq!(doc["type"], format!("urn:gw:problem:{kind}"), "{body}");
         assert_eq!(doc["status"], status);
         assert!(r.locals.is_empty());
     }
-    let mut r = Req {
-        ctype: Some("application/json".into()),
-        body: b"{\"name\":\"\xff\",\"age\":1}".to_vec(),
-        ..Req::default()
-    };
+    let mut r = with_body(Some("application/json"), b"{\"name\":\"\xff\",\"age\":1}");
     assert_eq!(schema.check(&mut r), deny(415));
 }
 
