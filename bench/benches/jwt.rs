@@ -23,21 +23,6 @@ mod mint;
 
 use mint::Signer;
 
-const ALL: [&str; 12] = [
-    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-    "ES384", "EdDSA",
-];
-
-fn kid_of(alg: &str) -> &'static str {
-    match alg {
-        "HS256" | "HS384" | "HS512" => "hs",
-        "ES256" => "p256",
-        "ES384" => "p384",
-        "EdDSA" => "ed",
-        _ => "rsa",
-    }
-}
-
 /// A `jwt` use with every test key, reading `sub` and the scopes, the cache of `cache` entries.
 fn instance(cache: i64) -> Box<dyn gw_plugin::Instance> {
     let keys: Vec<_> = [
@@ -61,7 +46,7 @@ fn instance(cache: i64) -> Box<dyn gw_plugin::Instance> {
             ),
             (
                 "algorithms".into(),
-                list(ALL.iter().map(|a| Value::str(a)).collect()),
+                list(mint::ALL.iter().map(|a| Value::str(a)).collect()),
             ),
             ("issuer".into(), Value::str("https://issuer.test/")),
             ("audience".into(), Value::str("api")),
@@ -85,7 +70,7 @@ fn instance(cache: i64) -> Box<dyn gw_plugin::Instance> {
 fn request(alg: &str) -> PluginRequest {
     let claims = json!({"iss": "https://issuer.test/", "aud": "api", "sub": "ann",
                         "exp": mint::now() + 3600, "scope": "read write"});
-    let t = mint::token(&Signer::for_alg(alg), alg, Some(kid_of(alg)), &claims);
+    let t = mint::token(&Signer::for_alg(alg), alg, Some(mint::kid_of(alg)), &claims);
     PluginRequest {
         now_ms: mint::now() * 1000,
         ..PluginRequest::new(2).header("authorization", format!("Bearer {t}").as_bytes())
@@ -105,7 +90,7 @@ fn cached(c: &mut Criterion) {
 fn verify(c: &mut Criterion) {
     let mut g = c.benchmark_group("jwt/verify_miss");
     let mut i = instance(0);
-    for alg in ALL {
+    for alg in mint::ALL {
         let mut req = request(alg);
         assert_eq!(i.call(&mut req, &[]), Call::Continue, "{alg}");
         g.bench_function(alg, |b| {

@@ -33,6 +33,23 @@ pub const A3_TOKEN: &str = "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjE
 /// Unix ms a little before the examples' `exp` (1300819380, in 2011).
 pub const A_NOW_MS: i64 = 1_300_819_000_000;
 
+/// Every algorithm gw verifies.
+pub const ALL: [&str; 12] = [
+    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
+    "ES384", "EdDSA",
+];
+
+/// The `kid` of the test key that signs `alg`.
+pub fn kid_of(alg: &str) -> &'static str {
+    match alg {
+        "HS256" | "HS384" | "HS512" => "hs",
+        "ES256" => "p256",
+        "ES384" => "p384",
+        "EdDSA" => "ed",
+        _ => "rsa",
+    }
+}
+
 /// The DER bytes of a PEM block.
 pub fn der(pem: &str) -> Vec<u8> {
     let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();

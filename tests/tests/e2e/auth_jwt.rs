@@ -28,21 +28,6 @@ on_both_drivers! {
     a_jwks_url_is_followed_through_rotation_and_outage => a_jwks_url_is_followed_through_rotation_and_outage_uring, a_jwks_url_is_followed_through_rotation_and_outage_epoll;
 }
 
-const ALL: [&str; 12] = [
-    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-    "ES384", "EdDSA",
-];
-
-fn kid_of(alg: &str) -> &'static str {
-    match alg {
-        "HS256" | "HS384" | "HS512" => "hs",
-        "ES256" => "p256",
-        "ES384" => "p384",
-        "EdDSA" => "ed",
-        _ => "rsa",
-    }
-}
-
 /// Writes `name` into `dir` and gives its absolute path.
 fn file(dir: &TempDir, name: &str, text: &str) -> String {
     let p = dir.path().join(name);
@@ -102,7 +87,7 @@ fn standard(up: &Upstream, dir: &TempDir) -> String {
     format!(
         "limits {{ headers 64KiB }}\n{}jwt users {{\n  issuer \"https://issuer.test/\"\n  audience \"api\"\n  jwks file \"{path}\"\n  algorithms {}\n  claims {{ email: string }}\n}}\nroute GET /me {{\n  auth jwt users\n  set header x-user = claim.sub\n  set header x-email = claim.email ?? \"none\"\n  upstream u\n}}\n",
         upstream_block("u", &[up.addr()], ""),
-        ALL.join(" ")
+        mint::ALL.join(" ")
     )
 }
 
@@ -110,10 +95,10 @@ fn every_algorithm_reaches_the_upstream_with_its_claims(d: Driver) {
     let up = Upstream::echo("app");
     let dir = TempDir::new();
     let gw = Gw::start(d, &standard(&up, &dir));
-    for alg in ALL {
+    for alg in mint::ALL {
         let mut c = claims(&format!("user-{alg}"));
         c["email"] = json!(format!("{alg}@example.test"));
-        let t = mint::token(&Signer::for_alg(alg), alg, Some(kid_of(alg)), &c);
+        let t = mint::token(&Signer::for_alg(alg), alg, Some(mint::kid_of(alg)), &c);
         let r = get(&gw, "/me", &t, &format!("alg-{alg}"));
         assert_eq!(r.status, 200, "{alg}: {}", gw.stderr());
         let seen = up.traffic().pop().unwrap();
@@ -127,7 +112,7 @@ fn every_algorithm_reaches_the_upstream_with_its_claims(d: Driver) {
         let again = up.traffic().pop().unwrap();
         assert_eq!(again.header("x-user"), Some(format!("user-{alg}").as_str()));
     }
-    assert_eq!(up.count(), 2 * ALL.len());
+    assert_eq!(up.count(), 2 * mint::ALL.len());
 }
 
 fn bad_tokens_are_401_with_their_reason_in_the_log(d: Driver) {

@@ -57,21 +57,6 @@ fn all_keys() -> String {
     json!({ "keys": keys }).to_string()
 }
 
-const ALL: [&str; 12] = [
-    "HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256",
-    "ES384", "EdDSA",
-];
-
-fn kid_of(alg: &str) -> &'static str {
-    match alg {
-        "HS256" | "HS384" | "HS512" => "hs",
-        "ES256" => "p256",
-        "ES384" => "p384",
-        "EdDSA" => "ed",
-        _ => "rsa",
-    }
-}
-
 fn instance(args: Vec<(&str, Value)>) -> Box<dyn Instance> {
     Jwt.build(&spec(args), None).unwrap().instance(0)
 }
@@ -79,7 +64,7 @@ fn instance(args: Vec<(&str, Value)>) -> Box<dyn Instance> {
 fn standard() -> Box<dyn Instance> {
     instance(vec![
         ("jwks", Value::str(&all_keys())),
-        ("algorithms", algs(&ALL)),
+        ("algorithms", algs(&mint::ALL)),
         ("issuer", Value::str("https://issuer.test/")),
         ("audience", Value::str("api")),
         ("out.claim.sub", out(0, "string")),
@@ -128,11 +113,11 @@ fn denied(i: &mut Box<dyn Instance>, token: &str, reason: &str) {
 #[test]
 fn every_algorithm_verifies_and_stores_claims_and_scopes() {
     let mut i = standard();
-    for alg in ALL {
+    for alg in mint::ALL {
         let t = mint::token(
             &Signer::for_alg(alg),
             alg,
-            Some(kid_of(alg)),
+            Some(mint::kid_of(alg)),
             &good_claims(),
         );
         let (c, req) = call(&mut i, &t);
