@@ -106,6 +106,9 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
 /// whatever its exit: it is counted and measured for the metrics.
 fn log_phase(w: &Worker, cfg: &Gen, c: &Conn) {
     w.ended.add_one();
+    if !cfg.observed {
+        return;
+    }
     let log = &c.req.log;
     let route = c
         .req

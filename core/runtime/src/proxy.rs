@@ -173,7 +173,12 @@ pub async fn send<'w>(
             sent_continue = true;
             Box::pin(send_continue(w, cfg, c)).await?;
         }
-        let started = Instant::now();
+        // the response program's `upstream.latency` and the metrics need the real clock
+        let started = if t.route.response.is_some() || cfg.observed {
+            Instant::now()
+        } else {
+            now
+        };
         let got = if complete {
             exchange(
                 w,

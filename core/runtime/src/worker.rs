@@ -53,6 +53,9 @@ pub struct Gen {
     pub metric_none: usize,
     /// The locals naming the caller in the access log: `key.id`, then `claim.sub`.
     pub caller_locals: Vec<usize>,
+    /// Something reads the requests' measurements (metrics for an admin endpoint, an access
+    /// log, tracing): without it the log phase only counts, and no clock is read for it.
+    pub observed: bool,
 }
 
 impl Gen {
@@ -90,7 +93,10 @@ impl Gen {
             .routes
             .iter()
             .fold(gw_proto::PathChars::NONE, |acc, r| acc.union(r.path_allow));
+        let img = &loaded.image;
+        let observed = img.admin.is_some() || img.access_log.is_some() || img.tracing.is_some();
         Gen {
+            observed,
             caller_locals,
             metric_ids,
             metric_none,
