@@ -4,6 +4,7 @@ mod cli;
 mod demo;
 mod run;
 mod tools;
+mod usage;
 
 fn main() {
     std::process::exit(cli::main());

@@ -326,6 +326,10 @@ pub(crate) fn serve(
     }
     handle.shutdown();
     server.wait();
+    // the workers have ended: plugins save what outlives the process (quota counts)
+    for f in &current.factories {
+        f.stop();
+    }
 }
 
 fn main(args: Args) -> i32 {

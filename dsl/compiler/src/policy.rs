@@ -107,6 +107,22 @@ impl<'g, 'a> Lower<'g, 'a> {
             .iter()
             .map(|p| (format!("plan.{}", p.name), p.value.arg()))
             .collect();
+        let mut plans = plans;
+        // every key a plan can reach, so the plugin's counters are a fixed table by key id
+        let keys: Vec<Value> = self
+            .g
+            .syms
+            .api_keys
+            .list
+            .iter()
+            .flat_map(|k| k.value.keys.iter())
+            .map(|k| {
+                let plan = k.plan.as_deref().map_or(Value::Absent, Value::str);
+                Value::List(vec![Value::str(&k.id), plan].into())
+            })
+            .collect();
+        plans.push(("keys".into(), Value::List(keys.into())));
+        plans.push(("usage_file".into(), Value::str(&self.g.usage_file)));
         let base = self.b.regs(2);
         let (kid, kplan) = (self.g.locals.id("key.id"), self.g.locals.id("key.plan"));
         self.b.op(

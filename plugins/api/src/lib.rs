@@ -258,6 +258,9 @@ pub trait Factory: Send + Sync + std::any::Any {
     fn instance(&self, worker: usize) -> Box<dyn Instance>;
     /// `self`, so that `Plugin::build` can downcast a `previous` factory to its own type.
     fn as_any(&self) -> &dyn std::any::Any;
+    /// The process is stopping and every worker has ended: save what must outlive it (quota
+    /// counts). Called on the control thread, which may block here briefly. Default: nothing.
+    fn stop(&self) {}
 }
 
 /// A per-worker instance; never crosses threads.

@@ -6,8 +6,10 @@ use gw_plugin::Registry;
 pub mod any;
 pub mod api_key;
 pub mod authorizer;
+pub mod plan;
 pub mod throttle;
 mod typed;
+mod usage;
 
 /// Every standard plugin this build serves.
 pub fn registry() -> Registry {
@@ -16,5 +18,6 @@ pub fn registry() -> Registry {
     r.register(Box::new(api_key::ApiKey));
     r.register(Box::new(authorizer::Authorizer));
     r.register(Box::new(any::Any));
+    r.register(Box::new(plan::ThrottlePlan));
     r
 }

@@ -274,8 +274,8 @@ impl Plugin for Throttle {
             Some(Value::Int(b)) => *b,
             _ => return Err(bad(spec, "no burst")),
         };
-        let limit =
-            Limit::new(count, per_ms, burst).ok_or_else(|| bad(spec, "rate and burst must be positive"))?;
+        let limit = Limit::new(count, per_ms, burst)
+            .ok_or_else(|| bad(spec, "rate and burst must be positive"))?;
         let name = sf_string(&spec.state_key);
         let policy = format!("{name};q={};w={}", limit.burst, limit.window_secs());
         let buckets = previous
@@ -411,7 +411,11 @@ mod tests {
         let b = Buckets::new();
         let limit = Limit::new(1, 1000, 1).unwrap();
         let one = b.bucket(7, 0) as *const Bucket;
-        assert_eq!(b.bucket(7, 0) as *const Bucket, one, "the same key, the same bucket");
+        assert_eq!(
+            b.bucket(7, 0) as *const Bucket,
+            one,
+            "the same key, the same bucket"
+        );
         assert_ne!(b.bucket(8, 0) as *const Bucket, one);
         // every slot a key could probe held by a key still limited: the overflow bucket
         for i in 0..PROBES as u64 {
@@ -419,11 +423,17 @@ mod tests {
             assert!(limit.take(&b.bucket(k, 0).tat, 0).is_ok());
         }
         let late = 100 + PROBES as u64 * KEYS as u64;
-        assert_eq!(b.bucket(late, 0) as *const Bucket, &b.overflow as *const Bucket);
+        assert_eq!(
+            b.bucket(late, 0) as *const Bucket,
+            &b.overflow as *const Bucket
+        );
         // once those buckets are full again, the new key takes one of their slots
         let mine = b.bucket(late, 1_000_000);
         assert_ne!(mine as *const Bucket, &b.overflow as *const Bucket);
-        assert_eq!(b.bucket(late, 1_000_000) as *const Bucket, mine as *const Bucket);
+        assert_eq!(
+            b.bucket(late, 1_000_000) as *const Bucket,
+            mine as *const Bucket
+        );
     }
 
     /// A million distinct keys at once, each over its limit: memory stays the table's, and a
@@ -446,7 +456,9 @@ mod tests {
         assert_eq!(b.table.len(), KEYS);
         assert!(overflowed > 0, "the table filled up");
         assert!(
-            limit.take(&b.bucket(victim, 2_000_000).tat, 2_000_000).is_err(),
+            limit
+                .take(&b.bucket(victim, 2_000_000).tat, 2_000_000)
+                .is_err(),
             "the tracked key is still limited"
         );
         // a minute later every bucket is full again: a new key gets a slot of its own

@@ -49,6 +49,7 @@ mod limits;
 mod logging;
 mod message_types;
 mod paths;
+mod plans;
 mod real_clients;
 mod redbot;
 mod retries;
