@@ -7,6 +7,7 @@ pub mod any;
 pub mod api_key;
 pub mod authorizer;
 pub mod plan;
+mod redis;
 pub mod throttle;
 mod typed;
 mod usage;

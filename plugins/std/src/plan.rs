@@ -22,15 +22,17 @@
 //! the throttle statement.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use gw_plugin::{
-    ArgSpec, ArgType, BuildError, Call, Effect, Factory, Host, Instance, Plugin, PluginSpec,
-    Signature, Value,
+    ArgSpec, ArgType, BuildError, Call, Completion, Effect, Factory, Host, Instance, PendingOp,
+    Plugin, PluginSpec, Signature, Value,
 };
 
+use crate::redis::{self, Remote, Reply, Store};
 use crate::throttle::{Limit, sf_string, write_state};
 use crate::usage::{self, Counter, Counters, MAX_QUOTA, Period, Writer};
 
@@ -70,6 +72,8 @@ struct PlanLimits {
     quota: Option<(u64, Period)>,
     /// The quota's policy name: `"PLAN/PERIOD"`.
     quota_name: String,
+    /// The Redis that counts for this plan instead of this node (`store redis`).
+    remote: Option<Remote>,
 }
 
 /// A key's state, shared by the configs that know the key.
@@ -96,9 +100,8 @@ struct PlanInstance {
     plans: Arc<HashMap<String, PlanLimits>>,
     keys: Arc<HashMap<Box<str>, KeyState>>,
     shared: Arc<Shared>,
-    policy: String,
-    state: String,
-    scratch: String,
+    /// This worker's connections to each plan's Redis, by plan name.
+    stores: HashMap<String, Rc<Store>>,
 }
 
 fn bad(spec: &PluginSpec, message: String) -> BuildError {
@@ -115,6 +118,11 @@ fn plan_limits(name: &str, v: &Value) -> Result<PlanLimits, String> {
     };
     let mut it = parts.iter();
     let (rate, burst, quota, period) = (it.next(), it.next(), it.next(), it.next());
+    let (store, on_down) = (
+        it.next().and_then(Value::as_str),
+        it.next().and_then(Value::as_str),
+    );
+    let remote = Remote::of(store, on_down).map_err(|m| format!("plan {name}: {m}"))?;
     let burst = match burst {
         Some(Value::Int(b)) => *b,
         _ => 0,
@@ -151,6 +159,7 @@ fn plan_limits(name: &str, v: &Value) -> Result<PlanLimits, String> {
         rate_policy,
         quota,
         quota_name,
+        remote,
     })
 }
 
@@ -256,9 +265,13 @@ impl Factory for PlanFactory {
             plans: self.plans.clone(),
             keys: self.keys.clone(),
             shared: self.shared.clone(),
-            policy: String::new(),
-            state: String::new(),
-            scratch: String::new(),
+            stores: self
+                .plans
+                .iter()
+                .filter_map(|(n, p)| {
+                    Some((n.clone(), Rc::new(Store::new(p.remote.as_ref()?.addr))))
+                })
+                .collect(),
         })
     }
 
@@ -271,29 +284,207 @@ impl Factory for PlanFactory {
     }
 }
 
-impl PlanInstance {
-    fn now_us(&self) -> u64 {
-        u64::try_from(self.shared.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
-    }
+/// The `RateLimit-Policy` and `RateLimit` lists of one request, member by member.
+#[derive(Default)]
+struct Fields {
+    policy: String,
+    state: String,
+}
 
-    /// Adds a member to the `RateLimit-Policy` and `RateLimit` lists being built.
+impl Fields {
     fn member(&mut self, policy: &str, name: &str, remaining: u64, reset_secs: u64) {
         if !self.policy.is_empty() {
             self.policy.push_str(", ");
             self.state.push_str(", ");
         }
         self.policy.push_str(policy);
-        write_state(&mut self.scratch, name, remaining, reset_secs);
-        self.state.push_str(&self.scratch);
+        let mut one = String::new();
+        write_state(&mut one, name, remaining, reset_secs);
+        self.state.push_str(&one);
     }
 
-    fn deny(&mut self, host: &mut dyn Host, retry_after: u64) -> Call {
+    fn admit(self, host: &mut dyn Host) -> Call {
+        if !self.policy.is_empty() {
+            host.apply(Effect::RespAppendHeader("ratelimit-policy", &self.policy));
+            host.apply(Effect::RespAppendHeader("ratelimit", &self.state));
+        }
+        Call::Continue
+    }
+
+    fn refuse(self, host: &mut dyn Host, retry_after: u64) -> Call {
         host.apply(Effect::DenyHeader("ratelimit-policy", &self.policy));
         host.apply(Effect::DenyHeader("ratelimit", &self.state));
         Call::Deny {
             status: 429,
             retry_after: Some(retry_after.max(1)),
         }
+    }
+}
+
+/// A quota's current period at `now_ms`: its index, its end (Unix seconds), the seconds left
+/// in it, and its `RateLimit-Policy` member (`w` = the period's length).
+struct QuotaNow {
+    index: u64,
+    end: i64,
+    reset: u64,
+    policy: String,
+}
+
+fn quota_now(plan: &PlanLimits, quota: u64, period: Period, now_ms: i64) -> QuotaNow {
+    let index = period.index(now_ms);
+    let end = period.end_secs(index);
+    let start = index.checked_sub(1).map_or(0, |prev| period.end_secs(prev));
+    QuotaNow {
+        index,
+        end,
+        reset: u64::try_from(end.saturating_sub(now_ms / 1000)).unwrap_or(1),
+        policy: format!(
+            "{};q={quota};w={}",
+            plan.quota_name,
+            end.saturating_sub(start)
+        ),
+    }
+}
+
+impl PlanInstance {
+    fn now_us(&self) -> u64 {
+        u64::try_from(self.shared.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    }
+
+    /// The plan counts on this node.
+    fn call_node(&self, host: &mut dyn Host, plan: &PlanLimits, key: &KeyState) -> Call {
+        let mut fields = Fields::default();
+        if let Some(limit) = plan.rate {
+            let now_us = self.now_us();
+            match limit.take(&key.tat, now_us) {
+                Ok(left) => {
+                    let reset = left.full_in_us.div_ceil(1_000_000);
+                    fields.member(&plan.rate_policy, &plan.name, left.remaining, reset);
+                }
+                Err(secs) => {
+                    let ahead = key
+                        .tat
+                        .load(std::sync::atomic::Ordering::Acquire)
+                        .saturating_sub(now_us);
+                    fields.member(&plan.rate_policy, &plan.name, 0, ahead.div_ceil(1_000_000));
+                    return fields.refuse(host, secs);
+                }
+            }
+        }
+        if let Some((quota, period)) = plan.quota {
+            let q = quota_now(plan, quota, period, host.now_ms());
+            match key.quota.take(period, q.index, quota) {
+                Ok(used) => fields.member(&q.policy, &plan.quota_name, quota - used, q.reset),
+                Err(()) => {
+                    fields.member(&q.policy, &plan.quota_name, 0, q.reset);
+                    return fields.refuse(host, q.reset);
+                }
+            }
+        }
+        fields.admit(host)
+    }
+}
+
+/// The plan counts in Redis: one script run there for the bucket and the quota at once,
+/// awaited by the request.
+fn call_remote(
+    host: &mut dyn Host,
+    plans: Arc<HashMap<String, PlanLimits>>,
+    plan_name: &str,
+    remote: Remote,
+    store: Rc<Store>,
+    id: &str,
+) -> Call {
+    let Some(plan) = plans.get(plan_name) else {
+        return Call::Continue;
+    };
+    let now_ms = host.now_ms();
+    let quota = plan
+        .quota
+        .map(|(n, p)| (n, p, quota_now(plan, n, p, now_ms)));
+    let quota_key = match &quota {
+        Some((_, p, q)) => format!("gw:q:{id}:{}:{}", p.name(), q.index),
+        None => String::new(),
+    };
+    let argv = [
+        plan.rate.map_or(0, |l| l.interval_us),
+        plan.rate.map_or(0, |l| l.burst),
+        quota.as_ref().map_or(0, |q| q.0),
+        // the counter outlives its period by a day, so a node whose clock is late still finds it
+        quota
+            .as_ref()
+            .map_or(0, |q| u64::try_from(q.2.end).unwrap_or(0) + 86_400),
+    ];
+    let command = redis::eval(&format!("gw:b:{id}"), &quota_key, argv);
+    let plan_name = plan_name.to_owned();
+    let fallback = remote.clone();
+    let op: PendingOp = Box::pin(async move {
+        let reply = store.call(command).await;
+        let done: Completion = Box::new(move |host: &mut dyn Host| {
+            let verdict = match (&reply, plans.get(&plan_name)) {
+                (Ok(r), Some(plan)) => remote_verdict(host, r, plan, quota.as_ref()),
+                _ => None,
+            };
+            match (verdict, reply) {
+                (Some(call), _) => call,
+                (None, Err(e)) => remote.down(host, &e),
+                (None, Ok(r)) => remote.down(host, &redis::Down(format!("reply {r:?}"))),
+            }
+        });
+        done
+    });
+    if host.pend(op) {
+        Call::Pending
+    } else {
+        fallback.down(host, &redis::Down("this request cannot wait".into()))
+    }
+}
+
+/// The answer to a plan script's reply (`redis::SCRIPT`), `None` when it is not one.
+fn remote_verdict(
+    host: &mut dyn Host,
+    reply: &Reply,
+    plan: &PlanLimits,
+    quota: Option<&(u64, Period, QuotaNow)>,
+) -> Option<Call> {
+    let ints = reply.ints()?;
+    let (verdict, a, b) = match ints.as_slice() {
+        [v, a, b] => (*v, u64::try_from(*a).ok()?, u64::try_from(*b).ok()?),
+        _ => return None,
+    };
+    let mut fields = Fields::default();
+    let bucket = |fields: &mut Fields, ahead: u64| {
+        if let Some(l) = plan.rate {
+            let remaining = l.burst.saturating_sub(ahead.div_ceil(l.interval_us));
+            fields.member(
+                &plan.rate_policy,
+                &plan.name,
+                remaining,
+                ahead.div_ceil(1_000_000),
+            );
+        }
+    };
+    match verdict {
+        1 => {
+            bucket(&mut fields, a);
+            if let Some((n, _, q)) = quota {
+                fields.member(&q.policy, &plan.quota_name, n.saturating_sub(b), q.reset);
+            }
+            Some(fields.admit(host))
+        }
+        0 => {
+            if plan.rate.is_some() {
+                fields.member(&plan.rate_policy, &plan.name, 0, b.div_ceil(1_000_000));
+            }
+            Some(fields.refuse(host, a.div_ceil(1_000_000)))
+        }
+        2 => {
+            bucket(&mut fields, a);
+            let (_, _, q) = quota?;
+            fields.member(&q.policy, &plan.quota_name, 0, q.reset);
+            Some(fields.refuse(host, q.reset))
+        }
+        _ => None,
     }
 }
 
@@ -306,11 +497,14 @@ impl Instance for PlanInstance {
         let (Some(id), Some(plan_name)) = (id, plan) else {
             return Call::Continue;
         };
-        let plans = self.plans.clone();
-        let Some(plan) = plans.get(plan_name) else {
+        let Some(plan) = self.plans.get(plan_name) else {
             return Call::Continue;
         };
-        let Some(key) = self.keys.get(id).cloned() else {
+        if let (Some(remote), Some(store)) = (&plan.remote, self.stores.get(plan_name)) {
+            let (remote, store) = (remote.clone(), store.clone());
+            return call_remote(host, self.plans.clone(), plan_name, remote, store, id);
+        }
+        let Some(key) = self.keys.get(id) else {
             // INVARIANT: the table holds every key of the config's keys files
             host.apply(Effect::DenyReason(
                 "throttle plan: a key outside the keys files",
@@ -320,52 +514,7 @@ impl Instance for PlanInstance {
                 retry_after: None,
             };
         };
-        self.policy.clear();
-        self.state.clear();
-        if let Some(limit) = plan.rate {
-            let now_us = self.now_us();
-            match limit.take(&key.tat, now_us) {
-                Ok(left) => {
-                    let reset = left.full_in_us.div_ceil(1_000_000);
-                    self.member(&plan.rate_policy, &plan.name, left.remaining, reset);
-                }
-                Err(secs) => {
-                    let ahead = key
-                        .tat
-                        .load(std::sync::atomic::Ordering::Acquire)
-                        .saturating_sub(now_us);
-                    self.member(&plan.rate_policy, &plan.name, 0, ahead.div_ceil(1_000_000));
-                    return self.deny(host, secs);
-                }
-            }
-        }
-        if let Some((quota, period)) = plan.quota {
-            let now_ms = host.now_ms();
-            let index = period.index(now_ms);
-            let end = period.end_secs(index);
-            let start = match index.checked_sub(1) {
-                Some(prev) => period.end_secs(prev),
-                None => 0,
-            };
-            let reset = u64::try_from(end.saturating_sub(now_ms / 1000)).unwrap_or(1);
-            let policy = format!(
-                "{};q={quota};w={}",
-                plan.quota_name,
-                end.saturating_sub(start)
-            );
-            match key.quota.take(period, index, quota) {
-                Ok(used) => self.member(&policy, &plan.quota_name, quota - used, reset),
-                Err(()) => {
-                    self.member(&policy, &plan.quota_name, 0, reset);
-                    return self.deny(host, reset);
-                }
-            }
-        }
-        if !self.policy.is_empty() {
-            host.apply(Effect::RespAppendHeader("ratelimit-policy", &self.policy));
-            host.apply(Effect::RespAppendHeader("ratelimit", &self.state));
-        }
-        Call::Continue
+        self.call_node(host, plan, key)
     }
 }
 
@@ -393,14 +542,33 @@ pub fn usage_report(spec: &PluginSpec, key_id: &str, now_ms: i64) -> Result<Stri
         out.push_str("quota: none\n");
         return Ok(out);
     };
+    let index = period.index(now_ms);
+    let end = period.end_secs(index);
+    if let Some(remote) = &limits.remote {
+        let mut get = Vec::new();
+        let key = format!("gw:q:{key_id}:{}:{index}", period.name());
+        redis::encode(&[b"GET", key.as_bytes()], &mut get);
+        let used = match redis::call_blocking(remote.addr, &get) {
+            Ok(Reply::Bulk(Some(v))) => String::from_utf8_lossy(&v).parse().unwrap_or(0),
+            Ok(Reply::Bulk(None)) => 0,
+            Ok(other) => return Err(format!("{}: unexpected reply {other:?}", remote.url)),
+            Err(e) => return Err(format!("{}: {e}", remote.url)),
+        };
+        out.push_str(&format!(
+            "quota: {used} of {quota} used this {} (UTC), {} left, resets at {}\n",
+            period.name(),
+            quota.saturating_sub(used),
+            usage::utc_text(end)
+        ));
+        out.push_str(&format!("store: {} (shared by the fleet)\n", remote.url));
+        return Ok(out);
+    }
     let path = usage_path(spec).ok_or("no usage file")?;
     let loaded = usage::read(&path)?;
-    let index = period.index(now_ms);
     let used = loaded
         .counters
         .get(key_id)
         .map_or(0, |c| c.used(period, index));
-    let end = period.end_secs(index);
     out.push_str(&format!(
         "quota: {used} of {quota} used this {} (UTC), {} left, resets at {}\n",
         period.name(),

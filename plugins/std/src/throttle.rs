@@ -23,6 +23,11 @@
 //! ordinal) with `q` = burst and `w` = the seconds the bucket takes to fill, and `r` = the
 //! requests left now and `t` = the seconds until the bucket is full again.
 //!
+//! With `store redis "redis://HOST:PORT"` the buckets live in that Redis instead, shared by
+//! every gw node using it (`redis.rs`): each request is one atomic script run there, awaited
+//! on the worker's runtime, and `on_store_down allow | deny` says what happens while Redis
+//! cannot answer. Without it (`scope node`, the default) the limit is this node's.
+//!
 //! Buckets live in a fixed table per `name` (routes with the same `name` share them), carried
 //! over reloads. A key takes a free slot among the few its hash probes, or one whose bucket
 //! is full again (an idle key: forgetting it changes nothing); keys already tracked keep their
@@ -35,10 +40,14 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use std::rc::Rc;
+
 use gw_plugin::{
-    ArgSpec, ArgType, BuildError, Call, Effect, Factory, Host, Instance, Plugin, PluginSpec,
-    Signature, Value,
+    ArgSpec, ArgType, BuildError, Call, Completion, Effect, Factory, Host, Instance, PendingOp,
+    Plugin, PluginSpec, Signature, Value,
 };
+
+use crate::redis::{self, Remote, Reply, Store};
 
 /// Keys a throttle tracks at once (16 bytes each).
 const KEYS: usize = 1 << 16;
@@ -63,6 +72,16 @@ static SIGNATURE: Signature = Signature {
             name: "key",
             ty: ArgType::Str,
             required: true,
+        },
+        ArgSpec {
+            name: "store",
+            ty: ArgType::Str,
+            required: false,
+        },
+        ArgSpec {
+            name: "on_store_down",
+            ty: ArgType::Str,
+            required: false,
         },
     ],
 };
@@ -233,6 +252,10 @@ pub(crate) fn write_state(out: &mut String, policy: &str, remaining: u64, reset_
 
 struct ThrottleFactory {
     limit: Limit,
+    /// The Redis that holds the buckets instead of this node (`store redis`).
+    remote: Option<Remote>,
+    /// Prefix of this limit's Redis keys.
+    prefix: Arc<str>,
     /// `RateLimit-Policy`'s value.
     policy: Arc<str>,
     /// The policy's name as a structured-field string.
@@ -242,6 +265,8 @@ struct ThrottleFactory {
 
 struct ThrottleInstance {
     limit: Limit,
+    remote: Option<(Remote, Rc<Store>)>,
+    prefix: Arc<str>,
     policy: Arc<str>,
     name: Arc<str>,
     buckets: Arc<Buckets>,
@@ -281,8 +306,12 @@ impl Plugin for Throttle {
         let buckets = previous
             .and_then(|p| p.as_any().downcast_ref::<ThrottleFactory>())
             .map_or_else(|| Arc::new(Buckets::new()), |p| p.buckets.clone());
+        let text = |n: &str| Value::find(&spec.args, n).and_then(Value::as_str);
+        let remote = Remote::of(text("store"), text("on_store_down")).map_err(|m| bad(spec, &m))?;
         Ok(Box::new(ThrottleFactory {
             limit,
+            remote,
+            prefix: format!("gw:t:{}:", spec.state_key).into(),
             policy: policy.into(),
             name: name.into(),
             buckets,
@@ -294,6 +323,11 @@ impl Factory for ThrottleFactory {
     fn instance(&self, _worker: usize) -> Box<dyn Instance> {
         Box::new(ThrottleInstance {
             limit: self.limit,
+            remote: self
+                .remote
+                .clone()
+                .map(|r| (r.clone(), Rc::new(Store::new(r.addr)))),
+            prefix: self.prefix.clone(),
             policy: self.policy.clone(),
             name: self.name.clone(),
             buckets: self.buckets.clone(),
@@ -318,6 +352,9 @@ impl Instance for ThrottleInstance {
             // no `by`, or an absent key: one bucket for the route
             _ => {}
         }
+        if let Some((remote, store)) = &self.remote {
+            return self.call_remote(host, remote.clone(), store.clone());
+        }
         let now_us = self.buckets.now_us();
         let hash = self.buckets.hash(&self.key);
         let bucket = self.buckets.bucket(hash, now_us);
@@ -341,6 +378,68 @@ impl Instance for ThrottleInstance {
                 }
             }
         }
+    }
+}
+
+impl ThrottleInstance {
+    /// The bucket is in Redis: one script run there, awaited by the request.
+    fn call_remote(&mut self, host: &mut dyn Host, remote: Remote, store: Rc<Store>) -> Call {
+        let mut key = String::with_capacity(self.prefix.len() + self.key.len());
+        key.push_str(&self.prefix);
+        key.push_str(&self.key);
+        let limit = self.limit;
+        let command = redis::eval(&key, &key, [limit.interval_us, limit.burst, 0, 0]);
+        let (policy, name) = (self.policy.clone(), self.name.clone());
+        let on_down = remote.clone();
+        let op: PendingOp = Box::pin(async move {
+            let reply = store.call(command).await;
+            let done: Completion = Box::new(move |host: &mut dyn Host| match reply {
+                Ok(r) => remote_verdict(host, &r, limit, &policy, &name)
+                    .unwrap_or_else(|| remote.down(host, &redis::Down(format!("reply {r:?}")))),
+                Err(e) => remote.down(host, &e),
+            });
+            done
+        });
+        if host.pend(op) {
+            Call::Pending
+        } else {
+            on_down.down(host, &redis::Down("this request cannot wait".into()))
+        }
+    }
+}
+
+/// The answer to a bucket script's reply (`redis::SCRIPT`), `None` when it is not one.
+fn remote_verdict(
+    host: &mut dyn Host,
+    reply: &Reply,
+    limit: Limit,
+    policy: &str,
+    name: &str,
+) -> Option<Call> {
+    let ints = reply.ints()?;
+    let (verdict, a, b) = match ints.as_slice() {
+        [v, a, b] => (*v, u64::try_from(*a).ok()?, u64::try_from(*b).ok()?),
+        _ => return None,
+    };
+    let mut state = String::new();
+    match verdict {
+        1 => {
+            let remaining = limit.window_us().saturating_sub(a) / limit.interval_us;
+            write_state(&mut state, name, remaining, a.div_ceil(1_000_000));
+            host.apply(Effect::RespAppendHeader("ratelimit-policy", policy));
+            host.apply(Effect::RespAppendHeader("ratelimit", &state));
+            Some(Call::Continue)
+        }
+        0 => {
+            write_state(&mut state, name, 0, b.div_ceil(1_000_000));
+            host.apply(Effect::DenyHeader("ratelimit-policy", policy));
+            host.apply(Effect::DenyHeader("ratelimit", &state));
+            Some(Call::Deny {
+                status: 429,
+                retry_after: Some(a.div_ceil(1_000_000).max(1)),
+            })
+        }
+        _ => None,
     }
 }
 

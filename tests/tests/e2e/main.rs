@@ -43,6 +43,7 @@ mod cli;
 mod concurrency;
 mod errors;
 mod fail_closed;
+mod fleet;
 mod framing;
 mod headers;
 mod limits;
