@@ -228,6 +228,11 @@ pub trait Host {
         let _ = name;
         None
     }
+    /// Every header of the upstream response, in order (response phase), for a plugin that
+    /// keeps the response (a cache).
+    fn for_each_response_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+        let _ = f;
+    }
     /// The request's id (`X-Request-Id`), for a plugin's own calls and logs.
     fn request_id(&self) -> &str {
         ""

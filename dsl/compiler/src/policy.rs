@@ -217,7 +217,7 @@ impl<'g, 'a> Lower<'g, 'a> {
             &mut self.g.cx,
             "`cache`",
             &spec.settings,
-            &["max_entry", "ttl", "key", "vary"],
+            &["max_entry", "max_size", "ttl", "key", "vary"],
         ) {
             let mut c = Cursor::new(&e);
             if e.name.name == "max_entry" {
@@ -228,6 +228,14 @@ impl<'g, 'a> Lower<'g, 'a> {
                     args.push(("max_entry".into(), Value::Size(sz)));
                 }
                 c.finish(&mut self.g.cx, "`max_entry`", &[]);
+            } else if e.name.name == "max_size" {
+                if let Some(sz) = c
+                    .lit()
+                    .and_then(|l| lits::size(&mut self.g.cx, l, 1, 1 << 40))
+                {
+                    args.push(("max_size".into(), Value::Size(sz)));
+                }
+                c.finish(&mut self.g.cx, "`max_size`", &[]);
             }
         }
         let n = spec.key.len() + spec.vary.len();

@@ -6,6 +6,7 @@ use gw_plugin::Registry;
 pub mod any;
 pub mod api_key;
 pub mod authorizer;
+pub mod cache;
 pub mod plan;
 mod redis;
 pub mod throttle;
@@ -20,5 +21,6 @@ pub fn registry() -> Registry {
     r.register(Box::new(authorizer::Authorizer));
     r.register(Box::new(any::Any));
     r.register(Box::new(plan::ThrottlePlan));
+    r.register(Box::new(cache::Cache));
     r
 }

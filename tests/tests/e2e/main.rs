@@ -39,6 +39,7 @@ mod support;
 mod auth;
 mod balancing;
 mod busy_poll;
+mod cache;
 mod cli;
 mod concurrency;
 mod errors;
