@@ -35,7 +35,6 @@
 //! the overflow bucket, so a flood of distinct keys neither grows memory nor resets a tracked
 //! key's bucket.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
@@ -244,10 +243,33 @@ pub(crate) fn sf_string(name: &str) -> String {
     out
 }
 
-/// The `RateLimit` value of a bucket: `"NAME";r=R;t=T`, in `out`.
+/// The `RateLimit` value of a bucket: `"NAME";r=R;t=T`, in `out` (digits written by hand:
+/// `fmt` would be most of a check's time).
 pub(crate) fn write_state(out: &mut String, policy: &str, remaining: u64, reset_secs: u64) {
     out.clear();
-    let _ = write!(out, "{policy};r={remaining};t={reset_secs}");
+    out.push_str(policy);
+    out.push_str(";r=");
+    push_u64(out, remaining);
+    out.push_str(";t=");
+    push_u64(out, reset_secs);
+}
+
+fn push_u64(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        if let Some(d) = digits.get_mut(at) {
+            *d = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || at == 0 {
+            break;
+        }
+    }
+    for d in digits.iter().skip(at) {
+        out.push(char::from(*d));
+    }
 }
 
 struct ThrottleFactory {
@@ -496,6 +518,15 @@ mod tests {
         assert_eq!(limit.take(&tat, 0), Err(60));
         assert_eq!(limit.take(&tat, 59_500_000), Err(1));
         assert!(limit.take(&tat, 60_000_000).is_ok());
+    }
+
+    #[test]
+    fn state_values_are_written_in_full() {
+        let mut out = String::from("old");
+        write_state(&mut out, "\"n\"", 0, u64::MAX);
+        assert_eq!(out, format!("\"n\";r=0;t={}", u64::MAX));
+        write_state(&mut out, "\"n\"", 1234, 60);
+        assert_eq!(out, "\"n\";r=1234;t=60");
     }
 
     #[test]
