@@ -52,6 +52,8 @@ const DEFAULT_MAX_ENTRY: u64 = 1 << 20;
 const DEFAULT_MAX_SIZE: u64 = 64 << 20;
 /// Variants (by the upstream's `Vary`) kept per key.
 const MAX_VARIANTS: usize = 8;
+/// Fetches a worker tracks at once; past it, misses are not collapsed until some end.
+const MAX_FLIGHTS: usize = 1024;
 /// Purges recorded by prefix before further ones purge everything.
 const PURGE_SLOTS: usize = 1024;
 /// Statuses kept (RFC 9111 §3, the heuristically cacheable ones gw serves).
@@ -255,7 +257,8 @@ struct CacheInstance {
     state_key: String,
     purges: Arc<Purges>,
     workers: Arc<AtomicUsize>,
-    /// Made at the first call, when every worker has counted itself.
+    /// The previous config's store on a reload, else made at the first call, when every
+    /// worker has counted itself.
     store: Option<Rc<RefCell<Store>>>,
     key: String,
 }
@@ -318,7 +321,9 @@ impl Factory for CacheFactory {
             state_key: self.state_key.clone(),
             purges: self.purges.clone(),
             workers: self.workers.clone(),
-            store: None,
+            // instances are made on their worker while its previous config still holds the
+            // store, so a reload finds it here
+            store: STORES.with(|m| m.borrow().get(&self.state_key).and_then(Weak::upgrade)),
             key: String::new(),
         })
     }
@@ -444,6 +449,14 @@ impl CacheInstance {
                 wait_for(host, flight, store, key)
             }
             _ => {
+                // a fetch that never stored (its request failed) is forgotten after the wait
+                if s.flights.len() >= MAX_FLIGHTS {
+                    s.flights
+                        .retain(|_, f| f.started.is_some_and(|t| t.elapsed() < COLLAPSE_WAIT));
+                    if s.flights.len() >= MAX_FLIGHTS {
+                        return Call::Continue;
+                    }
+                }
                 let flight = Flight {
                     started: Some(Instant::now()),
                     ..Flight::default()

@@ -140,6 +140,11 @@ fn cache_control_vary_key_and_size_decide_what_is_kept(d: Driver) {
     // a 404 is kept too
     c.get("/c/none");
     assert_eq!(c.get("/c/none").header("x-cache"), Some("hit"));
+    // a reload keeps the worker's entries
+    gw.proc.signal("HUP");
+    crate::auth::wait_reloaded(&gw, 1);
+    assert_eq!(gw.get("/c/none").header("x-cache"), Some("hit"));
+    assert_eq!(count(&up, "/c/none"), 1);
 }
 
 fn fifty_concurrent_misses_send_one_upstream_request(d: Driver) {

@@ -163,3 +163,27 @@ fn vary_keeps_one_answer_per_named_field() {
     assert_eq!(get(&mut i, en).1.resp_body.as_deref(), Some("hello"));
     assert_eq!(get(&mut i, fr).1.resp_body.as_deref(), Some("bonjour"));
 }
+
+#[test]
+fn a_reload_keeps_the_workers_entries() {
+    let spec = |ttl: u64| PluginSpec {
+        plugin: "cache".into(),
+        state_key: "GET /pets#cache#reload".into(),
+        args: vec![
+            ("ttl".into(), Value::Duration(ttl)),
+            ("keys".into(), Value::Int(1)),
+            ("vary".into(), Value::Int(0)),
+        ],
+        origin: "t.gw:2:3".into(),
+    };
+    let old = Cache.build(&spec(60_000), None).unwrap();
+    let mut i = old.instance(0);
+    answer(&mut i, vec![], 200, vec![], "kept");
+    let new = Cache.build(&spec(30_000), Some(old.as_ref())).unwrap();
+    let mut j = new.instance(0);
+    drop(i);
+    assert_eq!(get(&mut j, vec![]).1.resp_body.as_deref(), Some("kept"));
+    // purges reach it
+    assert!(purge(new.as_ref(), "/pets"));
+    assert_eq!(get(&mut j, vec![]).0, Call::Continue);
+}
