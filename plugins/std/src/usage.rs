@@ -301,12 +301,15 @@ impl std::fmt::Debug for Writer {
 impl Writer {
     /// Start saving `counters` to `path`. Without a thread (the system refused one), the
     /// counters are saved only at drop.
+    /// Counts as they are now count as saved (they were just read from `path`), so a config
+    /// that only loads (`gw check`) never rewrites the file of a gw that is serving.
     pub(crate) fn start(path: PathBuf, counters: Counters) -> Writer {
         let (tx, rx) = mpsc::channel();
         let at = path.clone();
+        let saved = snapshot(&counters);
         let thread = std::thread::Builder::new()
             .name("gw-usage".into())
-            .spawn(move || save_loop(&at, counters, &rx))
+            .spawn(move || save_loop(&at, counters, saved, &rx))
             .map_err(|e| eprintln!("usage file {}: no writer thread: {e}", path.display()))
             .ok();
         Writer {
@@ -344,10 +347,11 @@ impl Drop for Writer {
     }
 }
 
-fn save_loop(path: &Path, mut counters: Counters, rx: &mpsc::Receiver<Msg>) {
-    let snapshot = |c: &Counters| c.values().map(|c| c.word()).collect::<Vec<u64>>();
-    // saved once at start, so the file always names every key
-    let mut saved = Vec::new();
+fn snapshot(c: &Counters) -> Vec<u64> {
+    c.values().map(|c| c.word()).collect()
+}
+
+fn save_loop(path: &Path, mut counters: Counters, mut saved: Vec<u64>, rx: &mpsc::Receiver<Msg>) {
     let mut last = Instant::now();
     let mut closing = false;
     while !closing {
@@ -495,6 +499,9 @@ mod tests {
         let c = Arc::new(Counter::default());
         let mut counters = Counters::new();
         counters.insert("k".into(), c.clone());
+        let w = Writer::start(path.clone(), counters.clone());
+        drop(w);
+        assert!(!path.exists(), "nothing counted, nothing written");
         let w = Writer::start(path.clone(), counters);
         c.take(Period::Day, 1, 10).unwrap();
         drop(w);
