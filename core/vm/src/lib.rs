@@ -58,6 +58,9 @@ pub enum Effect<'a> {
     RespAppendHeader(&'a str, &'a str),
     RespRemoveHeader(&'a str),
     RespSetBody(&'a str),
+    /// The body of a plugin's own answer (`Call::Respond`) as bytes: a cache hit of an answer
+    /// that is not text. Only `Call::Respond` answers use it.
+    RespSetBodyBytes(&'a [u8]),
     /// If this call denies: a header for gw's answer (`WWW-Authenticate`), kept when an
     /// `on error` page reshapes the body.
     DenyHeader(&'a str, &'a str),

@@ -19,7 +19,8 @@
 //!   (`host.set_local`), edit the request or its own response (`host.apply`), then answer:
 //!   [`Call::Continue`]; [`Call::Deny`] with a status and an optional `Retry-After` (answered
 //!   by gw, through the config's `on error` page); [`Call::Respond`] with the status (headers
-//!   and body already applied as `Effect::RespSetHeader` / `Effect::RespSetBody`); or, after
+//!   and body already applied as `Effect::RespSetHeader` / `Effect::RespSetBody` or
+//!   `Effect::RespSetBodyBytes`); or, after
 //!   handing the request an operation to await with `host.pend` (an HTTP call, a key
 //!   fetch), [`Call::Pending`]. The request owns that operation: the instance serves other
 //!   requests meanwhile, and any number of requests await their own operations at once.

@@ -172,7 +172,7 @@ struct CacheFactory {
 struct Entry {
     status: u16,
     headers: Vec<(String, String)>,
-    body: String,
+    body: Vec<u8>,
     stored: Instant,
     /// Its age when stored (the upstream's `Age`), in seconds.
     age: u64,
@@ -516,7 +516,7 @@ fn serve(s: &mut Store, key: &Rc<str>, host: &mut dyn Host) -> Option<Call> {
     let age = entry.age + now.saturating_duration_since(entry.stored).as_secs();
     host.apply(Effect::RespSetHeader("age", &age.to_string()));
     host.apply(Effect::RespSetHeader("x-cache", "hit"));
-    host.apply(Effect::RespSetBody(&entry.body));
+    host.apply(Effect::RespSetBodyBytes(&entry.body));
     Some(Call::Respond(entry.status))
 }
 
@@ -600,7 +600,7 @@ fn storable(host: &mut dyn Host, settings: &Settings) -> Option<Entry> {
     if body.len() > settings.max_entry {
         return None;
     }
-    let body = std::str::from_utf8(body).ok()?.to_owned();
+    let body = body.to_vec();
     let vary = vary_names
         .into_iter()
         .map(|n| {

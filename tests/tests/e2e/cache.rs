@@ -43,6 +43,11 @@ fn upstream() -> Upstream {
                     .to_owned();
                 reply(&[json, ("vary", "Accept-Language")], &format!("\"{lang}\""))
             }
+            "/c/bin" => Reply::Response {
+                status: 200,
+                headers: vec![("content-type".into(), "application/octet-stream".into())],
+                body: (0..=255u8).collect(),
+            },
             "/c/big" => reply(&[json], &format!("\"{}\"", "x".repeat(2000))),
             "/c/slow" => Reply::Delay(Duration::from_millis(500), Box::new(reply(&[json], "{}"))),
             _ => Reply::status(404, "no"),
@@ -137,6 +142,13 @@ fn cache_control_vary_key_and_size_decide_what_is_kept(d: Driver) {
         (Some("hit"), "\"fr\"")
     );
     assert_eq!(count(&up, "/c/vary"), 2);
+    // a body that is not text is kept byte for byte
+    let first = c.get("/c/bin");
+    let r = c.get("/c/bin");
+    assert_eq!(r.header("x-cache"), Some("hit"));
+    assert_eq!(r.body, first.body);
+    assert_eq!(r.body, (0..=255u8).collect::<Vec<u8>>());
+    assert_eq!(r.header("content-type"), Some("application/octet-stream"));
     // a 404 is kept too
     c.get("/c/none");
     assert_eq!(c.get("/c/none").header("x-cache"), Some("hit"));

@@ -27,7 +27,9 @@ impl Host for Req {
             Effect::RespSetHeader(n, v) | Effect::RespAppendHeader(n, v) => {
                 self.set.push((n.into(), v.into()))
             }
-            Effect::RespSetBody(b) => self.resp_body = Some(b.into()),
+            Effect::RespSetBodyBytes(b) => {
+                self.resp_body = Some(String::from_utf8_lossy(b).into_owned())
+            }
             _ => {}
         }
     }
