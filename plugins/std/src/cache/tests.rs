@@ -189,3 +189,33 @@ fn a_reload_keeps_the_workers_entries() {
     assert!(purge(new.as_ref(), "/pets"));
     assert_eq!(get(&mut j, vec![]).0, Call::Continue);
 }
+
+#[test]
+fn purge_by_route_reaches_only_that_routes_caches() {
+    let spec = |route: &str| PluginSpec {
+        plugin: "cache".into(),
+        state_key: format!("{route}#cache#0000000000000001"),
+        args: vec![
+            ("ttl".into(), Value::Duration(60_000)),
+            ("keys".into(), Value::Int(1)),
+            ("vary".into(), Value::Int(0)),
+        ],
+        origin: "t.gw:2:3".into(),
+    };
+    let specs = [spec("GET /pets"), spec("GET /pets/{id}")];
+    let factories: Vec<Box<dyn Factory>> = specs
+        .iter()
+        .map(|s| Cache.build(s, None).unwrap())
+        .collect();
+    let mut pets = factories[0].instance(0);
+    let mut one = factories[1].instance(0);
+    answer(&mut pets, vec![], 200, vec![], "all");
+    answer(&mut one, vec![], 200, vec![], "one");
+    assert_eq!(purge_route(&specs, &factories, "GET /pets"), 1);
+    assert_eq!(get(&mut pets, vec![]).0, Call::Continue, "purged");
+    assert_eq!(
+        get(&mut one, vec![]).0,
+        Call::Respond(200),
+        "another route's cache"
+    );
+}
