@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Install the programs the end-to-end tests and the load benchmark drive: curl (client),
 # nginx (upstream and benchmark peer), haproxy (benchmark peer), wrk (load generator),
-# REDbot (an HTTP linter, from PyPI; needs Python 3.11+) and prometheus_client (the
-# Prometheus text parser the metrics tests read /metrics with, from PyPI).
+# REDbot (an HTTP linter, from PyPI; needs Python 3.11+), redis-server (the store of
+# fleet-wide limits) and prometheus_client (the Prometheus text parser the metrics tests
+# read /metrics with, from PyPI).
 # Idempotent and quiet: does nothing when all are present; runs `apt-get update` once, only
 # when something is missing. Works as root, or through sudo when it is available.
 set -euo pipefail
 
 # command:package
-wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk)
+wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk redis-server:redis-server)
 
 have() {
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]

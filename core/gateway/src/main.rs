@@ -5,6 +5,7 @@ mod demo;
 mod ops;
 mod run;
 mod tools;
+mod usage;
 
 fn main() {
     std::process::exit(cli::main());

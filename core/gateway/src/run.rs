@@ -426,6 +426,10 @@ pub(crate) fn serve(
     }
     handle.shutdown();
     server.wait();
+    // the workers have ended: plugins save what outlives the process (quota counts)
+    for f in &current.factories {
+        f.stop();
+    }
 }
 
 /// One reload, whole or not at all: the new config compiles, has a listener and a route (a

@@ -119,11 +119,7 @@ async fn one(
         (b"GET", b"/ready") => ready(&w),
         (b"GET", b"/config") => (200, "application/json", config(&w)),
         (b"GET", b"/upstreams") => (200, "application/json", upstreams(&w)),
-        (b"POST", b"/cache/purge") => (
-            501,
-            "application/json",
-            b"{\"message\":\"this build serves no response cache\"}".to_vec(),
-        ),
+        (b"POST", b"/cache/purge") => purge(&w, head.query.of(&buf)),
         (
             _,
             b"/metrics" | b"/healthz" | b"/ready" | b"/config" | b"/upstreams" | b"/cache/purge",
@@ -183,6 +179,45 @@ async fn metrics(w: &Worker, workers: &[flume::Sender<Control>], state: &AdminSt
     );
     text.push_str(&format!("gw_scrape_workers_missing {missing}\n"));
     text
+}
+
+/// `POST /cache/purge[?route=NAME][&prefix=P]`: forget the cached responses of one route (its
+/// name, `GET /pets/{id}`), or of every route, whose key (the path, then the host and key
+/// values) starts with `prefix`; on every worker, each at its next use of the cache.
+fn purge(w: &Worker, query: &[u8]) -> (u16, &'static str, Vec<u8>) {
+    let param = |name: &[u8]| {
+        crate::host::query_value(query, name).and_then(|v| v.as_str().map(str::to_owned))
+    };
+    let route = param(b"route");
+    let prefix = param(b"prefix").unwrap_or_default();
+    let cfg = w.current();
+    let img = cfg.image();
+    if let Some(r) = &route
+        && !img.routes.iter().any(|x| &x.name == r)
+    {
+        return (
+            404,
+            "application/json",
+            b"{\"message\":\"no such route\"}".to_vec(),
+        );
+    }
+    let purged = img
+        .plugins
+        .iter()
+        .zip(&cfg.loaded.factories)
+        .filter(|(s, _)| s.plugin == "cache")
+        .filter(|(s, _)| {
+            route
+                .as_ref()
+                .is_none_or(|r| s.state_key.starts_with(&format!("{r}#cache#")))
+        })
+        .filter(|(_, f)| f.purge(&prefix))
+        .count();
+    (
+        200,
+        "application/json",
+        format!("{{\"purged\":{purged}}}").into_bytes(),
+    )
 }
 
 /// 200 when a config is loaded and every upstream has a server in service (on worker 0's

@@ -78,6 +78,8 @@ pub struct Edits {
     pub status: Option<u16>,
     pub resp_headers: HeaderEdits,
     pub resp_body: Option<Span>,
+    /// `Effect::RespSetBodyBytes`: the body of a plugin's own answer, in place of `resp_body`.
+    pub resp_bytes: Option<Vec<u8>>,
     /// The name of a request header edit refused because its value cannot be written (a
     /// control character from the request): the request fails rather than forward the
     /// client's own field in its place.
@@ -97,6 +99,7 @@ impl Edits {
         self.status = None;
         self.resp_headers.clear();
         self.resp_body = None;
+        self.resp_bytes = None;
         self.query_out.clear();
         self.refused_request = None;
         self.refused_response = 0;
@@ -173,6 +176,7 @@ impl Edits {
             Effect::SetBody(b) => self.body = Some(self.push(b)),
             Effect::SetStatus(s) => self.status = Some(s),
             Effect::RespSetBody(b) => self.resp_body = Some(self.push(b)),
+            Effect::RespSetBodyBytes(b) => self.resp_bytes = Some(b.to_vec()),
             _ => {}
         }
     }
@@ -262,11 +266,13 @@ mod tests {
         e.apply(Effect::SetBody("{}"));
         e.apply(Effect::SetStatus(201));
         e.apply(Effect::RespSetBody("[]"));
+        e.apply(Effect::RespSetBodyBytes(&[0, 255]));
+        assert_eq!(e.resp_bytes.as_deref(), Some(&[0u8, 255][..]));
         assert_eq!(e.get(e.path.unwrap()), "/v2/x");
         assert_eq!(e.get(e.body.unwrap()), "{}");
         assert_eq!(e.get(e.resp_body.unwrap()), "[]");
         assert_eq!(e.status, Some(201));
         e.clear();
-        assert!(e.path.is_none() && e.text.is_empty());
+        assert!(e.path.is_none() && e.text.is_empty() && e.resp_bytes.is_none());
     }
 }

@@ -372,6 +372,14 @@ impl Host for ReqHost<'_> {
             .and_then(|p| header_in(p.hb, &p.head.headers, name))
     }
 
+    fn for_each_response_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+        if let Some(p) = self.resp {
+            for (n, v) in &p.head.headers {
+                f(n.of(p.hb), v.of(p.hb));
+            }
+        }
+    }
+
     fn request_id(&self) -> &str {
         self.req.request_id
     }

@@ -350,19 +350,24 @@ pub async fn plugin(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, status: u16) ->
     }
     c.out.clear();
     let conn = conn_header(w, c, keep);
-    // the body text lives in the edits; lend it out while the head edits are written
+    // the body lives in the edits; lend it out while the head edits are written
     let text = std::mem::take(&mut c.req.edits.text);
-    let body = c
-        .req
-        .edits
-        .resp_body
-        .and_then(|(a, b)| text.get(a as usize..b as usize))
-        .unwrap_or("");
+    let bytes = c.req.edits.resp_bytes.take();
+    let body = match &bytes {
+        Some(b) => b.as_slice(),
+        None => c
+            .req
+            .edits
+            .resp_body
+            .and_then(|(a, b)| text.get(a as usize..b as usize))
+            .unwrap_or("")
+            .as_bytes(),
+    };
     let date = w.http_date();
     let r = OwnResponse {
         status,
         content_type: None,
-        body: body.as_bytes(),
+        body,
         head_only: is_head(c),
         request_id: &c.req.request_id,
         conn,

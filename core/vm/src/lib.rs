@@ -58,6 +58,9 @@ pub enum Effect<'a> {
     RespAppendHeader(&'a str, &'a str),
     RespRemoveHeader(&'a str),
     RespSetBody(&'a str),
+    /// The body of a plugin's own answer (`Call::Respond`) as bytes: a cache hit of an answer
+    /// that is not text. Only `Call::Respond` answers use it.
+    RespSetBodyBytes(&'a [u8]),
     /// If this call denies: a header for gw's answer (`WWW-Authenticate`), kept when an
     /// `on error` page reshapes the body.
     DenyHeader(&'a str, &'a str),
@@ -227,6 +230,11 @@ pub trait Host {
     fn response_header(&self, name: &[u8]) -> Option<&[u8]> {
         let _ = name;
         None
+    }
+    /// Every header of the upstream response, in order (response phase), for a plugin that
+    /// keeps the response (a cache).
+    fn for_each_response_header(&self, f: &mut dyn FnMut(&[u8], &[u8])) {
+        let _ = f;
     }
     /// The request's id (`X-Request-Id`), for a plugin's own calls and logs.
     fn request_id(&self) -> &str {

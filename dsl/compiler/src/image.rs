@@ -131,10 +131,19 @@ pub(crate) fn build(config: &Config, sources: &SourceMap, opts: &Options) -> Com
         canaries: 0,
         body_reads: Vec::new(),
         body_limit: 0,
+        usage_file: String::new(),
     };
 
     let mut image = ConfigImage::default();
-    listen::serving(&mut g.cx, &col, &mut image);
+    let usage = listen::serving(&mut g.cx, &col, &mut image);
+    // by default next to the root file: `api.gw` keeps its quota counters in `api.gw.usage`
+    let usage = usage.or_else(|| {
+        let root = &sources.files.first()?.path;
+        let mut p = std::path::absolute(root).unwrap_or_else(|_| root.clone());
+        p.as_mut_os_string().push(".usage");
+        Some(p)
+    });
+    g.usage_file = usage.map_or_else(String::new, |p| p.to_string_lossy().into_owned());
     g.body_limit = image.limits.body;
 
     let infos: Vec<RouteInfo<'_>> = col

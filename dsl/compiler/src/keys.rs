@@ -25,6 +25,68 @@ pub(crate) struct PlanDecl {
     pub rate: Option<(u64, u64)>,
     pub burst: i64,
     pub quota: Option<(i64, String)>,
+    pub scope: Scope,
+}
+
+/// Where a limit counts: `scope node` (the default) or `store redis "URL"` with its
+/// `on_store_down allow|deny` (default deny).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Scope {
+    pub store: Option<String>,
+    pub on_down: Option<String>,
+}
+
+impl Scope {
+    /// The spec arguments: `store` and `on_store_down`, none for `scope node`.
+    pub(crate) fn args(&self) -> Vec<(String, Value)> {
+        let mut out = Vec::new();
+        if let Some(url) = &self.store {
+            out.push(("store".into(), Value::str(url)));
+            let down = self.on_down.as_deref().unwrap_or("deny");
+            out.push(("on_store_down".into(), Value::str(down)));
+        }
+        out
+    }
+}
+
+/// One scope setting (`scope node`, `store redis "URL"`, `on_store_down allow|deny`) at the
+/// cursor, into `out`; E0304 for a bad value.
+pub(crate) fn scope_setting(cx: &mut Ctx<'_>, kw: &str, c: &mut Cursor<'_>, out: &mut Scope) {
+    match kw {
+        "scope" => match c.word() {
+            Some(w) if w.name == "node" => {}
+            _ => args::expected(
+                cx,
+                c.at,
+                "`node`",
+                "`scope node` (or `store redis \"redis://host:6379\"`)",
+            ),
+        },
+        "store" => {
+            if !c.eat_word("redis") {
+                args::expected(cx, c.at, "`redis`", "`store redis \"redis://host:6379\"`");
+                return;
+            }
+            match c
+                .str_lit()
+                .and_then(|s| args::plain(s).map(|p| (p, s.span)))
+            {
+                Some((url, _)) if url.starts_with("redis://") && url.len() > 8 => {
+                    out.store = Some(url);
+                }
+                Some((url, span)) => cx.emit(
+                    Diagnostic::error("E0304", span, format!("`{url}` is not a redis:// URL"))
+                        .with_label("Redis address expected")
+                        .with_help("write `store redis \"redis://host:6379\"`"),
+                ),
+                None => args::expected(cx, c.at, "a URL", "`store redis \"redis://host:6379\"`"),
+            }
+        }
+        _ => match c.word() {
+            Some(w) if w.name == "allow" || w.name == "deny" => out.on_down = Some(w.name.clone()),
+            _ => args::expected(cx, c.at, "`allow` or `deny`", "`on_store_down deny`"),
+        },
+    }
 }
 
 /// `api_keys NAME { file "…"; header "…" | query "…" }`
@@ -122,7 +184,7 @@ pub(crate) fn api_keys(
 
 /// `plan NAME { rate R burst N; quota N per day|week|month }`
 pub(crate) fn plan(cx: &mut Ctx<'_>, name: &Ident, body: &[Setting]) -> PlanDecl {
-    const KW: &[&str] = &["rate", "burst", "quota"];
+    const KW: &[&str] = &["rate", "burst", "quota", "scope", "store", "on_store_down"];
     let what = format!("`plan {}`", name.name);
     let entries = args::entries(cx, &what, body, KW);
     args::check_unique(cx, &entries, KW);
@@ -130,10 +192,14 @@ pub(crate) fn plan(cx: &mut Ctx<'_>, name: &Ident, body: &[Setting]) -> PlanDecl
         rate: None,
         burst: 0,
         quota: None,
+        scope: Scope::default(),
     };
     for e in &entries {
         let mut c = Cursor::new(e);
         match e.name.name.as_str() {
+            kw @ ("scope" | "store" | "on_store_down") => {
+                scope_setting(cx, kw, &mut c, &mut out.scope);
+            }
             "rate" => out.rate = c.lit().and_then(|l| lits::rate(cx, l)),
             "burst" => {
                 out.burst = c
@@ -162,6 +228,25 @@ pub(crate) fn plan(cx: &mut Ctx<'_>, name: &Ident, body: &[Setting]) -> PlanDecl
         }
         c.finish(cx, &format!("`{}`", e.name.name), &[]);
     }
+    let has = |kw: &str| entries.iter().find(|e| e.name.name == kw);
+    if let (Some(s), Some(_)) = (has("scope"), has("store")) {
+        cx.emit(
+            Diagnostic::error(
+                "E0304",
+                s.name.span,
+                "`scope node` and `store` contradict each other",
+            )
+            .with_label("counted on this node, or in the store: one of them")
+            .with_help("keep `store redis …` for a limit the fleet shares, else `scope node`"),
+        );
+    }
+    if let (Some(d), None) = (has("on_store_down"), has("store")) {
+        cx.emit(
+            Diagnostic::error("E0304", d.name.span, "`on_store_down` without a `store`")
+                .with_label("a node-scoped limit has no store to lose")
+                .with_help("add `store redis \"redis://host:6379\"` or remove this line"),
+        );
+    }
     if out.rate.is_some() && out.burst == 0 {
         out.burst = out.rate.map_or(1, |(n, _)| i64::try_from(n).unwrap_or(1));
     }
@@ -169,7 +254,8 @@ pub(crate) fn plan(cx: &mut Ctx<'_>, name: &Ident, body: &[Setting]) -> PlanDecl
 }
 
 impl PlanDecl {
-    /// The plugin argument value: `[rate, burst, quota | absent, period | absent]`.
+    /// The plugin argument value: `[rate, burst, quota | absent, period | absent, store |
+    /// absent, on_store_down | absent]`.
     pub(crate) fn arg(&self) -> Value {
         let rate = self
             .rate
@@ -181,6 +267,15 @@ impl PlanDecl {
             Some((n, per)) => (Value::Int(*n), Value::str(per)),
             None => (Value::Absent, Value::Absent),
         };
-        Value::List(vec![rate, Value::Int(self.burst), q, p].into())
+        let store = self
+            .scope
+            .store
+            .as_deref()
+            .map_or(Value::Absent, Value::str);
+        let down = match &self.scope.store {
+            Some(_) => Value::str(self.scope.on_down.as_deref().unwrap_or("deny")),
+            None => Value::Absent,
+        };
+        Value::List(vec![rate, Value::Int(self.burst), q, p, store, down].into())
     }
 }

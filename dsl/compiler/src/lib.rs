@@ -74,7 +74,8 @@
 //! `argc` = how many of the call's arguments each member takes, in order, `kinds` = each
 //! member's plugin; the identities of authorizer members are the arguments), `throttle` (`rate`, `burst`, `key`;
 //! the key value is the call argument; `state_key` = the `name ID` or `ROUTE#ordinal`),
-//! `throttle.plan` (`plan.NAME` = `[rate, burst, quota, period]`; arguments `key.id`,
+//! `throttle.plan` (`plan.NAME` = `[rate, burst, quota, period]`, `keys` = `[[id, plan]…]` of
+//! every `api_keys` file, `usage_file` = where quota counters persist; arguments `key.id`,
 //! `key.plan`), `cache` (`ttl`, `keys`, `vary`, `max_entry`; arguments `["lookup"|"store",
 //! key…, vary…]`, the store call is in the response program; `state_key` = route and a hash of
 //! the key spec), `validate.params` (`params` = `[[field, type, min, max, default, local,

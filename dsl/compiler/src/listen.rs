@@ -7,8 +7,13 @@ use crate::ctx::Ctx;
 use crate::resolve;
 use crate::settings;
 
-/// Listeners, admin, workers, limits, timeouts (E0702 for address conflicts).
-pub(crate) fn serving(cx: &mut Ctx<'_>, col: &resolve::Collected<'_>, image: &mut ConfigImage) {
+/// Listeners, admin, workers, limits, timeouts (E0702 for address conflicts). Returns
+/// `limits { usage_file }`, when given.
+pub(crate) fn serving(
+    cx: &mut Ctx<'_>,
+    col: &resolve::Collected<'_>,
+    image: &mut ConfigImage,
+) -> Option<std::path::PathBuf> {
     let mut bound: Vec<(Listener, Span)> = Vec::new();
     for (addr, tls, options) in &col.listens {
         let Some(l) = settings::listener(cx, addr, *tls, *options) else {
@@ -59,8 +64,9 @@ pub(crate) fn serving(cx: &mut Ctx<'_>, col: &resolve::Collected<'_>, image: &mu
         image.workers = settings::workers(cx, w);
     }
     let mut limits = Limits::default();
+    let mut usage = None;
     for l in &col.limits {
-        settings::limits(cx, l, &mut limits);
+        settings::limits(cx, l, &mut limits, &mut usage);
     }
     image.limits = limits;
     let mut timeouts = Timeouts::default();
@@ -70,6 +76,7 @@ pub(crate) fn serving(cx: &mut Ctx<'_>, col: &resolve::Collected<'_>, image: &mu
     image.timeouts = timeouts;
     image.access_log = crate::observe::access_log(cx, &col.logs);
     image.tracing = crate::observe::tracing(cx, &col.tracings);
+    usage
 }
 
 /// Two bind addresses collide: same port and the same or a wildcard IP.

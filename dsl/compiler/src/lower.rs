@@ -81,6 +81,8 @@ pub(crate) struct Global<'a> {
     pub body_reads: Vec<(u16, String, Ty)>,
     /// `limits { body }`: the largest request body, bounding `body.*` strings.
     pub body_limit: u64,
+    /// Where `throttle plan` keeps its quota counters (`limits { usage_file }`).
+    pub usage_file: String,
 }
 
 impl Global<'_> {

@@ -3,7 +3,7 @@
 //! across reloads (docs/architecture.md#reload).
 
 use gw_program::{Field, Op, Value};
-use gw_syntax::ast::{CacheSpec, Expr, Ident, Lit, Stmt};
+use gw_syntax::ast::{CacheSpec, Expr, Ident, LimitScope, Lit, Stmt};
 use gw_syntax::{Diagnostic, Span};
 
 use crate::args::Cursor;
@@ -39,7 +39,9 @@ impl<'g, 'a> Lower<'g, 'a> {
         burst: Option<&Lit>,
         by: Option<&Expr>,
         name: Option<&Ident>,
+        scope: Option<&LimitScope>,
     ) {
+        let scope = scope.map(|s| self.limit_scope(s)).unwrap_or_default();
         let r = lits::rate(&mut self.g.cx, rate);
         let b = burst.and_then(|b| lits::int(&mut self.g.cx, b, 1, 1_000_000_000));
         if let Some(by) = by
@@ -76,8 +78,44 @@ impl<'g, 'a> Lower<'g, 'a> {
             ("burst".into(), Value::Int(burst)),
             ("key".into(), Value::str(&key_text)),
         ];
+        let mut args = args;
+        args.extend(scope.args());
         let window = key.map_or((0, 0), |r| (r, 1));
         self.call_plugin("throttle", state_key, args, window, s.span);
+    }
+
+    /// A throttle's `scope node` / `store redis "URL"` / `on_store_down`, checked (E0304).
+    fn limit_scope(&mut self, s: &LimitScope) -> crate::keys::Scope {
+        let mut out = crate::keys::Scope::default();
+        if let Some(url) = &s.store {
+            match crate::args::plain(url) {
+                Some(u) if u.starts_with("redis://") && u.len() > 8 => out.store = Some(u),
+                _ => self.emit(
+                    Diagnostic::error("E0304", url.span, "not a redis:// URL")
+                        .with_label("Redis address expected")
+                        .with_help("write `store redis \"redis://host:6379\"`"),
+                ),
+            }
+        }
+        if let Some(d) = &s.on_store_down {
+            if s.store.is_none() {
+                self.emit(
+                    Diagnostic::error("E0304", d.span, "`on_store_down` without a `store`")
+                        .with_label("a node-scoped limit has no store to lose")
+                        .with_help(
+                            "add `store redis \"redis://host:6379\"` before it, or remove it",
+                        ),
+                );
+            } else if d.name == "allow" || d.name == "deny" {
+                out.on_down = Some(d.name.clone());
+            } else {
+                self.emit(
+                    Diagnostic::error("E0304", d.span, format!("`on_store_down {}`", d.name))
+                        .with_label("expected `allow` or `deny`"),
+                );
+            }
+        }
+        out
     }
 
     pub(crate) fn throttle_plan(&mut self, s: &Stmt) {
@@ -107,6 +145,22 @@ impl<'g, 'a> Lower<'g, 'a> {
             .iter()
             .map(|p| (format!("plan.{}", p.name), p.value.arg()))
             .collect();
+        let mut plans = plans;
+        // every key a plan can reach, so the plugin's counters are a fixed table by key id
+        let keys: Vec<Value> = self
+            .g
+            .syms
+            .api_keys
+            .list
+            .iter()
+            .flat_map(|k| k.value.keys.iter())
+            .map(|k| {
+                let plan = k.plan.as_deref().map_or(Value::Absent, Value::str);
+                Value::List(vec![Value::str(&k.id), plan].into())
+            })
+            .collect();
+        plans.push(("keys".into(), Value::List(keys.into())));
+        plans.push(("usage_file".into(), Value::str(&self.g.usage_file)));
         let base = self.b.regs(2);
         let (kid, kplan) = (self.g.locals.id("key.id"), self.g.locals.id("key.plan"));
         self.b.op(
@@ -163,7 +217,7 @@ impl<'g, 'a> Lower<'g, 'a> {
             &mut self.g.cx,
             "`cache`",
             &spec.settings,
-            &["max_entry", "ttl", "key", "vary"],
+            &["max_entry", "max_size", "ttl", "key", "vary"],
         ) {
             let mut c = Cursor::new(&e);
             if e.name.name == "max_entry" {
@@ -174,6 +228,14 @@ impl<'g, 'a> Lower<'g, 'a> {
                     args.push(("max_entry".into(), Value::Size(sz)));
                 }
                 c.finish(&mut self.g.cx, "`max_entry`", &[]);
+            } else if e.name.name == "max_size" {
+                if let Some(sz) = c
+                    .lit()
+                    .and_then(|l| lits::size(&mut self.g.cx, l, 1, 1 << 40))
+                {
+                    args.push(("max_size".into(), Value::Size(sz)));
+                }
+                c.finish(&mut self.g.cx, "`max_size`", &[]);
             }
         }
         let n = spec.key.len() + spec.vary.len();

@@ -562,8 +562,14 @@ pub(crate) fn workers(cx: &mut Ctx<'_>, l: &gw_syntax::ast::Lit) -> Option<u16> 
     lits::int(cx, l, 1, 1024).and_then(|n| u16::try_from(n).ok())
 }
 
-/// `limits { body ..; response_body ..; url ..; headers ..; header_count ..; connections .. }`
-pub(crate) fn limits(cx: &mut Ctx<'_>, body: &[Setting], out: &mut Limits) {
+/// `limits { body ..; response_body ..; url ..; headers ..; header_count ..; connections ..;
+/// usage_file ".." }`; `usage_file` (resolved against the file's directory) goes to `usage`.
+pub(crate) fn limits(
+    cx: &mut Ctx<'_>,
+    body: &[Setting],
+    out: &mut Limits,
+    usage: &mut Option<std::path::PathBuf>,
+) {
     const KW: &[&str] = &[
         "body",
         "response_body",
@@ -571,11 +577,23 @@ pub(crate) fn limits(cx: &mut Ctx<'_>, body: &[Setting], out: &mut Limits) {
         "headers",
         "header_count",
         "connections",
+        "usage_file",
     ];
     let entries = args::entries(cx, "`limits`", body, KW);
     args::check_unique(cx, &entries, KW);
     for e in &entries {
         let mut c = Cursor::new(e);
+        if e.name.name == "usage_file" {
+            match c
+                .str_lit()
+                .and_then(|s| args::plain(s).map(|p| (p, s.span)))
+            {
+                Some((p, span)) => *usage = Some(cx.resolve_path(span, &p)),
+                None => args::expected(cx, c.at, "a file path", "`usage_file \"gw.usage\"`"),
+            }
+            c.finish(cx, "`usage_file`", &[]);
+            continue;
+        }
         let Some(l) = c.lit() else {
             args::expected(cx, c.at, "a value", "`body 10MiB`, `header_count 100`");
             continue;

@@ -283,8 +283,16 @@ impl<'g, 'a> Lower<'g, 'a> {
                 burst,
                 by,
                 name,
+                scope,
             } => self.guarded(s, |l| {
-                l.throttle(s, rate, burst.as_ref(), by.as_ref(), name.as_ref())
+                l.throttle(
+                    s,
+                    rate,
+                    burst.as_ref(),
+                    by.as_ref(),
+                    name.as_ref(),
+                    scope.as_ref(),
+                )
             }),
             StmtKind::ThrottlePlan => self.guarded(s, |l| l.throttle_plan(s)),
             StmtKind::Cache(spec) => {

@@ -232,6 +232,15 @@ pub struct Stmt {
     pub span: Span,
 }
 
+/// Where a limit counts: `scope node` (`store: None`) or `store redis "URL"`, and what it does
+/// while the store cannot answer (`on_store_down allow|deny`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct LimitScope {
+    pub store: Option<StrLit>,
+    pub on_store_down: Option<Ident>,
+    pub span: Span,
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub enum StmtKind {
     /// `use POLICY`
@@ -250,12 +259,14 @@ pub enum StmtKind {
     ValidateBody(Ident),
     /// `buffer body SIZE`
     BufferBody(Lit),
-    /// `throttle RATE burst N [by EXPR] [name ID]`
+    /// `throttle RATE burst N [by EXPR] [name ID] [scope node | store redis "URL"]
+    /// [on_store_down allow|deny]`
     Throttle {
         rate: Lit,
         burst: Option<Lit>,
         by: Option<Expr>,
         name: Option<Ident>,
+        scope: Option<LimitScope>,
     },
     /// `throttle plan`
     ThrottlePlan,

@@ -170,6 +170,12 @@ fn describe(rule: Rule) -> Expect {
         Rule::throttle_burst => expect("`burst`", "`burst`", &["burst"]),
         Rule::throttle_by => expect("`by`", "`by`", &["by"]),
         Rule::throttle_name => expect("`name`", "`name`", &["name"]),
+        Rule::throttle_scope => expect(
+            "`scope node` or `store redis \"URL\"`",
+            "`scope` or `store`",
+            &["scope", "store", "on_store_down"],
+        ),
+        Rule::throttle_down => expect("`on_store_down`", "`on_store_down`", &["on_store_down"]),
         Rule::hash_by => expect("`hash by`", "`hash by`", &["hash"]),
         Rule::cache_ttl => expect("`ttl`", "`ttl`", &["ttl"]),
         Rule::cache_key => expect("`key`", "`key`", &["key"]),

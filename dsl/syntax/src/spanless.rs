@@ -185,11 +185,17 @@ fn stmt(s: &mut Stmt) {
             burst,
             by,
             name,
+            scope,
         } => {
             lit(rate);
             burst.iter_mut().for_each(lit);
             opt(by);
             name.iter_mut().for_each(id);
+            if let Some(s) = scope {
+                z(&mut s.span);
+                s.store.iter_mut().for_each(|u| z(&mut u.span));
+                s.on_store_down.iter_mut().for_each(id);
+            }
         }
         StmtKind::ThrottlePlan | StmtKind::CorsOff | StmtKind::DefaultsOff => {}
         StmtKind::Cache(c) => {

@@ -19,7 +19,8 @@
 //!   (`host.set_local`), edit the request or its own response (`host.apply`), then answer:
 //!   [`Call::Continue`]; [`Call::Deny`] with a status and an optional `Retry-After` (answered
 //!   by gw, through the config's `on error` page); [`Call::Respond`] with the status (headers
-//!   and body already applied as `Effect::RespSetHeader` / `Effect::RespSetBody`); or, after
+//!   and body already applied as `Effect::RespSetHeader` / `Effect::RespSetBody` or
+//!   `Effect::RespSetBodyBytes`); or, after
 //!   handing the request an operation to await with `host.pend` (an HTTP call, a key
 //!   fetch), [`Call::Pending`]. The request owns that operation: the instance serves other
 //!   requests meanwhile, and any number of requests await their own operations at once.
@@ -261,6 +262,15 @@ pub trait Factory: Send + Sync + std::any::Any {
     fn instance(&self, worker: usize) -> Box<dyn Instance>;
     /// `self`, so that `Plugin::build` can downcast a `previous` factory to its own type.
     fn as_any(&self) -> &dyn std::any::Any;
+    /// The process is stopping and every worker has ended: save what must outlive it (quota
+    /// counts). Called on the control thread, which may block here briefly. Default: nothing.
+    fn stop(&self) {}
+    /// Forget stored entries whose key starts with `prefix` (all for `""`), on every worker
+    /// (the admin endpoint's `POST /cache/purge`); false when the plugin stores none.
+    fn purge(&self, prefix: &str) -> bool {
+        let _ = prefix;
+        false
+    }
 }
 
 /// A per-worker instance; never crosses threads.

@@ -7,11 +7,15 @@ pub mod any;
 pub mod api_key;
 pub mod authorizer;
 mod body_json;
+pub mod cache;
 pub mod cors;
 pub mod jwt;
+pub mod plan;
 mod problem;
+mod redis;
 pub mod throttle;
 mod typed;
+mod usage;
 pub mod validate_body;
 pub mod validate_params;
 
@@ -26,5 +30,7 @@ pub fn registry() -> Registry {
     r.register(Box::new(validate_body::ValidateBody));
     r.register(Box::new(validate_params::ValidateParams));
     r.register(Box::new(cors::Cors));
+    r.register(Box::new(plan::ThrottlePlan));
+    r.register(Box::new(cache::Cache));
     r
 }

@@ -28,7 +28,7 @@ fn key_line(key: &str, id: &str) -> String {
 }
 
 /// Waits for gw's log to say it reloaded for the `n`th time.
-fn wait_reloaded(gw: &Gw, n: usize) {
+pub(crate) fn wait_reloaded(gw: &Gw, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while gw.stderr().matches("reloaded").count() < n {
         assert!(

@@ -45,8 +45,16 @@ type Sample = (String, BTreeMap<String, String>, f64);
 
 /// GET `path` from the admin endpoint: status and body.
 fn admin_get(addr: &str, path: &str) -> (u16, String) {
+    admin_request(addr, "GET", path)
+}
+
+fn admin_request(addr: &str, method: &str, path: &str) -> (u16, String) {
     let mut s = std::net::TcpStream::connect(addr).expect("connect to admin");
-    write!(s, "GET {path} HTTP/1.1\r\nhost: admin\r\n\r\n").unwrap();
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nhost: admin\r\ncontent-length: 0\r\n\r\n"
+    )
+    .unwrap();
     let mut text = String::new();
     s.read_to_string(&mut text).unwrap();
     let status = text[9..12].parse().unwrap();
@@ -228,7 +236,7 @@ fn admin_endpoints_describe_the_config_and_its_upstreams(d: Driver) {
     let dead = free_port();
     let admin = format!("127.0.0.1:{}", free_port());
     let config = format!(
-        "workers 1\nadmin {admin}\n{}{}route GET /a {{\n  upstream u\n}}\nroute GET /b {{\n  upstream dead\n}}\n",
+        "workers 1\nadmin {admin}\n{}{}route GET /a {{\n  upstream u\n}}\nroute GET /b {{\n  upstream dead\n}}\nroute GET /c {{\n  cache ttl 60s\n  upstream u\n}}\n",
         upstream_block("u", &[up.addr()], ""),
         upstream_block(
             "dead",
@@ -263,6 +271,21 @@ fn admin_endpoints_describe_the_config_and_its_upstreams(d: Driver) {
     assert_eq!(ups[0]["servers"][0]["ejected"], false);
     assert_eq!(admin_get(&admin, "/nope").0, 404);
     assert_eq!(admin_get(&admin, "/cache/purge").0, 405);
+    // the cache: a miss, a hit, a purge of its route, a miss again
+    let x_cache = |gw: &Gw| gw.get("/c").header("x-cache").map(str::to_owned);
+    assert_eq!(x_cache(&gw).as_deref(), Some("miss"));
+    assert_eq!(x_cache(&gw).as_deref(), Some("hit"));
+    let (status, body) = admin_request(&admin, "POST", "/cache/purge?route=GET%20/c");
+    assert_eq!((status, body.as_str()), (200, "{\"purged\":1}"));
+    assert_eq!(x_cache(&gw).as_deref(), Some("miss"));
+    assert_eq!(x_cache(&gw).as_deref(), Some("hit"));
+    let (status, _) = admin_request(&admin, "POST", "/cache/purge?prefix=/c");
+    assert_eq!(status, 200);
+    assert_eq!(x_cache(&gw).as_deref(), Some("miss"));
+    assert_eq!(
+        admin_request(&admin, "POST", "/cache/purge?route=GET%20/zz").0,
+        404
+    );
     let s = scrape(&admin);
     assert_eq!(value(&s, "gw_upstream_ejections_total", &[]), 1.0);
     assert_eq!(value(&s, "gw_upstream_connect_errors_total", &[]), 1.0);

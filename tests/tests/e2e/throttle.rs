@@ -11,6 +11,8 @@ use crate::support::*;
 on_both_drivers! {
     the_node_admits_burst_then_rate_across_workers => the_node_admits_burst_then_rate_across_workers_uring, the_node_admits_burst_then_rate_across_workers_epoll;
     refusals_use_the_on_error_page_and_keys_have_their_own_buckets => refusals_use_the_on_error_page_and_keys_have_their_own_buckets_uring, refusals_use_the_on_error_page_and_keys_have_their_own_buckets_epoll;
+    ratelimit_fields_reach_relayed_answers_and_refusals => ratelimit_fields_reach_relayed_answers_and_refusals_uring, ratelimit_fields_reach_relayed_answers_and_refusals_epoll;
+    buckets_carry_over_a_reload_by_name => buckets_carry_over_a_reload_by_name_uring, buckets_carry_over_a_reload_by_name_epoll;
 }
 
 const PAGE: &str =
@@ -81,4 +83,56 @@ fn refusals_use_the_on_error_page_and_keys_have_their_own_buckets(d: Driver) {
     assert_eq!(r.json()["retry_after"], wait);
     // another key has its own bucket
     assert_eq!(get(&mut c, "bob").status, 200);
+}
+
+/// `RateLimit-Policy` and `RateLimit` on the upstream's answer as it is relayed, one member
+/// per throttle of the route, and on gw's own 429.
+fn ratelimit_fields_reach_relayed_answers_and_refusals(d: Driver) {
+    let up = Upstream::echo("u");
+    let config = format!(
+        "{}route GET /r {{\n  throttle 1/min burst 2 by header.x-user ?? \"anonymous\" name per_user\n  throttle 100/s burst 100\n  upstream u\n}}\n",
+        upstream_block("u", &[up.addr()], "")
+    );
+    let gw = Gw::start(d, &config);
+    let mut c = gw.connect();
+    let get = |c: &mut Client| c.request("GET", "/r", &[("x-user", "ann")], b"");
+    let r = get(&mut c);
+    assert_eq!(r.status, 200, "{}", r.text());
+    // one field line per throttle; a list either way
+    let all = |r: &crate::support::client::Response, name: &str| r.head.header_all(name).join(", ");
+    assert_eq!(
+        all(&r, "ratelimit-policy"),
+        "\"per_user\";q=2;w=120, \"GET /r#2\";q=100;w=1"
+    );
+    assert_eq!(
+        all(&r, "ratelimit"),
+        "\"per_user\";r=1;t=60, \"GET /r#2\";r=99;t=1"
+    );
+    assert_eq!(get(&mut c).status, 200);
+    let r = get(&mut c);
+    assert_eq!(r.status, 429);
+    assert_eq!(r.header("ratelimit-policy"), Some("\"per_user\";q=2;w=120"));
+    let state = r.header("ratelimit").expect("RateLimit on the 429");
+    let t: u64 = state
+        .strip_prefix("\"per_user\";r=0;t=")
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| panic!("RateLimit {state}"));
+    assert!((61..=120).contains(&t), "full again in {t} s");
+    assert_eq!(up.count(), 2, "the refusal never reached the upstream");
+}
+
+/// A reload keeps the buckets of a `name`: a key over its limit stays over it.
+fn buckets_carry_over_a_reload_by_name(d: Driver) {
+    let config = format!(
+        "route GET /k {{\n  throttle 1/min burst 2 by header.x-user name login\n  respond 200 json {{ ok: true }}\n}}\n{PAGE}"
+    );
+    let gw = Gw::start(d, &config);
+    let mut c = gw.connect();
+    let get = |c: &mut Client| c.request("GET", "/k", &[("x-user", "ann")], b"");
+    assert_eq!(get(&mut c).status, 200);
+    assert_eq!(get(&mut c).status, 200);
+    gw.proc.signal("HUP");
+    crate::auth::wait_reloaded(&gw, 1);
+    let mut c = gw.connect();
+    assert_eq!(get(&mut c).status, 429, "the bucket was carried over");
 }

@@ -274,6 +274,7 @@ impl Ctx<'_> {
             let _ = write!(o, " {}", spec.state_key);
         }
         self.auth_summary(spec, o);
+        scope_summary(spec, o);
         mnem
     }
 
@@ -328,5 +329,43 @@ impl Ctx<'_> {
             }
             _ => {}
         }
+    }
+}
+
+/// Where each limit counts: `[scope node]`, `[store redis URL · on_store_down deny]`; for
+/// plans, one per plan: `[free: scope node; pro: store redis URL · on_store_down allow]`.
+fn scope_summary(spec: &crate::PluginSpec, o: &mut String) {
+    let scope = |store: Option<&Value>, down: Option<&Value>| match store.and_then(Value::as_str) {
+        Some(url) => format!(
+            "store redis {url} · on_store_down {}",
+            down.and_then(Value::as_str).unwrap_or("deny")
+        ),
+        None => "scope node".to_string(),
+    };
+    match spec.plugin.as_str() {
+        "throttle" => {
+            let s = scope(
+                Value::find(&spec.args, "store"),
+                Value::find(&spec.args, "on_store_down"),
+            );
+            let _ = write!(o, " [{s}]");
+        }
+        "throttle.plan" => {
+            let plans: Vec<String> = spec
+                .args
+                .iter()
+                .filter_map(|(k, v)| {
+                    let name = k.strip_prefix("plan.")?;
+                    let Value::List(parts) = v else {
+                        return None;
+                    };
+                    Some(format!("{name}: {}", scope(parts.get(4), parts.get(5))))
+                })
+                .collect();
+            if !plans.is_empty() {
+                let _ = write!(o, " [{}]", plans.join("; "));
+            }
+        }
+        _ => {}
     }
 }

@@ -268,7 +268,7 @@ fn disasm_matches_the_language_reference_shape() {
 route POST /pets   petstore.gw:74   request: 18 ops · 3 regs · cost {req_cost} · out ≤ 312 B
   settings: timeout 29s (default) · connect 5s (default) · retry off · budget 100 000 (default) · body ≤ 10 MiB (default), buffered · cors off (none declared) · path strict (default)
   0000  ld.field      r0, client.ip                 ; 50:30  (policy signed_in, used at 75:3)
-  0001  throttle      bucket#0 50/s b100, r0        ; 50:3
+  0001  throttle      bucket#0 50/s b100 [scope node], r0 ; 50:3
   0002  auth.jwt      jwt#1 users [key token · 401] ; 51:3
   0003  ld.claim      r0, email_verified            ; 52:11
   0004  coalesce      r0, r0, false                 ; 52:11
@@ -278,7 +278,7 @@ route POST /pets   petstore.gw:74   request: 18 ops · 3 regs · cost {req_cost}
   0008  deny.ifnot    r0, 403, -                    ; 76:3
   0009  validate.body schema#2 NewPet               ; 77:3
   0010  ld.claim      r0, sub                       ; 78:28
-  0011  throttle      bucket#3 5/s b10, r0          ; 78:3
+  0011  throttle      bucket#3 5/s b10 [scope node], r0 ; 78:3
   0012  hdr.set       \"x-user-id\", r0               ; 79:3
   0013  ld.claim      r1, tenant                    ; 80:26
   0014  coalesce      r1, r1, \"public\"              ; 80:26

@@ -93,6 +93,7 @@ fn kind(p: &mut Printer<'_>, s: &Stmt) {
             burst,
             by,
             name,
+            scope,
         } => {
             let mut t = format!("throttle {}", lit(p, rate));
             if let Some(b) = burst {
@@ -103,6 +104,16 @@ fn kind(p: &mut Printer<'_>, s: &Stmt) {
             }
             if let Some(n) = name {
                 t.push_str(&format!(" name {}", n.name));
+            }
+            if let Some(s) = scope {
+                match &s.store {
+                    Some(url) => t.push_str(&format!(" store redis {}", string(p, url))),
+                    None if s.on_store_down.is_none() => t.push_str(" scope node"),
+                    None => {}
+                }
+                if let Some(d) = &s.on_store_down {
+                    t.push_str(&format!(" on_store_down {}", d.name));
+                }
             }
             t
         }

@@ -2,8 +2,8 @@
 
 use super::{Lower, P, child, children};
 use crate::ast::{
-    Arg, Auth, CacheSpec, Canary, Expr, ExprKind, HeaderOp, Ident, Lit, ParamSpec, RespondBody,
-    Setting, Stmt, StmtKind,
+    Arg, Auth, CacheSpec, Canary, Expr, ExprKind, HeaderOp, Ident, LimitScope, Lit, ParamSpec,
+    RespondBody, Setting, Stmt, StmtKind,
 };
 use crate::diag::Diagnostic;
 use crate::grammar::Rule;
@@ -93,6 +93,12 @@ impl Lower<'_> {
                 burst: child(p, Rule::throttle_burst).and_then(|b| self.req_lit(&b)),
                 by: child(p, Rule::throttle_by).and_then(|b| self.req_expr(&b, Rule::expr)),
                 name: child(p, Rule::throttle_name).and_then(|n| self.child_ident(&n, Rule::ident)),
+                scope: child(p, Rule::throttle_scope).map(|s| LimitScope {
+                    store: child(&s, Rule::string).map(|u| self.string(&u)),
+                    on_store_down: child(&s, Rule::throttle_down)
+                        .and_then(|d| self.child_ident(&d, Rule::ident)),
+                    span: self.span(&s),
+                }),
             },
             Rule::cache_line | Rule::cache_block => StmtKind::Cache(self.cache(p)),
             Rule::set_header | Rule::append_header | Rule::remove_header => {

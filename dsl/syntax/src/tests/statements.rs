@@ -90,6 +90,7 @@ fn validate_buffer_throttle() {
         burst,
         by,
         name,
+        scope: None,
     } = stmt("throttle 50/s burst 100 by client.ip name login").kind
     else {
         panic!()
@@ -113,6 +114,37 @@ fn validate_buffer_throttle() {
     else {
         panic!()
     };
+    let StmtKind::Throttle {
+        scope: Some(scope), ..
+    } = stmt("throttle 5/s name n store redis \"redis://h:1\" on_store_down allow").kind
+    else {
+        panic!()
+    };
+    assert_eq!(
+        scope.store.and_then(|u| u.as_plain()).as_deref(),
+        Some("redis://h:1")
+    );
+    assert_eq!(
+        scope.on_store_down.map(|d| d.name).as_deref(),
+        Some("allow")
+    );
+    let StmtKind::Throttle {
+        scope: Some(scope), ..
+    } = stmt("throttle 5/s scope node").kind
+    else {
+        panic!()
+    };
+    assert!(scope.store.is_none() && scope.on_store_down.is_none());
+    for line in [
+        "throttle 5/s burst 5 by client.ip name n store redis \"redis://h:1\" on_store_down allow",
+        "throttle 5/s scope node",
+    ] {
+        let src = format!("route GET /t {{\n  {line}\n  respond 204\n}}\n");
+        assert_eq!(
+            crate::format_source("t.gw", &src).as_deref(),
+            Ok(src.as_str())
+        );
+    }
 }
 
 /// The statement of a one-statement route, with every span reset.
