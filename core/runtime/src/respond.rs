@@ -344,6 +344,8 @@ async fn local_response_program(
 /// Answer with the response a plugin put into the host (`Call::Respond`): its status, the
 /// headers it set and the body it set, if any.
 pub async fn plugin(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn, status: u16) -> Next {
+    // a cached response goes to a browser like the upstream's did: with its CORS headers
+    crate::cors::own_answer(w, cfg, c).await;
     let keep = settle_body(w, cfg, c).await;
     if c.out.capacity() == 0 {
         c.out = w.pool.big();

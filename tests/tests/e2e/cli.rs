@@ -30,7 +30,8 @@ struct Ran {
     stderr: String,
 }
 
-/// `gw ARGS` in `dir`; it must exit within 10 s.
+/// `gw ARGS` in `dir`; it must exit within 60 s (a guard against a hang, generous for a
+/// loaded machine).
 fn gw_in(dir: &TempDir, args: &[&str]) -> Ran {
     let out = |name: &str| File::create(dir.path().join(name)).expect("output file");
     let mut proc = Proc(
@@ -44,7 +45,7 @@ fn gw_in(dir: &TempDir, args: &[&str]) -> Ran {
             .expect("spawn gw"),
     );
     let status = proc
-        .wait_timeout(Duration::from_secs(10))
+        .wait_timeout(Duration::from_secs(60))
         .unwrap_or_else(|| panic!("`gw {}` kept running", args.join(" ")));
     let read = |name: &str| fs::read_to_string(dir.path().join(name)).unwrap_or_default();
     Ran {

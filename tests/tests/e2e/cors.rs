@@ -11,6 +11,7 @@ on_both_drivers! {
     actual_responses_and_errors_carry_the_headers => actual_responses_and_errors_carry_the_headers_uring, actual_responses_and_errors_carry_the_headers_epoll;
     a_wildcard_origin_without_credentials => a_wildcard_origin_without_credentials_uring, a_wildcard_origin_without_credentials_epoll;
     a_wildcard_with_credentials_does_not_compile => a_wildcard_with_credentials_does_not_compile_uring, a_wildcard_with_credentials_does_not_compile_epoll;
+    cached_responses_carry_the_headers_of_their_request => cached_responses_carry_the_headers_of_their_request_uring, cached_responses_carry_the_headers_of_their_request_epoll;
 }
 
 const CORS: &str = "cors {\n  origins \"https://app.example.com\" \"https://*.example.com\"\n  methods GET POST\n  headers content-type x-api-key\n  expose x-request-id\n  credentials true\n  max_age 10m\n}\n";
@@ -148,4 +149,36 @@ fn a_wildcard_with_credentials_does_not_compile(d: Driver) {
         "{}",
         f.stderr
     );
+}
+
+fn cached_responses_carry_the_headers_of_their_request(d: Driver) {
+    let up = Upstream::echo("pets");
+    let config = format!(
+        "workers 1\n{CORS}{}route GET /pets {{\n  cache ttl 60s\n  upstream pets\n}}\n",
+        upstream_block("pets", &[up.addr()], "")
+    );
+    let gw = Gw::start(d, &config);
+    let mut c = gw.connect();
+    for (origin, cached) in [
+        ("https://app.example.com", "miss"),
+        ("https://app.example.com", "hit"),
+        ("https://shop.example.com", "hit"),
+    ] {
+        let r = c.request("GET", "/pets", &[("origin", origin)], b"");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-cache"), Some(cached));
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            Some(origin),
+            "{cached}"
+        );
+        assert_eq!(r.header("access-control-allow-credentials"), Some("true"));
+        assert!(
+            r.header("vary")
+                .is_some_and(|v| v.to_ascii_lowercase().contains("origin"))
+        );
+    }
+    let r = c.request("GET", "/pets", &[("origin", "https://evil.test")], b"");
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    assert_eq!(up.count(), 1, "one upstream request; the others were hits");
 }
