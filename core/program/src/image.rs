@@ -141,6 +141,8 @@ pub struct Listener {
     pub path_allow: gw_proto::PathChars,
     /// Request fields whose name holds `_` (`header_underscores`).
     pub underscores: gw_proto::UnderscoreNames,
+    /// `redirect https`: every request is answered with a 308 to its `https://` URL.
+    pub redirect_https: bool,
 }
 
 /// A TLS listener's `tls { }` block. File paths are resolved against the config file's

@@ -421,6 +421,9 @@ pub(crate) fn bind_addr(cx: &mut Ctx<'_>, addr: &Addr) -> Option<SocketAddr> {
 /// Options every listener takes: in `listen ADDR { .. }`, or in its `tls { .. }` block.
 const LISTENER_KW: &[&str] = &["allow_in_path", "header_underscores"];
 
+/// Options only a plain listener takes.
+const PLAIN_KW: &[&str] = &["redirect"];
+
 /// `listen ADDR [tls { cert ..; key ..; client_ca .. }]` or `listen ADDR { options }`
 pub(crate) fn listener(
     cx: &mut Ctx<'_>,
@@ -434,13 +437,14 @@ pub(crate) fn listener(
         tls: None,
         path_allow: PathChars::NONE,
         underscores: UnderscoreNames::Drop,
+        redirect_https: false,
     };
     let body = tls.or(options).unwrap_or(&[]);
     let what = if tls.is_some() { "`tls`" } else { "`listen`" };
     let kw: Vec<&str> = if tls.is_some() {
         TLS_KW.iter().chain(LISTENER_KW).copied().collect()
     } else {
-        LISTENER_KW.to_vec()
+        LISTENER_KW.iter().chain(PLAIN_KW).copied().collect()
     };
     let entries = args::entries(cx, what, body, &kw);
     if tls.is_some() {
@@ -452,15 +456,16 @@ pub(crate) fn listener(
         l.tls = tls_config(cx, addr, &tls_entries);
     }
     args::check_unique(cx, &entries, LISTENER_KW);
+    args::check_unique(cx, &entries, PLAIN_KW);
     for e in entries
         .iter()
-        .filter(|e| LISTENER_KW.contains(&e.name.name.as_str()))
+        .filter(|e| !TLS_KW.contains(&e.name.name.as_str()))
     {
         let mut c = Cursor::new(e);
-        if e.name.name == "allow_in_path" {
-            l.path_allow = path_chars(cx, &mut c);
-        } else {
-            l.underscores = underscores(cx, &mut c);
+        match e.name.name.as_str() {
+            "allow_in_path" => l.path_allow = path_chars(cx, &mut c),
+            "redirect" => l.redirect_https = redirect(cx, &mut c),
+            _ => l.underscores = underscores(cx, &mut c),
         }
         c.finish(cx, &format!("`{}`", e.name.name), &[]);
     }
@@ -499,6 +504,18 @@ pub(crate) fn path_list(cx: &mut Ctx<'_>, list: &[StrLit]) -> PathChars {
         }
     }
     set
+}
+
+/// `redirect https`: the one scheme a plain listener sends its requests to.
+fn redirect(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> bool {
+    let at = c.at;
+    match c.word().map(|w| w.name.as_str()) {
+        Some("https") => true,
+        _ => {
+            args::expected(cx, at, "`https`", "`listen :80 { redirect https }`");
+            false
+        }
+    }
 }
 
 /// `header_underscores drop|keep|reject`

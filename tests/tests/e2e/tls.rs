@@ -19,6 +19,9 @@ on_both_drivers! {
     garbage_instead_of_a_handshake_closes_that_connection_only => garbage_instead_of_a_handshake_closes_that_connection_only_uring, garbage_instead_of_a_handshake_closes_that_connection_only_epoll;
     records_split_one_byte_at_a_time_are_served => records_split_one_byte_at_a_time_are_served_uring, records_split_one_byte_at_a_time_are_served_epoll;
     a_silent_handshake_times_out => a_silent_handshake_times_out_uring, a_silent_handshake_times_out_epoll;
+    a_reload_serves_new_certificates_to_new_connections_only => a_reload_serves_new_certificates_to_new_connections_only_uring, a_reload_serves_new_certificates_to_new_connections_only_epoll;
+    a_certificate_that_does_not_load_refuses_the_reload => a_certificate_that_does_not_load_refuses_the_reload_uring, a_certificate_that_does_not_load_refuses_the_reload_epoll;
+    a_redirect_listener_answers_308_to_https => a_redirect_listener_answers_308_to_https_uring, a_redirect_listener_answers_308_to_https_epoll;
 }
 
 /// The test PKI: a CA, server certificates for `a.test` (and `*.a.test`) and `b.test` (and
@@ -373,4 +376,116 @@ fn a_silent_handshake_times_out(d: Driver) {
     let mut s = tls_connect(gw.addr, "a.test", client_config(&[]));
     let (head, _) = tls_get(&mut s, "a.test", "/hi");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
+
+/// A `tls { }` block over `site.pem`/`site.key` in `dir`, holding the `name` certificate.
+fn site(dir: &Path, name: &str) -> String {
+    let p = pki();
+    std::fs::copy(p.path.join(format!("{name}.pem")), dir.join("site.pem")).unwrap();
+    std::fs::copy(p.path.join(format!("{name}.key")), dir.join("site.key")).unwrap();
+    format!(
+        "tls {{ cert \"{}\" key \"{}\" }}",
+        dir.join("site.pem").display(),
+        dir.join("site.key").display()
+    )
+}
+
+fn wait_for_log(gw: &Gw, what: &str, n: usize) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while gw.stderr().matches(what).count() < n {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no `{what}` in gw's log:\n{}",
+            gw.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Whether a verifying client gets through the handshake as `name`.
+fn verifies_as(addr: SocketAddr, name: &str) -> bool {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let conn =
+        rustls::ClientConnection::new(client_config(&[]), name.to_owned().try_into().unwrap())
+            .unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    while s.conn.is_handshaking() {
+        if s.conn.complete_io(&mut s.sock).is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+fn a_reload_serves_new_certificates_to_new_connections_only(d: Driver) {
+    let certs = TempDir::new();
+    let gw = Gw::start_listening(d, &site(certs.path(), "a"), HELLO, &[]);
+    let mut open = tls_connect(gw.addr, "a.test", client_config(&[]));
+    assert!(
+        tls_get(&mut open, "a.test", "/hi")
+            .0
+            .starts_with("HTTP/1.1 200")
+    );
+    assert!(!verifies_as(gw.addr, "b.test"));
+    // the files are renewed in place, then gw reloads
+    site(certs.path(), "b");
+    gw.proc.signal("HUP");
+    wait_for_log(&gw, "reloaded", 1);
+    assert!(verifies_as(gw.addr, "b.test"));
+    assert!(!verifies_as(gw.addr, "a.test"));
+    // the connection opened before keeps its session and is served
+    let (head, body) = tls_get(&mut open, "a.test", "/hi");
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, r#"{"scheme":"https"}"#);
+}
+
+fn a_certificate_that_does_not_load_refuses_the_reload(d: Driver) {
+    let certs = TempDir::new();
+    let gw = Gw::start_listening(d, &site(certs.path(), "a"), HELLO, &[]);
+    assert!(verifies_as(gw.addr, "a.test"));
+    std::fs::write(certs.path().join("site.pem"), "not a certificate\n").unwrap();
+    gw.proc.signal("HUP");
+    wait_for_log(&gw, "site.pem", 1);
+    // the key of `b` does not match the certificate of `a` either
+    site(certs.path(), "a");
+    std::fs::copy(pki().path.join("b.key"), certs.path().join("site.key")).unwrap();
+    gw.proc.signal("HUP");
+    wait_for_log(&gw, "site.pem", 2);
+    assert!(!gw.stderr().contains("reloaded"), "{}", gw.stderr());
+    assert!(verifies_as(gw.addr, "a.test"));
+    let mut s = tls_connect(gw.addr, "a.test", client_config(&[]));
+    assert!(
+        tls_get(&mut s, "a.test", "/hi")
+            .0
+            .starts_with("HTTP/1.1 200")
+    );
+}
+
+fn a_redirect_listener_answers_308_to_https(d: Driver) {
+    let gw = Gw::start_listening(d, "{ redirect https }", HELLO, &[]);
+    let mut c = gw.connect();
+    for (target, host, want) in [
+        (
+            "/hi?a=1&b=2",
+            "api.example:8080",
+            "https://api.example/hi?a=1&b=2",
+        ),
+        ("/no/route", "api.example", "https://api.example/no/route"),
+    ] {
+        c.send(format!("GET {target} HTTP/1.1\r\nHost: {host}\r\n\r\n").as_bytes());
+        let r = c.read_response("GET").unwrap();
+        assert_eq!(r.status, 308);
+        assert_eq!(r.header("location"), Some(want));
+    }
+    // a body is read past, and the connection goes on
+    c.send(b"POST /hi HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabcGET /x HTTP/1.1\r\nHost: h\r\n\r\n");
+    assert_eq!(
+        c.read_response("POST").unwrap().header("location"),
+        Some("https://h/hi")
+    );
+    assert_eq!(
+        c.read_response("GET").unwrap().header("location"),
+        Some("https://h/x")
+    );
 }

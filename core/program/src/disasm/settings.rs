@@ -87,6 +87,10 @@ pub(super) fn write_listeners(out: &mut String, img: &ConfigImage) {
             }
             None => String::new(),
         };
+        if l.redirect_https {
+            let _ = writeln!(out, "listen {}: redirect https (308)", l.addr);
+            continue;
+        }
         let _ = writeln!(out, "listen {}{tls}: {path} · {underscores}", l.addr);
     }
 }

@@ -340,3 +340,31 @@ fn a_tls_block_pairs_each_cert_with_a_key() {
         56,
     );
 }
+
+#[test]
+fn a_plain_listener_redirects_to_https_only() {
+    let img = image(&src(&[
+        "listen :80 { redirect https }",
+        "route GET /a { respond 200 }",
+    ]));
+    assert!(img.listeners[0].redirect_https);
+    diag(
+        &src(&[
+            "listen :80 { redirect http }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0304",
+        1,
+        14,
+    );
+    // not a setting of a TLS listener
+    diag(
+        &src(&[
+            "listen :443 tls { cert \"certs/a.pem\" key \"certs/a.key\" redirect https }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0201",
+        1,
+        56,
+    );
+}
