@@ -22,6 +22,8 @@ on_both_drivers! {
     a_reload_serves_new_certificates_to_new_connections_only => a_reload_serves_new_certificates_to_new_connections_only_uring, a_reload_serves_new_certificates_to_new_connections_only_epoll;
     a_certificate_that_does_not_load_refuses_the_reload => a_certificate_that_does_not_load_refuses_the_reload_uring, a_certificate_that_does_not_load_refuses_the_reload_epoll;
     a_redirect_listener_answers_308_to_https => a_redirect_listener_answers_308_to_https_uring, a_redirect_listener_answers_308_to_https_epoll;
+    mutual_tls_required_serves_verified_clients_only => mutual_tls_required_serves_verified_clients_only_uring, mutual_tls_required_serves_verified_clients_only_epoll;
+    mutual_tls_optional_serves_clients_without_a_certificate => mutual_tls_optional_serves_clients_without_a_certificate_uring, mutual_tls_optional_serves_clients_without_a_certificate_epoll;
 }
 
 /// The test PKI: a CA, server certificates for `a.test` (and `*.a.test`) and `b.test` (and
@@ -133,6 +135,34 @@ pub fn pki() -> &'static Pki {
             "client one",
             "extendedKeyUsage=clientAuth\n",
             "30",
+        );
+        // expired yesterday; and one its own CA signed
+        issue(
+            &path,
+            "expired",
+            "old client",
+            "extendedKeyUsage=clientAuth\n",
+            "-1",
+        );
+        openssl(
+            &path,
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "stranger.key",
+                "-out",
+                "stranger.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=stranger",
+            ],
         );
         Pki { _dir: dir, path }
     })
@@ -488,4 +518,113 @@ fn a_redirect_listener_answers_308_to_https(d: Driver) {
         c.read_response("GET").unwrap().header("location"),
         Some("https://h/x")
     );
+}
+
+/// A rustls client presenting the `name` certificate (None: none).
+fn mtls_config(name: Option<&str>) -> Arc<rustls::ClientConfig> {
+    use rustls::pki_types::pem::PemObject;
+    let base = client_config(&[]);
+    let Some(name) = name else { return base };
+    let p = pki();
+    let chain =
+        rustls::pki_types::CertificateDer::pem_file_iter(p.path.join(format!("{name}.pem")))
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(p.path.join(format!("{name}.key")))
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_file_iter(p.path.join("ca.pem")).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    Arc::new(
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_client_auth_cert(chain, key)
+            .unwrap(),
+    )
+}
+
+/// GET /who as `a.test` with `config`: the body, or why it failed (a refused handshake shows
+/// on the client's first read in TLS 1.3).
+fn who(addr: SocketAddr, config: Arc<rustls::ClientConfig>) -> Result<String, String> {
+    let tcp = TcpStream::connect(addr).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let conn = rustls::ClientConnection::new(config, "a.test".try_into().unwrap()).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    s.write_all(b"GET /who HTTP/1.1\r\nHost: a.test\r\n\r\n")
+        .and_then(|()| s.flush())
+        .map_err(|e| e.to_string())?;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Err(format!("closed after {got:?}")),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e) => return Err(e.to_string()),
+        }
+        let text = String::from_utf8_lossy(&got).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n")
+            && head.contains("Content-Length")
+        {
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Length: "))
+                .unwrap()
+                .parse()
+                .unwrap();
+            if body.len() >= len {
+                assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+                return Ok(body.to_owned());
+            }
+        }
+    }
+}
+
+const WHO: &str =
+    "route GET /who { respond 200 json { subject: tls.client.subject ?? \"none\" } }\n";
+
+fn mtls_block(auth: &str) -> String {
+    let p = pki();
+    format!(
+        "tls {{\n  cert \"{}\" key \"{}\"\n  client_ca \"{}\"{auth}\n}}",
+        p.file("a.pem"),
+        p.file("a.key"),
+        p.file("ca.pem")
+    )
+}
+
+fn mutual_tls_required_serves_verified_clients_only(d: Driver) {
+    let gw = Gw::start_listening(d, &mtls_block(""), WHO, &[]);
+    assert_eq!(
+        who(gw.addr, mtls_config(Some("client"))).unwrap(),
+        r#"{"subject":"CN=client one"}"#
+    );
+    for refused in [None, Some("expired"), Some("stranger")] {
+        let r = who(gw.addr, mtls_config(refused));
+        assert!(r.is_err(), "{refused:?}: {r:?}");
+    }
+    // the worker goes on serving
+    assert!(who(gw.addr, mtls_config(Some("client"))).is_ok());
+}
+
+fn mutual_tls_optional_serves_clients_without_a_certificate(d: Driver) {
+    let gw = Gw::start_listening(d, &mtls_block("\n  client_auth optional"), WHO, &[]);
+    assert_eq!(
+        who(gw.addr, mtls_config(None)).unwrap(),
+        r#"{"subject":"none"}"#
+    );
+    assert_eq!(
+        who(gw.addr, mtls_config(Some("client"))).unwrap(),
+        r#"{"subject":"CN=client one"}"#
+    );
+    // a certificate is still verified when one is presented
+    for refused in ["expired", "stranger"] {
+        let r = who(gw.addr, mtls_config(Some(refused)));
+        assert!(r.is_err(), "{refused}: {r:?}");
+    }
 }

@@ -6,11 +6,11 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ahash::AHashMap;
-use gw_program::{CertKey, TlsConfig};
+use gw_program::{CertKey, ClientAuth, TlsConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert};
+use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
 use rustls::sign::CertifiedKey;
 
 /// The certificates of one listener, found by name.
@@ -59,7 +59,8 @@ impl ResolvesServerCert for CertStore {
 }
 
 /// The rustls config of a `tls { }` block: its certificate files read and checked (each key
-/// must match its certificate), TLS 1.2 and 1.3, ALPN `http/1.1`.
+/// must match its certificate), TLS 1.2 and 1.3, ALPN `http/1.1`, client certificates
+/// verified against `client_ca` when it is set.
 pub fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = super::provider();
     let mut store = CertStore {
@@ -76,9 +77,28 @@ pub fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, String>
     let builder = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| e.to_string())?;
-    let mut config = builder
-        .with_no_client_auth()
-        .with_cert_resolver(Arc::new(store));
+    let builder = match &t.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(ca) => {
+            let mut roots = rustls::RootCertStore::empty();
+            for c in read_certs(ca)? {
+                roots
+                    .add(c)
+                    .map_err(|e| format!("client_ca {}: {e}", ca.display()))?;
+            }
+            let verifier =
+                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), super::provider());
+            let verifier = match t.client_auth {
+                ClientAuth::Required => verifier,
+                ClientAuth::Optional => verifier.allow_unauthenticated(),
+            };
+            let verifier = verifier
+                .build()
+                .map_err(|e| format!("client_ca {}: {e}", ca.display()))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let mut config = builder.with_cert_resolver(Arc::new(store));
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -4,6 +4,7 @@
 
 mod certs;
 mod stream;
+mod subject;
 
 pub use certs::server_config;
 pub use stream::TlsStream;

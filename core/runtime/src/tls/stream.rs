@@ -65,6 +65,14 @@ impl TlsStream {
                 return Err(io::ErrorKind::UnexpectedEof.into());
             }
         }
+        // rustls verified the chain against `client_ca`: only a verified client has one
+        if let rustls::Connection::Server(s) = &self.tls {
+            self.subject = s
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .and_then(|c| super::subject::of_cert(c))
+                .map(String::into_boxed_str);
+        }
         // what the server sends after its Finished (TLS 1.3 session tickets)
         self.flush().await
     }
