@@ -141,14 +141,39 @@ pub struct Listener {
     pub path_allow: gw_proto::PathChars,
     /// Request fields whose name holds `_` (`header_underscores`).
     pub underscores: gw_proto::UnderscoreNames,
+    /// `redirect https`: every request is answered with a 308 to its `https://` URL.
+    pub redirect_https: bool,
 }
 
+/// A TLS listener's `tls { }` block. File paths are resolved against the config file's
+/// directory; the files are read when the image is loaded (and again on every reload).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TlsConfig {
-    /// PEM file paths, resolved against the config file's directory.
+    /// One `cert … key …` pair per line, in order: SNI picks among them by each
+    /// certificate's names, and the first serves names none of them has.
+    pub certs: Vec<CertKey>,
+    /// `client_ca`: the CAs whose client certificates are accepted (mutual TLS).
+    pub client_ca: Option<std::path::PathBuf>,
+    /// `client_auth required|optional` (required when `client_ca` is set without it).
+    pub client_auth: ClientAuth,
+}
+
+/// A PEM certificate chain and its private key.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CertKey {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
-    pub client_ca: Option<std::path::PathBuf>,
+}
+
+/// Whether a TLS listener with a `client_ca` asks clients for a certificate.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// A handshake without a client certificate the CA signed fails.
+    #[default]
+    Required,
+    /// A client without a certificate is served (`tls.client.subject` is absent); one that
+    /// presents a certificate the CA did not sign is refused.
+    Optional,
 }
 
 /// `limits { }`, with the managed gateways' defaults.

@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use gw_proto::{Chunk, ChunkedDecoder, Framing};
-use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt};
 
 use crate::buffers::{BufPool, RecvBuf};
 use crate::deadline::{Elapsed, Watch};
 use crate::error::{Error, ErrorKind, Side};
+use crate::transport::Transport;
 
 /// How a body is framed on the way out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -183,7 +183,7 @@ fn emit(data: &[u8], out: &mut Vec<u8>, how: OutFraming) {
 /// Read up to `rb`'s spare room from `src`. `Ok(0)` is end of stream.
 /// Bounded by the connection's `watch`: a monoio timer here would make every request future
 /// 128-byte aligned (its `Sleep` is cache-padded), which costs an aligned allocation per request.
-pub async fn read_some<S: AsyncReadRent>(
+pub async fn read_some<S: Transport>(
     src: &mut S,
     rb: &mut RecvBuf,
     pool: &BufPool,
@@ -200,7 +200,7 @@ pub async fn read_some<S: AsyncReadRent>(
 
 /// [`read_some`] without a timer of its own: for callers that bound several I/O steps with
 /// one timer (a timer armed per operation costs more than the proxying around it).
-pub async fn read_untimed<S: AsyncReadRent>(
+pub async fn read_untimed<S: Transport>(
     src: &mut S,
     rb: &mut RecvBuf,
     pool: &BufPool,
@@ -215,10 +215,8 @@ pub async fn read_untimed<S: AsyncReadRent>(
         ));
     }
     let buf = std::mem::take(&mut rb.buf);
-    let len = buf.len();
-    let slice = monoio::buf::IoBufMut::slice_mut(buf, len..);
-    let (res, slice) = src.read(slice).await;
-    rb.buf = slice.into_inner();
+    let (res, buf) = src.read_into(buf).await;
+    rb.buf = buf;
     if let Ok(n) = res {
         rb.received += n as u64;
     }
@@ -241,7 +239,7 @@ fn io_kind(side: Side) -> ErrorKind {
 
 /// Write all of `out` to `dst` and clear it (the buffer is kept). Bounded by `watch`, as
 /// [`read_some`].
-pub async fn flush<D: AsyncWriteRent>(
+pub async fn flush<D: Transport>(
     dst: &mut D,
     out: &mut Vec<u8>,
     (watch, timeout): (&Watch, Duration),
@@ -266,28 +264,12 @@ pub async fn flush<D: AsyncWriteRent>(
 /// Write all of `out` to `dst` without a timer and without clearing it, so a request can be
 /// resent on a fresh connection when a pooled one turns out stale. On a timeout (the caller's
 /// timer drops this future mid-write) `out` is left empty.
-pub async fn write_untimed<D: AsyncWriteRent>(
+pub async fn write_untimed<D: Transport>(
     dst: &mut D,
     out: &mut Vec<u8>,
     side: Side,
 ) -> Result<(), Error> {
-    let buf = std::mem::take(out);
-    // One send takes the whole buffer but for a full socket buffer: write_all (a loop around
-    // the same op, its future moved at each await) only for what is left.
-    let (res, buf) = dst.write(buf).await;
-    let (res, buf) = match res {
-        Ok(n) if n >= buf.len() => (Ok(()), buf),
-        Ok(0) => (Err(std::io::ErrorKind::WriteZero.into()), buf),
-        Ok(n) => {
-            let (res, rest) = dst.write_all(monoio::buf::IoBuf::slice(buf, n..)).await;
-            (res.map(|_| ()), rest.into_inner())
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-            let (res, rest) = dst.write_all(monoio::buf::IoBuf::slice(buf, 0..)).await;
-            (res.map(|_| ()), rest.into_inner())
-        }
-        Err(e) => (Err(e), buf),
-    };
+    let (res, buf) = dst.write_all_of(std::mem::take(out)).await;
     *out = buf;
     res.map_err(|e| Error::io(io_kind(side), side, "write", e))
 }
@@ -310,7 +292,7 @@ pub struct Pump<'a, S, D> {
     pub sent: u64,
 }
 
-impl<S: AsyncReadRent, D: AsyncWriteRent> Pump<'_, S, D> {
+impl<S: Transport, D: Transport> Pump<'_, S, D> {
     /// Stream the rest of `body` from `src` to `dst`; `out` may already hold bytes to send
     /// first (a head). Returns when the body is complete and flushed.
     pub async fn run(&mut self, body: &mut BodyIn) -> Result<(), Error> {

@@ -7,12 +7,15 @@ use std::time::{Duration, Instant};
 
 use gw_proto::{RequestHead, Status};
 use monoio::net::TcpStream;
+use std::sync::Arc;
 
 use crate::body::read_untimed;
 use crate::buffers::RecvBuf;
 use crate::deadline::Elapsed;
 use crate::error::{Error, ErrorKind, Side};
 use crate::state::{Conn, Next, Request, UpstreamResponse};
+use crate::tls::TlsStream;
+use crate::transport::ClientStream;
 use crate::worker::{Gen, Worker};
 
 /// Decrements the worker's connection count however the task ends.
@@ -24,7 +27,7 @@ impl Drop for ConnGuard {
     }
 }
 
-/// Serve a connection until it closes.
+/// Serve a connection until it closes (`None`: it closes at once).
 ///
 /// Not `async` itself: the state is built here so the task does not keep the arguments and
 /// the `Conn` made from them side by side (bench/idle-mem.sh).
@@ -33,13 +36,22 @@ pub fn serve(
     stream: TcpStream,
     peer: SocketAddr,
     local: Option<SocketAddr>,
-) -> impl Future<Output = ()> {
+    tls: Option<Arc<rustls::ServerConfig>>,
+) -> Option<impl Future<Output = ()>> {
     let guard = ConnGuard(w.clone());
     let mut stream = stream;
     let _ = stream.set_nodelay(true);
     if w.multishot {
         stream.recv_multishot();
     }
+    let stream = match tls {
+        None => ClientStream::Plain(stream),
+        Some(config) => match TlsStream::server(stream, config) {
+            Ok(t) => ClientStream::Tls(Box::new(t)),
+            // rustls refused to start a connection: the socket closes
+            Err(_) => return None,
+        },
+    };
     let c = Conn {
         stream,
         peer,
@@ -53,12 +65,17 @@ pub fn serve(
         req: Request::default(),
         up: UpstreamResponse::default(),
     };
-    serve_conn(w, guard, Box::new(c))
+    Some(serve_conn(w, guard, Box::new(c)))
 }
 
 /// The connection's loop. `Conn` is boxed so moving it in does not copy it into the task
 /// next to a second slot for it.
 async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
+    // boxed: a plain connection's task keeps no room for the handshake
+    if c.stream.is_tls() && !Box::pin(handshake(&w, &mut c)).await {
+        c.rb.release(&w.pool);
+        return;
+    }
     loop {
         let mut cfg = w.current();
         let next = match read_head(&w, &cfg, &mut c).await {
@@ -99,7 +116,30 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
             }
         }
     }
+    if c.stream.is_tls() {
+        Box::pin(close_tls(&w, &mut c)).await;
+    }
     c.rb.release(&w.pool);
+}
+
+/// Tell a TLS client the connection ends (`close_notify`), within `header_read`.
+async fn close_tls(w: &Worker, c: &mut Conn) {
+    if let ClientStream::Tls(t) = &mut c.stream {
+        let timeout = Duration::from_millis(w.current().image().timeouts.header_read);
+        let close = std::pin::pin!(t.close());
+        let _ = c.watch.within(timeout, close).await;
+    }
+}
+
+/// The TLS handshake of a connection, within the `header_read` timeout. False: it failed
+/// (a peer that spoke no TLS, or too slowly) and the connection closes.
+async fn handshake(w: &Worker, c: &mut Conn) -> bool {
+    let ClientStream::Tls(t) = &mut c.stream else {
+        return true;
+    };
+    let timeout = Duration::from_millis(w.current().image().timeouts.header_read);
+    let hs = std::pin::pin!(t.handshake());
+    matches!(c.watch.within(timeout, hs).await, Ok(Ok(())))
 }
 
 /// The log phase: every request that started (its first head byte arrived) ends here once,

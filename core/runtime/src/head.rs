@@ -48,7 +48,7 @@ pub fn write_upstream_head(h: &UpstreamHead<'_>, edits: &mut Edits, out: &mut Ve
         path,
         query: &query,
         client_ip: r.client,
-        tls: false,
+        tls: r.tls,
         request_id: r.request_id.as_bytes(),
         edits: &edits.req_headers,
         host,

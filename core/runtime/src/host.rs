@@ -23,6 +23,10 @@ pub struct ReqView<'a> {
     pub client: IpAddr,
     pub request_id: &'a str,
     pub route: Option<&'a RoutePlan>,
+    /// The request came over TLS (`req.scheme`, `X-Forwarded-Proto`).
+    pub tls: bool,
+    /// The subject of the client's verified certificate (mutual TLS).
+    pub client_subject: Option<&'a str>,
 }
 
 impl<'a> ReqView<'a> {
@@ -54,6 +58,8 @@ macro_rules! req_view {
             client: $c.peer.ip(),
             request_id: &$c.req.request_id,
             route: $route,
+            tls: $c.stream.is_tls(),
+            client_subject: $c.stream.client_subject(),
         }
     };
 }
@@ -221,7 +227,7 @@ impl Host for ReqHost<'_> {
             Field::ReqMethod => Value::str(r.method()),
             Field::ReqPath => Value::str(r.path),
             Field::ReqHost => Value::str(r.host()),
-            Field::ReqScheme => Value::str("http"),
+            Field::ReqScheme => Value::str(if r.tls { "https" } else { "http" }),
             Field::PathParam(i) => r
                 .params
                 .get(i as usize)
@@ -240,7 +246,7 @@ impl Host for ReqHost<'_> {
                 .get(k as usize)
                 .cloned()
                 .unwrap_or(Value::Absent),
-            Field::TlsSubject => Value::Absent,
+            Field::TlsSubject => r.client_subject.map_or(Value::Absent, Value::str),
             Field::Body(k) => crate::json::load(&mut self.json.body, self.prog, k, self.body),
             Field::RespJson(k) => {
                 let body = self.resp.and_then(|p| p.body);

@@ -208,7 +208,12 @@ async fn accept_loop(w: Rc<Worker>, listener: TcpListener, own: Rc<crate::stop::
                 }
                 w.conns.set(w.conns.get() + 1);
                 w.metrics.borrow_mut().accepted += 1;
-                monoio::spawn(crate::conn::serve(w.clone(), stream, peer, local));
+                // the config current at accept picks the certificates: after a reload, new
+                // connections get the new ones and open ones keep theirs
+                let tls = local.and_then(|a| w.current().loaded.server_tls(a));
+                if let Some(conn) = crate::conn::serve(w.clone(), stream, peer, local, tls) {
+                    monoio::spawn(conn);
+                }
             }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning

@@ -23,6 +23,8 @@ pub struct Loaded {
     pub meta: ConfigMeta,
     /// The span exporter of `tracing { otlp … }`; its thread ends with this config.
     pub exporter: Option<crate::trace::Exporter>,
+    /// Per `image.listeners` entry, the rustls config of a TLS listener.
+    pub tls: Vec<Option<Arc<rustls::ServerConfig>>>,
 }
 
 /// Where a config came from and when it was loaded.
@@ -116,14 +118,20 @@ impl Loaded {
         if let Err(e) = gw_program::verify_image(&image) {
             messages.push(format!("the compiled config failed verification: {e}"));
         }
+        // certificate files are read on every load, so a reload picks up renewed ones; one that
+        // does not load refuses the config (on a reload, the old one keeps serving)
+        let mut tls = Vec::with_capacity(image.listeners.len());
         for l in &image.listeners {
-            if l.tls.is_some() {
-                messages.push(format!(
-                    "listen {}: TLS listeners are not served by this build (use a plain listener \
-                     behind a TLS terminator)",
-                    l.addr
-                ));
-            }
+            tls.push(match &l.tls {
+                Some(t) => match crate::tls::server_config(t) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        messages.push(format!("listen {} tls: {e}", l.addr));
+                        None
+                    }
+                },
+                None => None,
+            });
         }
         let mut addrs = Vec::with_capacity(image.upstreams.len());
         for up in &image.upstreams {
@@ -203,6 +211,7 @@ impl Loaded {
         };
         Ok(Loaded {
             exporter,
+            tls,
             image: Arc::new(image),
             factories,
             addrs,
@@ -215,6 +224,20 @@ impl Loaded {
                 ..ConfigMeta::default()
             },
         })
+    }
+}
+
+impl Loaded {
+    /// The TLS config of the listener whose socket is bound to `local` (`None`: plain). A
+    /// listener on port 0 is matched by its address alone.
+    pub fn server_tls(&self, local: SocketAddr) -> Option<Arc<rustls::ServerConfig>> {
+        let listeners = &self.image.listeners;
+        let i = listeners.iter().position(|l| l.addr == local).or_else(|| {
+            listeners
+                .iter()
+                .position(|l| l.addr.port() == 0 && l.addr.ip() == local.ip())
+        })?;
+        self.tls.get(i)?.clone()
     }
 }
 

@@ -55,6 +55,9 @@ pub async fn serve(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
             .set(b"traceparent", c.req.trace.upstream_header().as_bytes());
     }
     let image = cfg.image();
+    if listener_of(image, c.local).is_some_and(|l| l.redirect_https) {
+        return Box::pin(respond::redirect_https(w, cfg, c)).await;
+    }
     let failure = match Box::pin(admit_and_run(w, cfg, c)).await {
         Ok((route, exit)) => match image.routes.get(route as usize) {
             Some(route) => match exit_of(w, cfg, c, route, exit).await {

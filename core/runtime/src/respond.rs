@@ -207,6 +207,55 @@ async fn send_with(
     finish(w, cfg, c, keep).await
 }
 
+/// `listen … { redirect https }`: a 308 to the request's `https://` URL (the host without
+/// its port, the target as sent), so clients repeat the method and body there. A request
+/// without a host gets a 400.
+pub async fn redirect_https(w: &Rc<Worker>, cfg: &Rc<Gen>, c: &mut Conn) -> Next {
+    let host = crate::host::host_without_port(
+        std::str::from_utf8(c.req.head.host.of(&c.req.hb)).unwrap_or(""),
+    );
+    if host.is_empty() {
+        let e = Error::proto(gw_proto::ProtoError::BadRequest("no host to redirect to"));
+        return error(w, cfg, c, &e, None).await;
+    }
+    let path = c.req.head.path.of(&c.req.hb);
+    let query = c.req.head.query.of(&c.req.hb);
+    let mut location = String::with_capacity(8 + host.len() + path.len() + query.len() + 1);
+    location.push_str("https://");
+    location.push_str(host);
+    // an absolute-form target without a path means `/`
+    match std::str::from_utf8(path) {
+        Ok(p) if p.starts_with('/') => location.push_str(p),
+        _ => location.push('/'),
+    }
+    if !query.is_empty() {
+        location.push('?');
+        location.push_str(std::str::from_utf8(query).unwrap_or(""));
+    }
+    if c.req.request_id.is_empty() {
+        w.request_id(&mut c.req.request_id);
+    }
+    let keep = settle_body(w, cfg, c).await;
+    if c.out.capacity() == 0 {
+        c.out = w.pool.big();
+    }
+    c.out.clear();
+    let date = w.http_date();
+    let r = OwnResponse {
+        status: 308,
+        content_type: None,
+        body: &[],
+        head_only: is_head(c),
+        request_id: &c.req.request_id,
+        conn: conn_header(w, c, keep),
+        extra: &[("location", &location)],
+        date: &date,
+    };
+    c.req.log.status = r.status;
+    write_own_response(&r, &mut c.req.edits, &mut c.out);
+    finish(w, cfg, c, keep).await
+}
+
 /// Answer a `respond` target: the body is in the frame's scratch.
 ///
 /// `route` is given for the request program's `respond`: the route's response program then

@@ -3,13 +3,15 @@
 //! value by range (E0304).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 
 use gw_program::{
-    Balance, FailOn, HealthCheck, Limits, Listener, Server, Timeouts, TlsConfig, Upstream,
+    Balance, CertKey, ClientAuth, FailOn, HealthCheck, Limits, Listener, Server, Timeouts,
+    TlsConfig, Upstream,
 };
 use gw_program::{PathChars, UnderscoreNames, Value};
-use gw_syntax::Diagnostic;
 use gw_syntax::ast::{Addr, Arg, ExprKind, Ident, Lit, LitValue, Setting, StrLit};
+use gw_syntax::{Diagnostic, Span};
 
 use crate::args::{self, Cursor, Entry};
 use crate::consts::{self, Vars};
@@ -419,6 +421,9 @@ pub(crate) fn bind_addr(cx: &mut Ctx<'_>, addr: &Addr) -> Option<SocketAddr> {
 /// Options every listener takes: in `listen ADDR { .. }`, or in its `tls { .. }` block.
 const LISTENER_KW: &[&str] = &["allow_in_path", "header_underscores"];
 
+/// Options only a plain listener takes.
+const PLAIN_KW: &[&str] = &["redirect"];
+
 /// `listen ADDR [tls { cert ..; key ..; client_ca .. }]` or `listen ADDR { options }`
 pub(crate) fn listener(
     cx: &mut Ctx<'_>,
@@ -432,13 +437,14 @@ pub(crate) fn listener(
         tls: None,
         path_allow: PathChars::NONE,
         underscores: UnderscoreNames::Drop,
+        redirect_https: false,
     };
     let body = tls.or(options).unwrap_or(&[]);
     let what = if tls.is_some() { "`tls`" } else { "`listen`" };
     let kw: Vec<&str> = if tls.is_some() {
         TLS_KW.iter().chain(LISTENER_KW).copied().collect()
     } else {
-        LISTENER_KW.to_vec()
+        LISTENER_KW.iter().chain(PLAIN_KW).copied().collect()
     };
     let entries = args::entries(cx, what, body, &kw);
     if tls.is_some() {
@@ -450,15 +456,16 @@ pub(crate) fn listener(
         l.tls = tls_config(cx, addr, &tls_entries);
     }
     args::check_unique(cx, &entries, LISTENER_KW);
+    args::check_unique(cx, &entries, PLAIN_KW);
     for e in entries
         .iter()
-        .filter(|e| LISTENER_KW.contains(&e.name.name.as_str()))
+        .filter(|e| !TLS_KW.contains(&e.name.name.as_str()))
     {
         let mut c = Cursor::new(e);
-        if e.name.name == "allow_in_path" {
-            l.path_allow = path_chars(cx, &mut c);
-        } else {
-            l.underscores = underscores(cx, &mut c);
+        match e.name.name.as_str() {
+            "allow_in_path" => l.path_allow = path_chars(cx, &mut c),
+            "redirect" => l.redirect_https = redirect(cx, &mut c),
+            _ => l.underscores = underscores(cx, &mut c),
         }
         c.finish(cx, &format!("`{}`", e.name.name), &[]);
     }
@@ -499,6 +506,18 @@ pub(crate) fn path_list(cx: &mut Ctx<'_>, list: &[StrLit]) -> PathChars {
     set
 }
 
+/// `redirect https`: the one scheme a plain listener sends its requests to.
+fn redirect(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> bool {
+    let at = c.at;
+    match c.word().map(|w| w.name.as_str()) {
+        Some("https") => true,
+        _ => {
+            args::expected(cx, at, "`https`", "`listen :80 { redirect https }`");
+            false
+        }
+    }
+}
+
 /// `header_underscores drop|keep|reject`
 fn underscores(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> UnderscoreNames {
     let at = c.at;
@@ -518,13 +537,31 @@ fn underscores(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> UnderscoreNames {
     }
 }
 
-const TLS_KW: &[&str] = &["cert", "key", "client_ca"];
+const TLS_KW: &[&str] = &["cert", "key", "client_ca", "client_auth"];
 
+/// A `tls { }` block: `cert … key …` pairs (several: SNI picks among them), then
+/// `client_ca` and `client_auth` at most once each.
 fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<TlsConfig> {
-    args::check_unique(cx, entries, TLS_KW);
-    let (mut cert, mut key, mut ca) = (None, None, None);
+    args::check_unique(cx, entries, &["client_ca", "client_auth"]);
+    let mut certs = Vec::new();
+    let mut pending: Option<(Span, Option<PathBuf>)> = None;
+    let (mut ca, mut auth) = (None, None);
+    let mut complete = true;
     for e in entries {
         let mut c = Cursor::new(e);
+        if e.name.name == "client_auth" {
+            let at = c.at;
+            auth = match c.word().map(|w| w.name.as_str()) {
+                Some("required") => Some(ClientAuth::Required),
+                Some("optional") => Some(ClientAuth::Optional),
+                _ => {
+                    args::expected(cx, at, "`required` or `optional`", "`client_auth optional`");
+                    None
+                }
+            };
+            c.finish(cx, "`client_auth`", &[]);
+            continue;
+        }
         let path = match c.str_lit() {
             Some(s) => match args::plain(s) {
                 Some(p) => files::existing(cx, s.span, &p),
@@ -536,25 +573,59 @@ fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<Tl
             }
         };
         c.finish(cx, &format!("`{}`", e.name.name), &[]);
+        complete &= path.is_some();
         match e.name.name.as_str() {
-            "cert" => cert = path,
-            "key" => key = path,
+            "cert" => {
+                if let Some((at, _)) = pending.replace((e.name.span, path)) {
+                    unpaired(cx, at, "this `cert` has no `key`", "key");
+                }
+            }
+            "key" => match pending.take() {
+                Some((_, cert)) => {
+                    if let (Some(cert), Some(key)) = (cert, path) {
+                        certs.push(CertKey { cert, key });
+                    }
+                }
+                None => unpaired(cx, e.name.span, "this `key` follows no `cert`", "cert"),
+            },
             _ => ca = path,
         }
     }
-    for (what, v) in [("cert", &cert), ("key", &key)] {
-        if v.is_none() && !entries.iter().any(|e| e.name.name == what) {
-            cx.emit(
-                Diagnostic::error("E0304", addr.span, format!("`tls` needs a `{what}` file"))
-                    .with_label(format!("no `{what}` in this `tls` block")),
-            );
-        }
+    if let Some((at, _)) = pending {
+        unpaired(cx, at, "this `cert` has no `key`", "key");
+        complete = false;
+    }
+    if certs.is_empty() && complete {
+        cx.emit(
+            Diagnostic::error("E0304", addr.span, "`tls` needs a `cert` file")
+                .with_label("no `cert` in this `tls` block")
+                .with_help("write `tls { cert \"certs/api.pem\" key \"certs/api.key\" }`"),
+        );
+    }
+    if auth.is_some() && ca.is_none() && complete {
+        cx.emit(
+            Diagnostic::error("E0304", addr.span, "`client_auth` needs a `client_ca`")
+                .with_label("no `client_ca` in this `tls` block")
+                .with_help("name the CAs that sign client certificates: `client_ca \"ca.pem\"`"),
+        );
+    }
+    if certs.is_empty() || !complete {
+        return None;
     }
     Some(TlsConfig {
-        cert: cert?,
-        key: key?,
+        certs,
         client_ca: ca,
+        client_auth: auth.unwrap_or_default(),
     })
+}
+
+/// E0304 for a `cert` without its `key` or a `key` without its `cert`.
+fn unpaired(cx: &mut Ctx<'_>, at: Span, label: &str, missing: &str) {
+    cx.emit(
+        Diagnostic::error("E0304", at, format!("`tls` needs a `{missing}` here"))
+            .with_label(label)
+            .with_help("write each certificate as `cert \"a.pem\" key \"a.key\"`"),
+    );
 }
 
 /// `workers N`

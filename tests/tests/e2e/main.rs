@@ -61,5 +61,6 @@ mod retries;
 mod smuggling;
 mod throttle;
 mod timeouts;
+mod tls;
 mod upstream_failures;
 mod validate;

@@ -72,7 +72,25 @@ pub(super) fn write_listeners(out: &mut String, img: &ConfigImage) {
             UnderscoreNames::Reject => "header underscores rejected",
         };
         let path = path_policy(l.path_allow, "path strict (default)");
-        let tls = if l.tls.is_some() { " tls" } else { "" };
+        let tls = match &l.tls {
+            Some(t) => {
+                let certs = match t.certs.len() {
+                    1 => String::new(),
+                    n => format!(" ({n} certificates)"),
+                };
+                let mtls = match (&t.client_ca, t.client_auth) {
+                    (None, _) => "",
+                    (Some(_), crate::ClientAuth::Required) => " · client cert required",
+                    (Some(_), _) => " · client cert optional",
+                };
+                format!(" tls{certs}{mtls}")
+            }
+            None => String::new(),
+        };
+        if l.redirect_https {
+            let _ = writeln!(out, "listen {}: redirect https (308)", l.addr);
+            continue;
+        }
         let _ = writeln!(out, "listen {}{tls}: {path} · {underscores}", l.addr);
     }
 }

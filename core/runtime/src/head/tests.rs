@@ -27,6 +27,8 @@ fn upstream_head_applies_query_and_path_edits() {
             client: "127.0.0.1".parse().unwrap(),
             request_id: "r1",
             route: None,
+            tls: false,
+            client_subject: None,
         },
         host_override: None,
         fallback_host: "up:80",

@@ -68,6 +68,8 @@ impl Fixture {
                 client: "10.1.2.3".parse().unwrap(),
                 request_id: "rid",
                 route: None,
+                tls: false,
+                client_subject: None,
             },
             edits: &mut self.edits,
             denial: &mut self.denial,

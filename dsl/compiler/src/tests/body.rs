@@ -289,3 +289,82 @@ fn mutated_examples_never_panic() {
     }
     assert!(compiled > 100, "too few mutants parsed: {compiled}");
 }
+
+#[test]
+fn a_tls_block_takes_several_certificates_in_order() {
+    let img = image(&src(&[
+        "listen :443 tls {",
+        "  cert \"certs/a.pem\" key \"certs/a.key\"",
+        "  cert \"certs/a.pem\"  key \"certs/a.key\"  client_ca \"certs/a.pem\"",
+        "  client_auth optional",
+        "}",
+        "route GET /a { respond 200 }",
+    ]));
+    let tls = img.listeners[0].tls.as_ref().unwrap();
+    assert_eq!(tls.certs.len(), 2);
+    assert!(
+        tls.certs[0].cert.ends_with("certs/a.pem") && tls.certs[1].key.ends_with("certs/a.key")
+    );
+    assert!(tls.client_ca.is_some());
+    assert_eq!(tls.client_auth, gw_program::ClientAuth::Optional);
+}
+
+#[test]
+fn a_tls_block_pairs_each_cert_with_a_key() {
+    // a `cert` without its `key`, a `key` without a `cert`
+    diag(
+        &src(&[
+            "listen :443 tls { cert \"certs/a.pem\" cert \"certs/a.pem\" key \"certs/a.key\" }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0304",
+        1,
+        19,
+    );
+    diag(
+        &src(&[
+            "listen :443 tls { key \"certs/a.key\" cert \"certs/a.pem\" key \"certs/a.key\" }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0304",
+        1,
+        19,
+    );
+    diag(
+        &src(&[
+            "listen :443 tls { cert \"certs/a.pem\" key \"certs/a.key\" client_auth sometimes }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0304",
+        1,
+        56,
+    );
+}
+
+#[test]
+fn a_plain_listener_redirects_to_https_only() {
+    let img = image(&src(&[
+        "listen :80 { redirect https }",
+        "route GET /a { respond 200 }",
+    ]));
+    assert!(img.listeners[0].redirect_https);
+    diag(
+        &src(&[
+            "listen :80 { redirect http }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0304",
+        1,
+        14,
+    );
+    // not a setting of a TLS listener
+    diag(
+        &src(&[
+            "listen :443 tls { cert \"certs/a.pem\" key \"certs/a.key\" redirect https }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0201",
+        1,
+        56,
+    );
+}

@@ -76,6 +76,7 @@ fn json_image(up: SocketAddr) -> ConfigImage {
             tls: None,
             path_allow: gw_proto::PathChars::NONE,
             underscores: gw_proto::UnderscoreNames::Drop,
+            redirect_https: false,
         }],
         upstreams: vec![upstream(&[up])],
         routes: vec![jb, r],

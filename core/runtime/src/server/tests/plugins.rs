@@ -166,6 +166,7 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
             tls: None,
             path_allow: gw_proto::PathChars::NONE,
             underscores: gw_proto::UnderscoreNames::Drop,
+            redirect_https: false,
         }],
         upstreams: vec![upstream(&[up])],
         routes: plans,
