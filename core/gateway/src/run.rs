@@ -11,7 +11,7 @@
 //! one multishot receive into the worker's provided-buffer ring rather than a receive per
 //! read (gw-runtime's worker.rs, `BUF_RING`). `off` is there to measure it against.
 //!
-//! Prints one `gw: listening on http://ADDR (N workers, DRIVER)` line per listener on stdout
+//! Prints one `gw: listening on http[s]://ADDR (N workers, DRIVER)` line per listener on stdout
 //! once every worker accepts, and flushes it. SIGTERM / SIGINT stop accepting, let in-flight
 //! requests finish (up to `timeouts { drain }`) and exit 0. SIGHUP recompiles the file; a
 //! config that fails keeps the old one serving, a good one is published to the workers.
@@ -310,10 +310,12 @@ pub(crate) fn start(loaded: Arc<Loaded>, opts: &Options) -> Option<Server> {
         ));
     }
     let mut out = std::io::stdout().lock();
-    for a in server.addrs() {
+    // `listen` order, as `Server::addrs` gives them
+    for (a, l) in server.addrs().iter().zip(&image.listeners) {
+        let scheme = if l.tls.is_some() { "https" } else { "http" };
         let _ = writeln!(
             out,
-            "gw: listening on http://{a} ({} worker{}, {})",
+            "gw: listening on {scheme}://{a} ({} worker{}, {})",
             server.workers(),
             if server.workers() == 1 { "" } else { "s" },
             server.driver()

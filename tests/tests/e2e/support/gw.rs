@@ -206,7 +206,12 @@ impl Gw {
         let dir = TempDir::new();
         let (mut proc, stdout) = spawn_gw(&dir, &config, driver, args);
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
-        let want = format!("gw: listening on http://{addr} (");
+        let scheme = if listen.trim_start().starts_with("tls") {
+            "https"
+        } else {
+            "http"
+        };
+        let want = format!("gw: listening on {scheme}://{addr} (");
         let (tx, rx) = mpsc::channel();
         thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
