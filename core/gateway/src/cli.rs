@@ -264,7 +264,7 @@ pub(crate) enum Parsed {
 }
 
 /// Every command, in the order `gw help` lists them.
-const COMMANDS: [&Command; 7] = [
+const COMMANDS: [&Command; 8] = [
     &crate::run::COMMAND,
     &crate::ops::RELOAD,
     &crate::demo::COMMAND,
@@ -272,6 +272,7 @@ const COMMANDS: [&Command; 7] = [
     &crate::ops::DIFF,
     &crate::tools::FMT,
     &crate::tools::DISASM,
+    &crate::trace::COMMAND,
 ];
 
 /// What `gw help` prints.

@@ -11,7 +11,7 @@ mod body_json;
 pub mod cors;
 mod problem;
 pub mod throttle;
-mod typed;
+pub mod typed;
 pub mod validate_body;
 pub mod validate_params;
 
