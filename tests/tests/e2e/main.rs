@@ -42,6 +42,7 @@ mod balancing;
 mod busy_poll;
 mod cli;
 mod concurrency;
+mod conformance;
 mod cors;
 mod errors;
 mod fail_closed;
