@@ -29,8 +29,11 @@ const READER: &str = r#"{"iss":"https://auth.example.com/","aud":"petstore","sub
 const SHOPPER: &str = r#"{"iss":"https://auth.shop.example/","sub":"s-1"}"#;
 const NEW_PET: &str = r#"{"name":"Rex","species":"dog","age_months":30}"#;
 
-/// Each example's requests: the request line and the options after it.
-const CASES: &[(&str, &[(&str, &[&str])])] = &[
+/// A request: its line (`METHOD /path`) and the options after it.
+type Request = (&'static str, &'static [&'static str]);
+
+/// Each example's requests.
+const CASES: &[(&str, &[Request])] = &[
     (
         "petstore",
         &[
@@ -53,7 +56,10 @@ const CASES: &[(&str, &[(&str, &[&str])])] = &[
                     "origin: https://app.example.com",
                 ],
             ),
-            ("POST /pets", &["--claims", WRITER, "--body", r#"{"name":7}"#]),
+            (
+                "POST /pets",
+                &["--claims", WRITER, "--body", r#"{"name":7}"#],
+            ),
             ("DELETE /pets/p-1", &["--claims", READER]),
             ("DELETE /pets/p-1", &[]),
             (
@@ -154,9 +160,13 @@ fn gw_bin() -> &'static Path {
             return PathBuf::from(p);
         }
         let exe = std::env::current_exe().expect("current exe");
-        let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>");
         let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-        cmd.args(["build", "-p", "gw"]).current_dir(workspace_root());
+        cmd.args(["build", "-p", "gw"])
+            .current_dir(workspace_root());
         if profile_dir.file_name().is_some_and(|n| n == "release") {
             cmd.arg("--release");
         }
@@ -216,7 +226,7 @@ fn mask_uuids(s: &str) -> String {
     out
 }
 
-fn golden_text(name: &str, requests: &[(&str, &[&str])]) -> String {
+fn golden_text(name: &str, requests: &[Request]) -> String {
     let mut text = String::new();
     for (line, opts) in requests {
         let (code, out) = trace(name, line, opts);

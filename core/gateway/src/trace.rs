@@ -45,8 +45,12 @@ pub(crate) const COMMAND: Command = Command {
             "@FILE|JSON",
             "the claims `auth jwt` takes as a verified token's",
         ),
-        Opt::value("host", "HOST", "the Host field (routes with a host match on it)")
-            .default("localhost"),
+        Opt::value(
+            "host",
+            "HOST",
+            "the Host field (routes with a host match on it)",
+        )
+        .default("localhost"),
     ],
     main: trace,
 };
@@ -143,7 +147,10 @@ fn request(args: &Args, line: &str) -> Result<Request, String> {
             continue;
         }
         let Some((n, v)) = value.as_deref().and_then(|h| h.split_once(':')) else {
-            return Err(format!("-H `{}` is not 'NAME: VALUE'", value.as_deref().unwrap_or("")));
+            return Err(format!(
+                "-H `{}` is not 'NAME: VALUE'",
+                value.as_deref().unwrap_or("")
+            ));
         };
         let n = n.trim();
         if n.is_empty() || !n.bytes().all(|b| b.is_ascii_graphic()) {

@@ -176,9 +176,14 @@ fn run(d: &Draft) -> Vec<String> {
         );
         let want = if case.valid { 200 } else { 400 };
         if r.status != want {
-            wrong.push(format!("{} (answered {}, body {})", case.name, r.status, case.body));
+            wrong.push(format!(
+                "{} (answered {}, body {})",
+                case.name, r.status, case.body
+            ));
         }
-        if r.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close")) {
+        if r.header("connection")
+            .is_some_and(|v| v.eq_ignore_ascii_case("close"))
+        {
             c = gw.connect();
         }
     }

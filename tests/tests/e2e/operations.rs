@@ -575,7 +575,10 @@ fn twenty_reloads_under_load_lose_no_request(d: Driver) {
     for i in 1..=20 {
         // a scrape between reloads parses and never goes backwards
         let counted = value(&scrape(&admin), "gw_requests_total", &[]);
-        assert!(counted >= seen, "the request count went from {seen} to {counted}");
+        assert!(
+            counted >= seen,
+            "the request count went from {seen} to {counted}"
+        );
         seen = counted;
         if i == 10 {
             rewrite(&gw, "route GET /r {\n  respond 200 json { version: \n}\n");
@@ -672,11 +675,19 @@ fn spans_for_a_collector_that_is_down_are_dropped_and_counted(d: Driver) {
     let gw = Gw::start(d, &config);
     let mut c = gw.connect();
     for _ in 0..10 {
-        assert_eq!(c.get("/t").status, 200, "requests never wait for the collector");
+        assert_eq!(
+            c.get("/t").status,
+            200,
+            "requests never wait for the collector"
+        );
     }
     wait_for("the dropped spans to be counted", || {
         let s = scrape(&admin);
         (value(&s, "gw_spans_dropped_total", &[]) == 10.0).then_some(())
     });
-    assert!(gw.stderr().contains("tracing: spans dropped"), "{}", gw.stderr());
+    assert!(
+        gw.stderr().contains("tracing: spans dropped"),
+        "{}",
+        gw.stderr()
+    );
 }

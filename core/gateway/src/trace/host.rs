@@ -233,8 +233,10 @@ impl<'a> TraceHost<'a> {
                 }
             }
             "throttle" | "throttle.plan" => {
-                self.t
-                    .note(format!("{}: passes (stubbed: no bucket is kept)", spec.plugin));
+                self.t.note(format!(
+                    "{}: passes (stubbed: no bucket is kept)",
+                    spec.plugin
+                ));
                 Call::Continue
             }
             "cache" => {
@@ -253,10 +255,8 @@ impl<'a> TraceHost<'a> {
     /// a token's claims.
     fn jwt(&mut self, spec: &gw_program::PluginSpec) -> Call {
         let deny = |host: &mut Self, challenge: &str, why: String| {
-            host.t.note(format!(
-                "jwt {}: denied 401 ({why})",
-                spec.state_key
-            ));
+            host.t
+                .note(format!("jwt {}: denied 401 ({why})", spec.state_key));
             host.apply(Effect::DenyHeader("www-authenticate", challenge));
             host.apply(Effect::DenyReason(&why));
             Call::Deny {
@@ -306,9 +306,9 @@ impl<'a> TraceHost<'a> {
             Some(serde_json::Value::Bool(b)) => Value::Bool(*b),
             Some(serde_json::Value::Number(n)) => match n.as_i64() {
                 Some(i) => Value::Int(i),
-                None => n.as_f64().map_or(Value::Absent, |f| {
-                    Value::Json(gw_program::Json::Number(f))
-                }),
+                None => n
+                    .as_f64()
+                    .map_or(Value::Absent, |f| Value::Json(gw_program::Json::Number(f))),
             },
             Some(v) => gw_plugins_std::typed::json(v, 0).map_or(Value::Absent, Value::Json),
         }
@@ -461,7 +461,9 @@ impl Host for TraceHost<'_> {
                 .params
                 .get(usize::from(i))
                 .and_then(|(a, b)| r.path.get(*a as usize..*b as usize))
-                .map_or(Value::Absent, |s| text(&percent_decode(s.as_bytes(), false))),
+                .map_or(Value::Absent, |s| {
+                    text(&percent_decode(s.as_bytes(), false))
+                }),
             Field::Query(k) => query_value(&r.query, self.const_name(k)).unwrap_or(Value::Absent),
             Field::Header(k) => r
                 .header(self.const_name(k))
@@ -512,15 +514,21 @@ impl Host for TraceHost<'_> {
             Field::UpstreamLatency => self
                 .response()
                 .map_or(Value::Absent, |_| Value::Duration(0)),
-            Field::Canary => self.response().map_or(Value::Absent, |_| Value::Bool(false)),
+            Field::Canary => self
+                .response()
+                .map_or(Value::Absent, |_| Value::Bool(false)),
             Field::ErrorStatus => self
                 .error()
                 .map_or(Value::Absent, |e| Value::Int(e.status.into())),
-            Field::ErrorMessage => self.error().map_or(Value::Absent, |e| Value::str(&e.message)),
+            Field::ErrorMessage => self
+                .error()
+                .map_or(Value::Absent, |e| Value::str(&e.message)),
             Field::ErrorRetryAfter => self
                 .error()
                 .and_then(|e| e.retry_after)
-                .map_or(Value::Absent, |s| Value::Int(i64::try_from(s).unwrap_or(i64::MAX))),
+                .map_or(Value::Absent, |s| {
+                    Value::Int(i64::try_from(s).unwrap_or(i64::MAX))
+                }),
         }
     }
 
@@ -563,11 +571,13 @@ impl Host for TraceHost<'_> {
                 write!(line, "response status {s}")
             }
             Effect::RespSetHeader(n, v) => {
-                e.resp_headers.push((n.to_string(), Some(v.to_string()), false));
+                e.resp_headers
+                    .push((n.to_string(), Some(v.to_string()), false));
                 write!(line, "response header {n}: {v}")
             }
             Effect::RespAppendHeader(n, v) => {
-                e.resp_headers.push((n.to_string(), Some(v.to_string()), true));
+                e.resp_headers
+                    .push((n.to_string(), Some(v.to_string()), true));
                 write!(line, "response header {n}: {v} (added)")
             }
             Effect::RespRemoveHeader(n) => {
@@ -643,8 +653,9 @@ impl Host for TraceHost<'_> {
             .upstreams
             .get(usize::from(upstream))
             .map_or("?", |u| u.name.as_str());
-        self.t
-            .note(format!("upstream {name}: healthy (stubbed: no health checks run)"));
+        self.t.note(format!(
+            "upstream {name}: healthy (stubbed: no health checks run)"
+        ));
         true
     }
 

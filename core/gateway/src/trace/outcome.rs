@@ -62,7 +62,10 @@ impl Cx<'_, '_> {
         let limit = route.body_limit.unwrap_or(t.image.limits.body);
         let len = t.req.body.as_ref().map_or(0, Vec::len) as u64;
         if len > limit {
-            let _ = writeln!(self.out, "the body ({len} B) is over the route's limit ({limit} B)");
+            let _ = writeln!(
+                self.out,
+                "the body ({len} B) is over the route's limit ({limit} B)"
+            );
             return self.error(413, "request entity too large", None, &[]);
         }
         let upgrade = t
@@ -102,7 +105,13 @@ impl Cx<'_, '_> {
                     ..Response::default()
                 };
                 self.st.edits.apply_resp_headers(&mut r.headers);
-                r.body = self.st.edits.resp_body.clone().unwrap_or_default().into_bytes();
+                r.body = self
+                    .st
+                    .edits
+                    .resp_body
+                    .clone()
+                    .unwrap_or_default()
+                    .into_bytes();
                 self.print_response(&r, "the response a policy made");
             }
             Exit::Deny {
@@ -112,7 +121,10 @@ impl Cx<'_, '_> {
             } => {
                 let msg = message
                     .and_then(|m| route.request.msgs.get(usize::from(m)))
-                    .map_or_else(|| gw_proto::canonical_reason(status).to_owned(), Clone::clone);
+                    .map_or_else(
+                        || gw_proto::canonical_reason(status).to_owned(),
+                        Clone::clone,
+                    );
                 self.deny(status, &msg, retry_after);
             }
             Exit::Trap { .. } | Exit::Pending { .. } | Exit::Done => {
@@ -202,7 +214,10 @@ impl Cx<'_, '_> {
             {
                 let msg = message
                     .and_then(|m| prog.msgs.get(usize::from(m)))
-                    .map_or_else(|| gw_proto::canonical_reason(status).to_owned(), Clone::clone);
+                    .map_or_else(
+                        || gw_proto::canonical_reason(status).to_owned(),
+                        Clone::clone,
+                    );
                 return self.deny(status, &msg, retry_after);
             }
             self.apply_response_edits(&mut resp);
@@ -253,7 +268,10 @@ impl Cx<'_, '_> {
             {
                 let msg = message
                     .and_then(|m| prog.msgs.get(usize::from(m)))
-                    .map_or_else(|| gw_proto::canonical_reason(status).to_owned(), Clone::clone);
+                    .map_or_else(
+                        || gw_proto::canonical_reason(status).to_owned(),
+                        Clone::clone,
+                    );
                 return self.deny(status, &msg, retry_after);
             }
             self.apply_response_edits(&mut resp);
@@ -266,7 +284,8 @@ impl Cx<'_, '_> {
         resp.status = e.resp_status.unwrap_or(resp.status);
         e.apply_resp_headers(&mut resp.headers);
         if let Some(b) = &e.resp_body {
-            resp.headers.retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
+            resp.headers
+                .retain(|(n, _)| !n.eq_ignore_ascii_case("content-type"));
             resp.headers
                 .push(("content-type".into(), "application/json".into()));
             resp.body = b.clone().into_bytes();
@@ -285,7 +304,10 @@ impl Cx<'_, '_> {
         }
         extra.extend(e.deny_headers.iter().cloned());
         let own = e.deny_body.clone();
-        let extra: Vec<(&str, &str)> = extra.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let extra: Vec<(&str, &str)> = extra
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         self.answer(status, message, retry_after, &extra, own);
     }
 

@@ -124,7 +124,10 @@ fn a_traced_run_reports_each_op_executed_and_ends_as_run_does() {
     let pcs: Vec<u32> = seen.iter().map(|(pc, _)| *pc).collect();
     assert_eq!(pcs, [0, 1, 3, 4, 6]);
     // the frame as each op left it: r0 is set by op 0 already
-    assert_eq!(seen.first().and_then(|(_, r)| r.clone()), Some(Value::Bool(true)));
+    assert_eq!(
+        seen.first().and_then(|(_, r)| r.clone()),
+        Some(Value::Bool(true))
+    );
     // a fault is reported at its op before the run ends
     let mut asm = Asm::new(2);
     let one = asm.konst(Value::Int(1));

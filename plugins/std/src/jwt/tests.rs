@@ -657,7 +657,8 @@ fn claims_stand_in_for_a_token_with_the_same_checks() {
     let now = mint::now() * 1000;
     let locals = super::claims_locals(&spec, &good_claims(), now).unwrap();
     assert!(locals.contains(&(0, Value::str("ann"))), "{locals:?}");
-    let scopes = Value::List(vec![Value::str("read"), Value::str("write"), Value::str("admin")].into());
+    let scopes =
+        Value::List(vec![Value::str("read"), Value::str("write"), Value::str("admin")].into());
     assert!(locals.contains(&(1, scopes)), "{locals:?}");
     let foreign = json!({"iss": "https://other.test/", "aud": "api", "sub": "ann"});
     let why = super::claims_locals(&spec, &foreign, now).unwrap_err();
