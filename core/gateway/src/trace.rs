@@ -217,10 +217,7 @@ fn run(
         let _ = writeln!(out, "  body: {}", host::clip(&String::from_utf8_lossy(b)));
     }
     let host_name = req.header("host").unwrap_or("").to_owned();
-    let host_name = host_name
-        .rsplit_once(':')
-        .filter(|(_, p)| p.bytes().all(|b| b.is_ascii_digit()))
-        .map_or(host_name.as_str(), |(h, _)| h);
+    let host_name = host::host_without_port(&host_name);
     let mut params = Vec::new();
     let mut looked = image
         .router

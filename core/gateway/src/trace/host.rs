@@ -33,6 +33,20 @@ impl Request {
     }
 }
 
+/// `api.example.com:8080` -> `api.example.com`; `[::1]:80` -> `[::1]`.
+pub(crate) fn host_without_port(h: &str) -> &str {
+    match h.rsplit_once(':') {
+        Some((name, port))
+            if !port.is_empty()
+                && port.bytes().all(|b| b.is_ascii_digit())
+                && (!name.starts_with('[') || name.ends_with(']')) =>
+        {
+            name
+        }
+        _ => h,
+    }
+}
+
 /// The first value of `name` among `headers`.
 pub(crate) fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
     headers
@@ -75,6 +89,8 @@ pub(crate) struct Edits {
     pub deny_headers: Vec<(String, String)>,
     pub deny_body: Option<(String, String)>,
     pub deny_reason: Option<String>,
+    /// A request header edit refused (its value is no field value).
+    pub refused_header: Option<String>,
 }
 
 impl Edits {
@@ -255,8 +271,6 @@ impl<'a> TraceHost<'a> {
     /// a token's claims.
     fn jwt(&mut self, spec: &gw_program::PluginSpec) -> Call {
         let deny = |host: &mut Self, challenge: &str, why: String| {
-            host.t
-                .note(format!("jwt {}: denied 401 ({why})", spec.state_key));
             host.apply(Effect::DenyHeader("www-authenticate", challenge));
             host.apply(Effect::DenyReason(&why));
             Call::Deny {
@@ -432,6 +446,11 @@ fn cookie(req: &Request, name: &str) -> Value {
         .unwrap_or(Value::Absent)
 }
 
+/// Whether `v` can be sent as a field value: no control character but tab.
+fn field_value(v: &str) -> bool {
+    v.bytes().all(|b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+}
+
 /// Replace every `name` field with one `value`, or remove them all.
 fn set_pair(list: &mut Vec<(String, String)>, name: &str, value: Option<&str>, fold: bool) {
     let same = |n: &str| {
@@ -453,9 +472,9 @@ impl Host for TraceHost<'_> {
         match field {
             Field::ReqMethod => Value::str(&r.method),
             Field::ReqPath => Value::str(&r.path),
-            Field::ReqHost => r.header("host").map_or(Value::Absent, |h| {
-                Value::str(h.rsplit_once(':').map_or(h, |(a, _)| a))
-            }),
+            Field::ReqHost => r
+                .header("host")
+                .map_or(Value::Absent, |h| Value::str(host_without_port(h))),
             Field::ReqScheme => Value::str("http"),
             Field::PathParam(i) => r
                 .params
@@ -536,6 +555,16 @@ impl Host for TraceHost<'_> {
         let e = &mut self.st.edits;
         let mut line = String::new();
         let _ = match effect {
+            // a value that cannot be a field value fails closed, as in the runtime: the
+            // field goes and the request is refused once the program ends
+            Effect::SetHeader(n, v) | Effect::AppendHeader(n, v) if !field_value(v) => {
+                set_pair(&mut e.headers, n, None, true);
+                e.refused_header.get_or_insert_with(|| n.to_string());
+                write!(
+                    line,
+                    "request header {n} refused: its value holds a control character"
+                )
+            }
             Effect::SetHeader(n, v) => {
                 set_pair(&mut e.headers, n, Some(v), true);
                 write!(line, "request header {n}: {v}")
@@ -716,5 +745,63 @@ impl Host for TraceHost<'_> {
 
     fn request_id(&self) -> &str {
         &self.t.req.request_id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_values_are_decoded_and_cookies_found() {
+        assert_eq!(query_value("a=1&q=a%20b+c", "q"), Some(Value::str("a b c")));
+        assert_eq!(query_value("flag&x=%zz", "flag"), Some(Value::str("")));
+        assert_eq!(query_value("x=%zz", "x"), Some(Value::str("%zz")));
+        assert_eq!(query_value("a=1", "b"), None);
+        let req = Request {
+            headers: vec![("cookie".into(), "a=1;  session=s-9 ".into())],
+            ..Request::default()
+        };
+        assert_eq!(cookie(&req, "session"), Value::str("s-9"));
+        assert_eq!(cookie(&req, "none"), Value::Absent);
+    }
+
+    #[test]
+    fn hosts_lose_their_port_only() {
+        assert_eq!(host_without_port("api.example.com:8080"), "api.example.com");
+        assert_eq!(host_without_port("[::1]:80"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+        assert_eq!(host_without_port("example.com"), "example.com");
+    }
+
+    #[test]
+    fn edits_replace_remove_and_fail_closed() {
+        let mut headers = vec![("X-A".to_string(), "1".to_string())];
+        set_pair(&mut headers, "x-a", Some("2"), true);
+        assert_eq!(headers, [("x-a".to_string(), "2".to_string())]);
+        set_pair(&mut headers, "x-a", None, true);
+        assert!(headers.is_empty());
+        assert!(field_value("a\tb"));
+        assert!(!field_value("a\r\nx-evil: 1"));
+        let mut e = Edits::default();
+        e.resp_headers = vec![
+            ("vary".into(), Some("Origin".into()), true),
+            ("server".into(), None, false),
+        ];
+        let mut out = vec![("server".to_string(), "x".to_string())];
+        e.apply_resp_headers(&mut out);
+        assert_eq!(out, [("vary".to_string(), "Origin".to_string())]);
+    }
+
+    #[test]
+    fn a_stub_identity_has_a_value_for_each_required_type() {
+        assert_eq!(stub_value("string"), Some(Value::str("stub")));
+        assert_eq!(
+            stub_value("list<string>"),
+            Some(Value::List(Vec::new().into()))
+        );
+        assert_eq!(stub_value("int?"), None);
+        assert_eq!(stub_value("json"), None);
+        assert_eq!(clip(&"x".repeat(300)).chars().count(), 201);
     }
 }

@@ -91,6 +91,22 @@ impl Cx<'_, '_> {
             Phase::Request,
             self.out,
         );
+        // what core/runtime/src/pipeline.rs checks before the exit (check_edits)
+        if let Some(name) = self.st.edits.refused_header.clone() {
+            let _ = writeln!(self.out, "header edit `{name}` refused: 400");
+            let msg = "a header value from the request cannot be forwarded";
+            return self.error(400, msg, None, &[]);
+        }
+        if let Some(path) = &self.st.edits.path
+            && let Err(e) = gw_proto::check_forward_path(path.as_bytes())
+        {
+            let msg = match e {
+                gw_proto::ProtoError::BadRequest(m) => m,
+                _ => "bad request",
+            };
+            let _ = writeln!(self.out, "rewritten path refused ({msg}): 400");
+            return self.error(400, msg, None, &[]);
+        }
         match exit {
             Exit::Forward { upstream, .. } | Exit::Upgrade { upstream, .. } => {
                 self.forward(route, upstream, matches!(exit, Exit::Upgrade { .. }))
