@@ -32,7 +32,8 @@ pub(crate) const COMMAND: Command = Command {
               answers 200 with an empty body, `auth jwt` takes its claims from --claims (no \
               signature checked), `auth api_key` and `auth authorizer` accept with a stub \
               identity, throttles pass and the cache misses; `validate body`, `validate params` \
-              and `cors` run as they do in `gw run`.",
+              and `cors` run as they do in `gw run`. The clock is the machine's unless \
+              GW_TRACE_NOW_MS (Unix milliseconds) pins it.",
     opts: &[
         Opt::value("header", "'NAME: VALUE'", "a request header (repeatable)").short('H'),
         Opt::value(
