@@ -264,7 +264,7 @@ pub(crate) enum Parsed {
 }
 
 /// Every command, in the order `gw help` lists them.
-const COMMANDS: [&Command; 8] = [
+const COMMANDS: [&Command; 9] = [
     &crate::run::COMMAND,
     &crate::ops::RELOAD,
     &crate::demo::COMMAND,
@@ -273,6 +273,7 @@ const COMMANDS: [&Command; 8] = [
     &crate::tools::FMT,
     &crate::tools::DISASM,
     &crate::usage::COMMAND,
+    &crate::trace::COMMAND,
 ];
 
 /// What `gw help` prints.

@@ -5,6 +5,7 @@ mod demo;
 mod ops;
 mod run;
 mod tools;
+mod trace;
 mod usage;
 
 fn main() {

@@ -207,17 +207,46 @@ fn write_program(
         phase_label,
     };
     let mut operand_text = String::new();
-    for (pc, op) in p.ops.iter().enumerate() {
-        operand_text.clear();
-        let name = ctx.write(op, &mut operand_text);
-        let _ = write!(out, "  {pc:04}  {name:<13} {operand_text:<29} ;");
-        if let Some(loc) = p.locs.get(pc) {
-            let _ = write!(out, " {}:{}", loc.line, loc.col);
-            if let Some(note) = p.notes.get(usize::from(loc.note)) {
-                let _ = write!(out, "  ({note})");
-            }
-        }
+    for pc in 0..p.ops.len() {
+        write_op(out, &ctx, pc, &mut operand_text);
         out.push('\n');
+    }
+}
+
+/// The line `gw disasm` prints for the op at `pc` of `p`, without its newline (`gw trace`
+/// prints it for each op executed).
+pub fn disasm_op(
+    p: &Program,
+    pc: usize,
+    phase_label: &str,
+    image: Option<&ConfigImage>,
+    params: &[String],
+) -> String {
+    let ctx = operands::Ctx {
+        p,
+        image,
+        params,
+        phase_label,
+    };
+    let mut out = String::new();
+    write_op(&mut out, &ctx, pc, &mut String::new());
+    out
+}
+
+/// `  0003  hdr.set       x-user, r2                    ; 12:3`; nothing for a pc outside.
+fn write_op(out: &mut String, ctx: &operands::Ctx<'_>, pc: usize, operand_text: &mut String) {
+    let p = ctx.p;
+    let Some(op) = p.ops.get(pc) else {
+        return;
+    };
+    operand_text.clear();
+    let name = ctx.write(op, operand_text);
+    let _ = write!(out, "  {pc:04}  {name:<13} {operand_text:<29} ;");
+    if let Some(loc) = p.locs.get(pc) {
+        let _ = write!(out, " {}:{}", loc.line, loc.col);
+        if let Some(note) = p.notes.get(usize::from(loc.note)) {
+            let _ = write!(out, "  ({note})");
+        }
     }
 }
 

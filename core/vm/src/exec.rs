@@ -49,6 +49,27 @@ impl<'a, H: Host + ?Sized> Machine<'a, H> {
         }
     }
 
+    /// [`Machine::run`] with `on_op` told of every op executed (its pc and the frame after
+    /// it), the faulting and the last one included. A loop of its own, so `run` carries no
+    /// hook.
+    pub fn run_traced(mut self, start: u32, on_op: &mut dyn FnMut(u32, &Frame)) -> Exit {
+        let mut pc = start as usize;
+        let ops: &[Op] = &self.p.ops;
+        loop {
+            let Some(op) = ops.get(pc) else {
+                return Exit::Trap { pc: pc32(pc) };
+            };
+            let step = self.step(op, pc);
+            on_op(pc32(pc), self.frame);
+            match step {
+                Ok(Flow::Next) => pc += 1,
+                Ok(Flow::Skip(off)) => pc += 1 + usize::from(off),
+                Ok(Flow::Exit) => return self.exit,
+                Err(f) => return fault::exit(self.p, pc, op, f),
+            }
+        }
+    }
+
     #[inline(always)]
     fn step(&mut self, op: &Op, pc: usize) -> Step {
         match *op {

@@ -355,3 +355,28 @@ pub fn run<H: Host + ?Sized>(program: &Program, pc: u32, frame: &mut Frame, host
     }
     .run(pc)
 }
+
+/// [`run`], calling `on_op(pc, frame)` after each op it executes (the frame as that op left
+/// it), the op that ends the run included: `gw trace` prints each op and the registers it
+/// changed. The same interpreter step as [`run`], in a loop of its own, so `run` pays
+/// nothing for the hook.
+pub fn run_traced<H: Host + ?Sized>(
+    program: &Program,
+    pc: u32,
+    frame: &mut Frame,
+    host: &mut H,
+    on_op: &mut dyn FnMut(u32, &Frame),
+) -> Exit {
+    if pc == 0 {
+        frame.reset(program.regs);
+    } else if frame.regs.len() != usize::from(program.regs) {
+        return Exit::Trap { pc };
+    }
+    exec::Machine {
+        p: program,
+        frame,
+        host,
+        exit: Exit::Done,
+    }
+    .run_traced(pc, on_op)
+}

@@ -181,12 +181,13 @@ pub(crate) fn schema(
 ) -> Option<(PathBuf, String, SchemaTy)> {
     let (p, text) = read(cx, span, path)?;
     match serde_json::from_str::<serde_json::Value>(&text) {
-        Ok(v) if v.is_object() => {
+        // `true` and `false` are schemas too (draft 6 on): everything, nothing
+        Ok(v) if v.is_object() || v.is_boolean() => {
             let shape = schema_shape(&v);
             Some((p, text, shape))
         }
         Ok(_) => {
-            unreadable(cx, span, &p, "a JSON Schema is a JSON object");
+            unreadable(cx, span, &p, "a JSON Schema is a JSON object or a boolean");
             None
         }
         Err(e) => {

@@ -180,6 +180,26 @@ fn out_arg(v: &Value) -> Option<(u16, Kind)> {
     }
 }
 
+/// What `auth jwt` stores for a token carrying `claims` whose signature is taken as good:
+/// the registered claims checked at `now_ms` and the declared ones typed, as for a verified
+/// token (`claim.*` and `auth.scopes` locals). `gw trace` stands it in for a token. `Err`:
+/// why the plugin would refuse such a token with its 401.
+pub fn claims_locals(
+    spec: &PluginSpec,
+    claims: &serde_json::Value,
+    now_ms: i64,
+) -> Result<Vec<(u16, Value)>, String> {
+    let cfg = config(spec).map_err(|e| e.message)?;
+    let serde_json::Value::Object(claims) = claims else {
+        return Err("the claims are not a JSON object".into());
+    };
+    match token::check_claims(&cfg, claims, now_ms) {
+        Ok(verified) => Ok(verified.locals),
+        Err(Reject::Missing) => Err("no token".into()),
+        Err(Reject::Invalid(why) | Reject::UnknownKid(why)) => Err(why),
+    }
+}
+
 fn config(spec: &PluginSpec) -> Result<Config, BuildError> {
     let mut algorithms = Vec::new();
     if let Some(Value::List(l)) = Value::find(&spec.args, "algorithms") {

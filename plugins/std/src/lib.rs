@@ -14,7 +14,7 @@ pub mod plan;
 mod problem;
 mod redis;
 pub mod throttle;
-mod typed;
+pub mod typed;
 mod usage;
 pub mod validate_body;
 pub mod validate_params;

@@ -8,7 +8,7 @@ use gw_program::{Json, Value};
 
 /// Deepest JSON nesting turned into a `json` value; deeper is refused, so a hostile document
 /// cannot make the conversion recurse without bound.
-const MAX_DEPTH: usize = 64;
+pub const MAX_DEPTH: usize = 64;
 
 /// A declared type, parsed from the compiler's text.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -43,6 +43,7 @@ mod busy_poll;
 mod cache;
 mod cli;
 mod concurrency;
+mod conformance;
 mod cors;
 mod errors;
 mod fail_closed;

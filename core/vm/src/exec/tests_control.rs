@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use gw_program::{ArithOp, CidrSet, CmpOp, Field, NONE, Op, Value};
 
 use crate::testing::{Asm, TestHost, run_request};
-use crate::{Exit, Frame, run};
+use crate::{Exit, Frame, run, run_traced};
 
 #[test]
 fn jumps_skip_forward() {
@@ -88,6 +88,73 @@ fn require_denies_with_its_status_and_message() {
             retry_after: None,
         }
     );
+}
+
+#[test]
+fn a_traced_run_reports_each_op_executed_and_ends_as_run_does() {
+    // The same jumps as above: ops 2 and 5 are skipped, the respond at 6 is reported.
+    let mut asm = Asm::new(1);
+    let t = asm.konst(Value::Bool(true));
+    let p = asm.ops(vec![
+        Op::LdConst { dst: 0, k: t },
+        Op::Jnz { r: 0, off: 1 },
+        Op::Deny {
+            status: 403,
+            msg: NONE,
+        },
+        Op::Jz { r: 0, off: 1 },
+        Op::Jmp { off: 1 },
+        Op::Deny {
+            status: 401,
+            msg: NONE,
+        },
+        Op::Respond {
+            status: 201,
+            tpl: NONE,
+            json: false,
+        },
+    ]);
+    let (plain, _) = run_request(&p, &mut TestHost::default());
+    let mut seen = Vec::new();
+    let mut frame = Frame::new();
+    let traced = run_traced(&p, 0, &mut frame, &mut TestHost::default(), &mut |pc, f| {
+        seen.push((pc, f.regs.first().cloned()))
+    });
+    assert_eq!(traced, plain);
+    let pcs: Vec<u32> = seen.iter().map(|(pc, _)| *pc).collect();
+    assert_eq!(pcs, [0, 1, 3, 4, 6]);
+    // the frame as each op left it: r0 is set by op 0 already
+    assert_eq!(
+        seen.first().and_then(|(_, r)| r.clone()),
+        Some(Value::Bool(true))
+    );
+    // a fault is reported at its op before the run ends
+    let mut asm = Asm::new(2);
+    let one = asm.konst(Value::Int(1));
+    let zero = asm.konst(Value::Int(0));
+    let name = asm.konst(Value::str("x"));
+    let p = asm.ops(vec![
+        Op::LdConst { dst: 0, k: one },
+        Op::LdConst { dst: 1, k: zero },
+        Op::Arith {
+            dst: 1,
+            op: ArithOp::Div,
+            a: 0,
+            b: 1,
+        },
+        Op::HdrSet { h: name, r: 1 },
+        Op::Respond {
+            status: 200,
+            tpl: NONE,
+            json: false,
+        },
+    ]);
+    let mut last = None;
+    let exit = run_traced(&p, 0, &mut frame, &mut TestHost::default(), &mut |pc, _| {
+        last = Some(pc)
+    });
+    assert_eq!(exit, Exit::Trap { pc: 2 });
+    assert_eq!(last, Some(2));
 }
 
 #[test]

@@ -572,3 +572,26 @@ fn a_remote_key_set_resolves_at_load_and_carries_over_a_reload() {
     );
     assert!(req.reason.contains("no key set"), "{}", req.reason);
 }
+
+#[test]
+fn claims_stand_in_for_a_token_with_the_same_checks() {
+    let args = vec![
+        ("secret", Value::str("s")),
+        ("algorithms", algs(&["HS256"])),
+        ("issuer", Value::str("https://issuer.test/")),
+        ("audience", Value::str("api")),
+        ("out.claim.sub", out(0, "string")),
+        ("out.auth.scopes", out(1, "list<string>")),
+    ];
+    let spec = spec(args);
+    let now = mint::now() * 1000;
+    let locals = super::claims_locals(&spec, &good_claims(), now).unwrap();
+    assert!(locals.contains(&(0, Value::str("ann"))), "{locals:?}");
+    let scopes =
+        Value::List(vec![Value::str("read"), Value::str("write"), Value::str("admin")].into());
+    assert!(locals.contains(&(1, scopes)), "{locals:?}");
+    let foreign = json!({"iss": "https://other.test/", "aud": "api", "sub": "ann"});
+    let why = super::claims_locals(&spec, &foreign, now).unwrap_err();
+    assert!(why.contains("issuer"), "{why}");
+    assert!(super::claims_locals(&spec, &json!([1]), now).is_err());
+}
