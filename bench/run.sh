@@ -12,7 +12,10 @@
 # FLOOR_DEFER (yes|no|auto: the floor's io_uring with DEFER_TASKRUN or not; auto matches gw's
 # ring, which drops it when GW_ARGS gives `--busy-poll` a window), GW_ARGS (extra `gw run`
 # arguments), GW2_ARGS (those of gw2, a second gw in the same rounds for an A/B of gw's
-# options or of two builds: GW2_BIN), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
+# options or of two builds: GW2_BIN), GW2_CONFIG (lines added to gw2's config: a route
+# of gw2's own for the benchmark path, an `admin` or a `log { }`, to measure what a feature
+# costs beside the plain proxy in the same rounds), HEADER (one request header wrk sends to
+# every proxy, `authorization: Bearer …` for a JWT route), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
 # builds them into target/pgo/release, the build to ship; plain: `cargo build --release` into
 # target/release), SKIP_BUILD (1: use the existing binaries of BUILD), SPIN_CPUS (a
 # diagnostic: keep these cores from going idle with SCHED_IDLE busy loops for the whole run,
@@ -36,6 +39,8 @@ FLOOR_DRIVER=${FLOOR_DRIVER:-uring}
 FLOOR_DEFER=${FLOOR_DEFER:-auto}
 GW_ARGS=${GW_ARGS:-}
 GW2_ARGS=${GW2_ARGS:-}
+GW2_CONFIG=${GW2_CONFIG:-}
+HEADER=${HEADER:-}
 BUILD=${BUILD:-pgo}
 case $BUILD in
   pgo) BIN_DIR=$ROOT/target/pgo/release ;;
@@ -125,7 +130,7 @@ ready() {
   local pid=$1 port=$2 i got
   for i in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || return 1
-    got=$(curl -s --max-time 1 "http://127.0.0.1:$port$URL_PATH" 2>/dev/null || true)
+    got=$(curl -s --max-time 1 ${HEADER:+-H "$HEADER"} "http://127.0.0.1:$port$URL_PATH" 2>/dev/null || true)
     [ "$got" = "$BODY" ] && return 0
     sleep 0.1
   done
@@ -162,8 +167,10 @@ to_us() {
 
 # wrk_run OUT CONNS SECONDS PORT
 wrk_run() {
+  local header=()
+  [ -z "$HEADER" ] || header=(-H "$HEADER")
   timeout $(($3 + 30)) taskset -c "$LOAD_CPU" \
-    wrk -t1 -c"$2" -d"$3"s --latency "http://127.0.0.1:$4$URL_PATH" >"$1" 2>&1 ||
+    wrk -t1 -c"$2" -d"$3"s --latency "${header[@]}" "http://127.0.0.1:$4$URL_PATH" >"$1" 2>&1 ||
     { note "wrk failed: $(tail -1 "$1")"; return 1; }
 }
 wrk_field() { # wrk_field OUT (rps|requests|p50|p99|errors)
@@ -256,7 +263,10 @@ route ANY /{proxy+} {
   upstream u
 }
 EOF
-sed "s/^listen .*/listen 127.0.0.1:${PORT[gw2]}/" "$WORK/proxy.gw" >"$WORK/proxy2.gw"
+{
+  sed "s/^listen .*/listen 127.0.0.1:${PORT[gw2]}/" "$WORK/proxy.gw"
+  printf '%s\n' "$GW2_CONFIG"
+} >"$WORK/proxy2.gw"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -268,7 +278,7 @@ sed "s/^listen .*/listen 127.0.0.1:${PORT[gw2]}/" "$WORK/proxy.gw" >"$WORK/proxy
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
-    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
+    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN GW2_CONFIG=$(printf %q "$GW2_CONFIG") HEADER=$(printf %q "$HEADER") SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
