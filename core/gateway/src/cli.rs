@@ -264,12 +264,13 @@ pub(crate) enum Parsed {
 }
 
 /// Every command, in the order `gw help` lists them.
-const COMMANDS: [&Command; 5] = [
+const COMMANDS: [&Command; 6] = [
     &crate::run::COMMAND,
     &crate::demo::COMMAND,
     &crate::tools::CHECK,
     &crate::tools::FMT,
     &crate::tools::DISASM,
+    &crate::bench::COMMAND,
 ];
 
 /// What `gw help` prints.
