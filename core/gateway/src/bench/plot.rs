@@ -1,6 +1,8 @@
 //! `--plot out.svg`: every target's latency by percentile on one chart (plotters' SVG
 //! backend). The percentile axis is logarithmic in the distance to 100% (0%, 90%, 99%, 99.9%
-//! equally spaced), as HdrHistogram's plots are, so the tail is as wide as the median.
+//! equally spaced), as HdrHistogram's plots are, so the tail is as wide as the median; the
+//! latency axis is logarithmic too, so a median of microseconds and a tail of milliseconds
+//! both show.
 
 use std::path::Path;
 
@@ -44,16 +46,15 @@ pub(crate) fn draw(path: &Path, outcomes: &[Outcome]) -> Result<(), String> {
             (format!("[{}] {}", i + 1, o.url), pts)
         })
         .collect();
-    let top = curves
-        .iter()
-        .flat_map(|(_, p)| p.iter().map(|(_, y)| *y))
-        .fold(0.0, f64::max);
-    let (unit, scale) = if top >= 1e6 {
+    let ys = || curves.iter().flat_map(|(_, p)| p.iter().map(|(_, y)| *y));
+    let top = ys().fold(1.0, f64::max);
+    let bottom = ys().fold(top, f64::min).max(1.0);
+    let (unit, scale) = if top >= 1e7 {
         ("ms", 1e6)
     } else {
         ("µs", 1e3)
     };
-    let y_max = (top / scale * 1.1).max(1.0);
+    let y_range = (bottom / scale / 1.5)..(top / scale * 1.5);
 
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(|e| e.to_string())?;
@@ -62,14 +63,15 @@ pub(crate) fn draw(path: &Path, outcomes: &[Outcome]) -> Result<(), String> {
         .margin(16)
         .x_label_area_size(44)
         .y_label_area_size(64)
-        .build_cartesian_2d(0f64..cap, 0f64..y_max)
+        .build_cartesian_2d(0f64..cap, y_range.log_scale())
         .map_err(|e| e.to_string())?;
     chart
         .configure_mesh()
         .x_labels(cap as usize + 1)
         .x_label_formatter(&label)
         .x_desc("percentile")
-        .y_desc(format!("latency ({unit})"))
+        .y_desc(format!("latency ({unit}, log scale)"))
+        .light_line_style(WHITE)
         .draw()
         .map_err(|e| e.to_string())?;
     for (i, (name, pts)) in curves.into_iter().enumerate() {
