@@ -173,14 +173,20 @@ fn report(c: &CostArgs) -> Result<String, String> {
     for api in &p.apis {
         let mut usd = api.bill(c.volume);
         let mut extra = String::new();
-        if let Some(per_million) = api.connection_minutes {
-            let minutes = c.connection_minutes / 1e6 * per_million;
-            usd += minutes;
-            extra = format!(
-                " (incl. {} for {} connection-minutes)",
-                dollars(minutes),
-                thousands(c.connection_minutes)
-            );
+        match api.connection_minutes {
+            Some(per_million) if c.connection_minutes > 0.0 => {
+                let minutes = c.connection_minutes / 1e6 * per_million;
+                usd += minutes;
+                extra = format!(
+                    " (incl. {} for {} connection-minutes)",
+                    dollars(minutes),
+                    thousands(c.connection_minutes)
+                );
+            }
+            Some(per_million) => {
+                extra = format!(", plus ${per_million:.2} per million connection-minutes");
+            }
+            None => {}
         }
         out.push_str(&format!(
             "  {:<14} {:>14} a month for {} {}{extra}\n",
