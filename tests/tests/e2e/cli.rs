@@ -101,7 +101,10 @@ fn help_lists_each_commands_options() {
         (&["check", "--help"], &["usage: gw check FILE...", "--help"]),
         (&["fmt", "--help"], &["--check", "--write", "--help"]),
         (&["disasm", "--help"], &["--route", "--help"]),
-        (&["bench", "--help"], &["--rate R/s", "--compare URL", "--cost", "--help"]),
+        (
+            &["bench", "--help"],
+            &["--rate R/s", "--compare URL", "--cost", "--help"],
+        ),
     ];
     for (args, want) in table {
         let ran = gw(args);

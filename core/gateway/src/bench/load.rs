@@ -7,7 +7,7 @@
 //! the first free one, or opens a new connection up to the cap. Latency runs from the slot's
 //! scheduled time, so the wait of a request queued behind a slow response is in its latency
 //! (no coordinated omission). monoio's timer has a 1 ms resolution, so a connection sends in
-//! the millisecond before its slot rather than late; a request sent early is timed from when it
+//! the 2 ms before its slot rather than late; a request sent early is timed from when it
 //! was sent. Closed loop (`--connections` alone): each connection sends its next request when
 //! the last response is complete, timed from its sending.
 
