@@ -142,6 +142,17 @@ pub(crate) fn parse(args: &Args) -> Result<Action, String> {
         .map(|v| count("--workers", v, MAX_WORKERS))
         .transpose()?
         .unwrap_or(1);
+    let conns = match mode {
+        Mode::Open {
+            max_connections, ..
+        } => max_connections,
+        Mode::Closed { connections } => connections,
+    };
+    if conns < workers {
+        return Err(format!(
+            "--connections {conns} is fewer than --workers {workers}: each worker needs one"
+        ));
+    }
     let method = target::parse_method(args.value("method").unwrap_or("GET"))?;
     let headers = args
         .opts
@@ -336,6 +347,7 @@ mod tests {
         assert!(err("http://127.0.0.1/ -d 3x").contains("30s"));
         assert!(err("http://127.0.0.1/ -d 0s").contains("more than 0"));
         assert!(err("http://127.0.0.1/ -w many").contains("whole number"));
+        assert!(err("http://127.0.0.1/ -w 4 -c 2").contains("each worker needs one"));
         assert!(err("http://127.0.0.1/ http://127.0.0.1:2/").contains("--compare"));
         assert!(err("http://127.0.0.1/ --body @/no/such/file").contains("--body @/no/such"));
         assert!(err("http://127.0.0.1/ --volume 1e9").contains("goes with --cost"));
