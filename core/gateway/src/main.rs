@@ -1,5 +1,6 @@
 //! `gw`: the Gatewright command line.
 
+mod bench;
 mod cli;
 mod demo;
 mod ops;

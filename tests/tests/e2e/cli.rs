@@ -94,7 +94,7 @@ fn help_lists_each_commands_options() {
         "[default: on]",
         "--help",
     ];
-    let table: [(&[&str], &[&str]); 7] = [
+    let table: [(&[&str], &[&str]); 8] = [
         (&["run", "--help"], &run_opts),
         (&["run", "-h"], &run_opts),
         (&["help", "run"], &run_opts),
@@ -102,6 +102,10 @@ fn help_lists_each_commands_options() {
         (&["check", "--help"], &["usage: gw check FILE...", "--help"]),
         (&["fmt", "--help"], &["--check", "--write", "--help"]),
         (&["disasm", "--help"], &["--route", "--help"]),
+        (
+            &["bench", "--help"],
+            &["--rate R/s", "--compare URL", "--cost", "--help"],
+        ),
     ];
     for (args, want) in table {
         let ran = gw(args);
@@ -123,6 +127,7 @@ fn help_lists_each_commands_options() {
             "check FILE...",
             "fmt FILE...",
             "disasm FILE",
+            "bench URL",
         ] {
             assert!(
                 ran.stdout.contains(c),
