@@ -8,7 +8,6 @@
 //! `gw_access_log_dropped_lines_total`: requests never wait for the log. SIGUSR1 makes the
 //! writer reopen its file, so logrotate can move it away first.
 
-use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -191,9 +190,35 @@ pub fn keep(log: &AccessLog, status: u16, n: u64) -> bool {
     }
 }
 
+thread_local! {
+    /// The second last stamped and its text up to the milliseconds (`2026-12-06T06:47:00.`).
+    static SECOND: std::cell::RefCell<(i64, String)> = const { std::cell::RefCell::new((-1, String::new())) };
+}
+
+/// The current UTC time in RFC 3339 with milliseconds, the date and time of day formatted
+/// once a second.
+fn stamp(out: &mut Vec<u8>) {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    let (sec, milli) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+    SECOND.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.0 != sec {
+            s.1.clear();
+            crate::log::stamp(&mut s.1);
+            // keep `…:SS.` and write the milliseconds per line
+            s.1.truncate(20);
+            s.0 = sec;
+        }
+        out.push(b'"');
+        out.extend_from_slice(s.1.as_bytes());
+        let _ = write!(out, "{milli:03}Z\"");
+    });
+}
+
 /// Append `l` as one JSON line with the fields `log` names.
 pub fn format(log: &AccessLog, l: &Line<'_>, out: &mut Vec<u8>) {
-    let mut num = String::new();
     out.push(b'{');
     for (i, f) in log.fields.iter().enumerate() {
         if i > 0 {
@@ -202,16 +227,12 @@ pub fn format(log: &AccessLog, l: &Line<'_>, out: &mut Vec<u8>) {
         out.push(b'"');
         out.extend_from_slice(f.name().as_bytes());
         out.extend_from_slice(b"\":");
-        num.clear();
         match f {
-            LogField::Time => {
-                crate::log::stamp(&mut num);
-                write_json_str(&num, out);
-            }
+            LogField::Time => stamp(out),
             LogField::RequestId => write_json_str(l.request_id, out),
+            // an address's text needs no escaping
             LogField::ClientIp => {
-                let _ = write!(num, "{}", l.client);
-                write_json_str(&num, out);
+                let _ = write!(out, "\"{}\"", l.client);
             }
             LogField::Caller => opt_str(l.caller, out),
             LogField::Method => write_json_str(&String::from_utf8_lossy(l.method), out),
@@ -227,8 +248,7 @@ pub fn format(log: &AccessLog, l: &Line<'_>, out: &mut Vec<u8>) {
             },
             LogField::Upstream => match l.upstream {
                 Some(a) => {
-                    let _ = write!(num, "{a}");
-                    write_json_str(&num, out);
+                    let _ = write!(out, "\"{a}\"");
                 }
                 None => out.extend_from_slice(b"null"),
             },

@@ -194,6 +194,12 @@ pub fn write_error_body(message: &str, request_id: &str, out: &mut Vec<u8>) {
 /// Appends `s` as a JSON string literal.
 pub fn write_json_str(s: &str, out: &mut Vec<u8>) {
     out.push(b'"');
+    // the common case (ids, paths, routes): nothing to escape, one copy
+    if !s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        out.extend_from_slice(s.as_bytes());
+        out.push(b'"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => out.extend_from_slice(b"\\\""),
