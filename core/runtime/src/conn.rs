@@ -11,11 +11,11 @@ use std::sync::Arc;
 
 use crate::body::read_untimed;
 use crate::buffers::RecvBuf;
+use crate::client_stream::ClientStream;
 use crate::deadline::Elapsed;
 use crate::error::{Error, ErrorKind, Side};
 use crate::state::{Conn, Next, Request, UpstreamResponse};
 use crate::tls::TlsStream;
-use crate::transport::ClientStream;
 use crate::worker::{Gen, Worker};
 
 /// Decrements the worker's connection count however the task ends.

@@ -16,6 +16,7 @@ pub(crate) mod admit;
 pub(crate) mod body;
 pub(crate) mod buffers;
 pub(crate) mod checks;
+pub(crate) mod client_stream;
 pub(crate) mod conn;
 pub(crate) mod cors;
 pub(crate) mod deadline;

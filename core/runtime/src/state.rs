@@ -18,7 +18,7 @@ use crate::error::{Error, Side};
 /// the current upstream response. The request and response parts keep their buffers'
 /// capacity from one request to the next; [`Request::begin`] resets the request's state.
 pub struct Conn {
-    pub stream: crate::transport::ClientStream,
+    pub stream: crate::client_stream::ClientStream,
     pub peer: SocketAddr,
     pub local: Option<SocketAddr>,
     pub rb: RecvBuf,

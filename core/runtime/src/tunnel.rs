@@ -10,7 +10,7 @@ use monoio::io::{AsyncReadRent, AsyncWriteRent, AsyncWriteRentExt, Splitable};
 use monoio::net::TcpStream;
 
 use crate::buffers::RecvBuf;
-use crate::transport::ClientStream;
+use crate::client_stream::ClientStream;
 use crate::worker::Worker;
 
 /// Relay between the client and the upstream; `client_rb` / `up_rb` hold bytes already read

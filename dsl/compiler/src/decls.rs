@@ -409,6 +409,18 @@ pub(crate) fn field_decls(
             continue;
         }
         let ty = match types::written(&f.ty) {
+            // the refinements are checks `validate params` makes; a claim or a context field
+            // is typed, never checked against them
+            Ok(w) if w.uuid || w.range.is_some() || !w.one_of.is_empty() || w.pattern.is_some() => {
+                cx.emit(
+                    Diagnostic::error("E0304", f.ty.span, format!("a {what} takes a plain type"))
+                        .with_label(
+                            "`uuid`, `1..100`, `in [...]` and `matches` are for `validate params`",
+                        )
+                        .with_help("check the value with `require` after `auth`"),
+                );
+                Ty::Err
+            }
             Ok(w) => w.ty,
             Err(e) => {
                 type_error(cx, f.ty.span, e);

@@ -79,7 +79,7 @@
 //! `key.plan`), `cache` (`ttl`, `keys`, `vary`, `max_entry`; arguments `["lookup"|"store",
 //! key…, vary…]`, the store call is in the response program; `state_key` = route and a hash of
 //! the key spec), `validate.params` (`params` = `[[field, type, min, max, default, local,
-//! required]…]`, arguments the raw values), `validate.body` (`schema`, `file`, `json`), `cors`
+//! required, one_of, pattern]…]`, arguments the raw values), `validate.body` (`schema`, `file`, `json`), `cors`
 //! (one spec, called at the end of every response program of a route with CORS).
 //! A plugin that produces fields gets `out.NAME = [local id, "type"]` args (`out.claim.sub`,
 //! `out.key.id`, `out.auth.ctx.user`, `out.body./name`): it stores each value with

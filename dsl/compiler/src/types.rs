@@ -131,6 +131,10 @@ pub(crate) struct Written {
     /// `uuid` refinement (the value stays a string).
     pub uuid: bool,
     pub range: Option<(i64, i64)>,
+    /// `in ["a", "b"]`: the values a string may take.
+    pub one_of: Vec<String>,
+    /// `matches "…"`: the pattern a string must match (compiled by the caller).
+    pub pattern: Option<String>,
 }
 
 /// Why a written type was rejected.
@@ -193,11 +197,36 @@ pub(crate) fn written(t: &TypeExpr) -> Result<Written, TypeError> {
             )));
         }
     }
+    let one_of = t
+        .one_of
+        .iter()
+        .map(|s| {
+            s.as_plain()
+                .ok_or_else(|| TypeError::Range("`in [...]` takes plain strings".into()))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let pattern = match &t.pattern {
+        Some(s) => Some(s.as_plain().ok_or_else(|| {
+            TypeError::Range(
+                "`matches` takes a plain string: `{…}` interpolates, so write a pattern \
+                         with braces as a raw string, `r\"^[A-Z]{3}$\"`"
+                    .into(),
+            )
+        })?),
+        None => None,
+    };
+    if (!one_of.is_empty() || pattern.is_some()) && (ty != Ty::Str || uuid) {
+        return Err(TypeError::Range(format!(
+            "`in [...]` and `matches` refine `string`, not `{name}`"
+        )));
+    }
     let ty = if t.optional { ty.opt() } else { ty };
     Ok(Written {
         ty,
         uuid,
         range: t.range,
+        one_of,
+        pattern,
     })
 }
 
@@ -217,6 +246,8 @@ mod tests {
             args,
             optional,
             range,
+            one_of: Vec::new(),
+            pattern: None,
             span,
         }
     }

@@ -42,6 +42,23 @@ impl<'g, 'a> Lower<'g, 'a> {
                     continue;
                 }
             };
+            let pattern = match &w.pattern {
+                Some(text) => match regex::Regex::new(text) {
+                    Ok(re) => Some(re),
+                    Err(e) => {
+                        self.emit(
+                            Diagnostic::error(
+                                "E0304",
+                                p.ty.span,
+                                format!("`matches {text:?}` is not a pattern"),
+                            )
+                            .with_label(e.to_string().lines().last().unwrap_or("").to_owned()),
+                        );
+                        continue;
+                    }
+                },
+                None => None,
+            };
             if !matches!(w.ty.base(), Ty::Str | Ty::Int | Ty::Bool) {
                 self.mismatch(
                     p.ty.span,
@@ -66,6 +83,29 @@ impl<'g, 'a> Lower<'g, 'a> {
                                         format!("default {i} is outside {lo}..{hi}"),
                                     )
                                     .with_label("out of range"),
+                                );
+                            }
+                            let text = k.as_str().unwrap_or("");
+                            if !w.one_of.is_empty() && !w.one_of.iter().any(|o| o == text) {
+                                self.emit(
+                                    Diagnostic::error(
+                                        "E0304",
+                                        d.span,
+                                        format!("default {text:?} is not one of the values"),
+                                    )
+                                    .with_label("not in the `in [...]` list"),
+                                );
+                            }
+                            if let Some(re) = &pattern
+                                && !re.is_match(text)
+                            {
+                                self.emit(
+                                    Diagnostic::error(
+                                        "E0304",
+                                        d.span,
+                                        format!("default {text:?} does not match the pattern"),
+                                    )
+                                    .with_label("fails `matches`"),
                                 );
                             }
                             Some(k.clone())
@@ -121,6 +161,12 @@ impl<'g, 'a> Lower<'g, 'a> {
                     default.unwrap_or(Value::Absent),
                     Value::Int(i64::from(local)),
                     Value::Bool(!w.ty.is_opt()),
+                    if w.one_of.is_empty() {
+                        Value::Absent
+                    } else {
+                        Value::List(w.one_of.iter().map(|o| Value::str(o)).collect())
+                    },
+                    w.pattern.as_deref().map_or(Value::Absent, Value::str),
                 ]
                 .into(),
             ));

@@ -166,6 +166,10 @@ pub struct TypeExpr {
     pub optional: bool,
     /// Inclusive integer range refinement `1..100`.
     pub range: Option<(i64, i64)>,
+    /// `in ["asc", "desc"]`: the values a string may take.
+    pub one_of: Vec<StrLit>,
+    /// `matches "^[a-z]+$"`: a pattern a string must match.
+    pub pattern: Option<StrLit>,
     pub span: Span,
 }
 

@@ -141,6 +141,10 @@ fn ty(t: &mut TypeExpr) {
     z(&mut t.span);
     id(&mut t.name);
     t.args.iter_mut().for_each(ty);
+    t.one_of.iter_mut().for_each(|s| z(&mut s.span));
+    if let Some(s) = &mut t.pattern {
+        z(&mut s.span);
+    }
 }
 
 fn stmts(ss: &mut [Stmt]) {

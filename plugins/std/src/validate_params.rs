@@ -15,12 +15,14 @@
 //! ```
 //!
 //! The compiler passes each parameter's raw value as a call argument and describes it as
-//! `[field, type, min, max, default, local, required]`; each checked value (or its default)
-//! is stored in its local, which later reads of the field load. `int` is an optional `-` and
-//! decimal digits within i64 (then the range), `bool` is `true` or `false`, `uuid` is
-//! 8-4-4-4-12 hex digits. A missing required parameter or a value of the wrong type is 400
-//! with an RFC 9457 problem document, one `errors` entry per parameter (`parameter`,
-//! `keyword`: `required`, `type`, `minimum` or `maximum`, `message`).
+//! `[field, type, min, max, default, local, required, one_of, pattern]`; each checked value
+//! (or its default) is stored in its local, which later reads of the field load. `int` is an
+//! optional `-` and decimal digits within i64 (then the range), `bool` is `true` or `false`,
+//! `uuid` is 8-4-4-4-12 hex digits, a `string in [...]` one of its values, a
+//! `string matches "…"` a match of its pattern (the `regex` crate: linear time, whatever the
+//! input). A missing required parameter or a value of the wrong type is 400 with an RFC 9457
+//! problem document, one `errors` entry per parameter (`parameter`, `keyword`: `required`,
+//! `type`, `minimum`, `maximum`, `enum` or `pattern`, `message`).
 
 use std::sync::Arc;
 
@@ -60,6 +62,9 @@ struct Param {
     default: Value,
     local: u16,
     required: bool,
+    /// `in [...]`: the values allowed (empty: any).
+    one_of: Vec<String>,
+    pattern: Option<regex::Regex>,
 }
 
 struct ParamsFactory(Arc<[Param]>);
@@ -95,6 +100,21 @@ fn param(spec: &PluginSpec, entry: &Value) -> Result<Param, BuildError> {
     let Some(local) = int(5).and_then(|l| u16::try_from(l).ok()) else {
         return Err(bad(spec, format!("`{field}`: no local")));
     };
+    let one_of = match e.get(7) {
+        Some(Value::List(l)) => l
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    let pattern = match text(8) {
+        Some(p) => Some(
+            regex::Regex::new(p)
+                .map_err(|e| bad(spec, format!("`{field}`: pattern {p:?}: {e}")))?,
+        ),
+        None => None,
+    };
     Ok(Param {
         field: field.to_owned(),
         kind,
@@ -102,6 +122,8 @@ fn param(spec: &PluginSpec, entry: &Value) -> Result<Param, BuildError> {
         default: e.get(4).cloned().unwrap_or(Value::Absent),
         local,
         required: matches!(e.get(6), Some(Value::Bool(true))),
+        one_of,
+        pattern,
     })
 }
 
@@ -173,6 +195,17 @@ impl Param {
             _ => return Err(fail("type", "is not a single value".into())),
         };
         match self.kind {
+            Kind::Str if !self.one_of.is_empty() && !self.one_of.contains(&text) => Err(fail(
+                "enum",
+                format!("is not one of {}", self.one_of.join(", ")),
+            )),
+            Kind::Str if self.pattern.as_ref().is_some_and(|re| !re.is_match(&text)) => Err(fail(
+                "pattern",
+                format!(
+                    "does not match {}",
+                    self.pattern.as_ref().map_or("", |re| re.as_str())
+                ),
+            )),
             Kind::Str => Ok(Value::str(&text)),
             Kind::Uuid if is_uuid(&text) => Ok(Value::str(&text)),
             Kind::Uuid => Err(fail("type", "is not a UUID".into())),
@@ -360,5 +393,49 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn strings_one_of_a_list_or_matching_a_pattern() {
+        let refined = |field: &str, one_of: Value, pattern: Value| {
+            let Value::List(e) = entry(field, "string", None, Value::Absent, true) else {
+                unreachable!()
+            };
+            let mut e = e.to_vec();
+            e.push(one_of);
+            e.push(pattern);
+            Value::List(e.into())
+        };
+        let mut i = instance(vec![
+            refined(
+                "query.sort",
+                Value::List(vec![Value::str("asc"), Value::str("desc")].into()),
+                Value::Absent,
+            ),
+            refined("query.code", Value::Absent, Value::str("^[A-Z]{3}$")),
+        ]);
+        let mut r = Req::default();
+        let ok = [Value::str("desc"), Value::str("EUR")];
+        assert_eq!(i.call(&mut r, &ok), Call::Continue);
+        let mut r = Req::default();
+        let bad = [Value::str("random"), Value::str("eur")];
+        assert!(matches!(
+            i.call(&mut r, &bad),
+            Call::Deny { status: 400, .. }
+        ));
+        let doc: serde_json::Value = serde_json::from_str(&r.deny_body.unwrap().1).unwrap();
+        let keywords: Vec<&str> = doc["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["keyword"].as_str().unwrap())
+            .collect();
+        assert_eq!(keywords, ["enum", "pattern"]);
+        assert!(
+            doc["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("asc, desc")
+        );
     }
 }

@@ -14,6 +14,7 @@ on_both_drivers! {
     bad_bodies_have_defined_answers => bad_bodies_have_defined_answers_uring, bad_bodies_have_defined_answers_epoll;
     an_on_error_page_reshapes_the_problem => an_on_error_page_reshapes_the_problem_uring, an_on_error_page_reshapes_the_problem_epoll;
     params_are_typed_with_defaults => params_are_typed_with_defaults_uring, params_are_typed_with_defaults_epoll;
+    params_one_of_a_list_or_matching_a_pattern => params_one_of_a_list_or_matching_a_pattern_uring, params_one_of_a_list_or_matching_a_pattern_epoll;
     a_schema_that_is_not_a_schema_is_refused_and_reload_keeps_the_old_config => a_schema_that_is_not_a_schema_is_refused_and_reload_keeps_the_old_config_uring, a_schema_that_is_not_a_schema_is_refused_and_reload_keeps_the_old_config_epoll;
 }
 
@@ -332,4 +333,60 @@ fn a_schema_that_is_not_a_schema_is_refused_and_reload_keeps_the_old_config(d: D
     let mut c = gw.connect();
     assert_eq!(post(&mut c, "application/json", ok).status, 200);
     assert_eq!(post(&mut c, "application/json", b"{}").status, 400);
+}
+
+fn params_one_of_a_list_or_matching_a_pattern(d: Driver) {
+    let config = "route GET /rates {\n  validate params {\n    query.sort: string in [\"asc\", \"desc\"] = \"asc\"\n    query.currency: string matches r\"^[A-Z]{3}$\"\n  }\n  respond 200 json { sort: query.sort, currency: query.currency }\n}\n";
+    let gw = Gw::start(d, config);
+    let mut c = gw.connect();
+    let r = c.get("/rates?currency=EUR");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["sort"], "asc", "the default");
+    assert_eq!(
+        c.get("/rates?sort=desc&currency=USD").json()["sort"],
+        "desc"
+    );
+    let r = c.get("/rates?sort=sideways&currency=euro");
+    assert_eq!(r.status, 400);
+    let doc = problem(&r);
+    let errors: Vec<(String, String)> = doc["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["parameter"].as_str().unwrap().to_owned(),
+                e["keyword"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        errors,
+        [
+            ("query.sort".to_owned(), "enum".to_owned()),
+            ("query.currency".to_owned(), "pattern".to_owned())
+        ]
+    );
+    // what cannot hold is refused when the config compiles
+    for (bad, why) in [
+        (
+            "query.sort: string in [\"asc\"] = \"up\"",
+            "is not one of the values",
+        ),
+        ("query.code: string matches \"([a-z\"", "is not a pattern"),
+        (
+            "query.code: string matches \"^[A-Z]{3}$\"",
+            "write a pattern",
+        ),
+        ("query.n: int in [\"1\"]", "refine `string`"),
+    ] {
+        let f = run_expecting_exit(
+            d,
+            &format!(
+                "listen 127.0.0.1:1\nroute GET /x {{\n  validate params {{ {bad} }}\n  respond 200\n}}\n"
+            ),
+        );
+        assert!(f.stderr.contains(why), "{bad}: {}", f.stderr);
+        assert!(f.stderr.contains("E0304"), "{}", f.stderr);
+    }
 }

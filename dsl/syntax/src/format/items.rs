@@ -179,18 +179,19 @@ pub(super) fn setting(p: &mut Printer<'_>, s: &Setting) {
 }
 
 fn field_decl(p: &mut Printer<'_>, f: &FieldDecl) {
-    p.w(&format!("{}: {}", f.name.name, type_expr(&f.ty)));
+    let t = type_expr(p, &f.ty);
+    p.w(&format!("{}: {t}", f.name.name));
     if let Some(d) = &f.default {
         let text = expr(p, d);
         p.w(&format!(" = {text}"));
     }
 }
 
-/// `list<string>?`, `int 1..100`.
-pub(super) fn type_expr(t: &TypeExpr) -> String {
+/// `list<string>?`, `int 1..100`, `string in ["a", "b"]`, `string matches "^x"`.
+pub(super) fn type_expr(p: &Printer<'_>, t: &TypeExpr) -> String {
     let mut out = t.name.name.clone();
     if !t.args.is_empty() {
-        let args: Vec<String> = t.args.iter().map(type_expr).collect();
+        let args: Vec<String> = t.args.iter().map(|a| type_expr(p, a)).collect();
         out.push('<');
         out.push_str(&args.join(", "));
         out.push('>');
@@ -200,6 +201,13 @@ pub(super) fn type_expr(t: &TypeExpr) -> String {
     }
     if let Some((lo, hi)) = t.range {
         out.push_str(&format!(" {lo}..{hi}"));
+    }
+    if !t.one_of.is_empty() {
+        let values: Vec<String> = t.one_of.iter().map(|s| super::expr::string(p, s)).collect();
+        out.push_str(&format!(" in [{}]", values.join(", ")));
+    }
+    if let Some(s) = &t.pattern {
+        out.push_str(&format!(" matches {}", super::expr::string(p, s)));
     }
     out
 }

@@ -182,7 +182,7 @@ fn kind(p: &mut Printer<'_>, s: &Stmt) {
 }
 
 fn param_spec(p: &mut Printer<'_>, s: &ParamSpec) {
-    let mut t = format!("{}: {}", expr(p, &s.field), type_expr(&s.ty));
+    let mut t = format!("{}: {}", expr(p, &s.field), type_expr(p, &s.ty));
     if let Some(d) = &s.default {
         t.push_str(&format!(" = {}", expr(p, d)));
     }

@@ -191,11 +191,22 @@ impl Lower<'_> {
             }
             None => None,
         };
+        let one_of = match child(p, Rule::type_one_of) {
+            Some(o) => children(&o, Rule::string)
+                .map(|s| self.string(&s))
+                .collect(),
+            None => Vec::new(),
+        };
+        let pattern = child(p, Rule::type_pattern)
+            .and_then(|m| child(&m, Rule::raw_string).or_else(|| child(&m, Rule::string)))
+            .map(|s| self.string(&s));
         Some(TypeExpr {
             name,
             args,
             optional: child(p, Rule::optional_mark).is_some(),
             range,
+            one_of,
+            pattern,
             span: self.span(p),
         })
     }
