@@ -46,7 +46,7 @@ route POST /orders {
 const BODY: &str = r#"{"id":"ord-2026-000123","sku":"SKU-98765","qty":3,"price_cents":1999,
 "currency":"EUR","customer":"cus-4411","email":"ann@example.com","gift":false,
 "note":"leave it at the door, the side one, by the blue bins; thanks a lot","channel":"web",
-"session":"a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4"}"#;
+"cart":"a1b2c3d4e5f6a1b2c3d4e5f6a1b2c3d4"}"#;
 
 /// A JSON request with its body buffered: `validate body` runs as the real plugin instance
 /// (`plugin` set) or is taken as done (`None`: the locals it stored are kept from the first

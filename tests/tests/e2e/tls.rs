@@ -464,7 +464,7 @@ fn a_reload_serves_new_certificates_to_new_connections_only(d: Driver) {
     wait_for_log(&gw, "reloaded", 1);
     assert!(verifies_as(gw.addr, "b.test"));
     assert!(!verifies_as(gw.addr, "a.test"));
-    // the connection opened before keeps its session and is served
+    // the connection opened before keeps its TLS state and is served
     let (head, body) = tls_get(&mut open, "a.test", "/hi");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_eq!(body, r#"{"scheme":"https"}"#);
