@@ -190,7 +190,7 @@ pub fn cookie_value(header: &[u8], name: &[u8]) -> Option<Value> {
 }
 
 /// `+` is a space in a query (form encoding), itself in a path.
-fn percent_decode(v: &[u8], plus_is_space: bool) -> std::borrow::Cow<'_, [u8]> {
+pub fn percent_decode(v: &[u8], plus_is_space: bool) -> std::borrow::Cow<'_, [u8]> {
     if !v
         .iter()
         .any(|b| *b == b'%' || (plus_is_space && *b == b'+'))

@@ -33,19 +33,7 @@ impl Request {
     }
 }
 
-/// `api.example.com:8080` -> `api.example.com`; `[::1]:80` -> `[::1]`.
-pub(crate) fn host_without_port(h: &str) -> &str {
-    match h.rsplit_once(':') {
-        Some((name, port))
-            if !port.is_empty()
-                && port.bytes().all(|b| b.is_ascii_digit())
-                && (!name.starts_with('[') || name.ends_with(']')) =>
-        {
-            name
-        }
-        _ => h,
-    }
-}
+pub(crate) use gw_runtime::host_without_port;
 
 /// The first value of `name` among `headers`.
 pub(crate) fn header_in<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -398,51 +386,20 @@ pub(crate) fn clip(s: &str) -> String {
     }
 }
 
-/// The value of `name` in a query string, percent-decoded (`+` a space).
+/// The value of `name` in a query string, percent-decoded (`+` a space), as gw reads it.
 pub(crate) fn query_value(query: &str, name: &str) -> Option<Value> {
-    query.split('&').find_map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (k == name).then(|| text(&percent_decode(v.as_bytes(), true)))
-    })
+    gw_runtime::query_value(query.as_bytes(), name.as_bytes())
 }
 
 fn text(b: &[u8]) -> Value {
     Value::str(&String::from_utf8_lossy(b))
 }
 
-fn percent_decode(v: &[u8], plus_is_space: bool) -> Vec<u8> {
-    let hex = |b: u8| (b as char).to_digit(16).and_then(|d| u8::try_from(d).ok());
-    let mut out = Vec::with_capacity(v.len());
-    let mut i = 0;
-    while let Some(&b) = v.get(i) {
-        match b {
-            b'+' if plus_is_space => out.push(b' '),
-            b'%' => match (
-                v.get(i + 1).and_then(|h| hex(*h)),
-                v.get(i + 2).and_then(|l| hex(*l)),
-            ) {
-                (Some(h), Some(l)) => {
-                    out.push(h << 4 | l);
-                    i += 2;
-                }
-                _ => out.push(b'%'),
-            },
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    out
-}
-
 fn cookie(req: &Request, name: &str) -> Value {
     req.headers
         .iter()
         .filter(|(n, _)| n.eq_ignore_ascii_case("cookie"))
-        .flat_map(|(_, v)| v.split(';'))
-        .find_map(|pair| {
-            let (k, v) = pair.trim().split_once('=')?;
-            (k == name).then(|| Value::str(v.trim()))
-        })
+        .find_map(|(_, v)| gw_runtime::cookie_value(v.as_bytes(), name.as_bytes()))
         .unwrap_or(Value::Absent)
 }
 
@@ -481,7 +438,7 @@ impl Host for TraceHost<'_> {
                 .get(usize::from(i))
                 .and_then(|(a, b)| r.path.get(*a as usize..*b as usize))
                 .map_or(Value::Absent, |s| {
-                    text(&percent_decode(s.as_bytes(), false))
+                    text(&gw_runtime::percent_decode(s.as_bytes(), false))
                 }),
             Field::Query(k) => query_value(&r.query, self.const_name(k)).unwrap_or(Value::Absent),
             Field::Header(k) => r
