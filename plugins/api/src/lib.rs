@@ -243,6 +243,16 @@ pub struct BuildError {
     pub message: String,
 }
 
+impl BuildError {
+    /// `message` about the use at `spec`'s origin.
+    pub fn at(spec: &PluginSpec, message: impl Into<String>) -> BuildError {
+        BuildError {
+            origin: spec.origin.clone(),
+            message: message.into(),
+        }
+    }
+}
+
 /// A policy, registered once per binary.
 pub trait Plugin: Send + Sync + 'static {
     /// Name and arguments, for the compiler and the registry.

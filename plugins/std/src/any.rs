@@ -65,13 +65,6 @@ struct AnyFactory(Members);
 
 struct AnyInstance(Rc<Members>);
 
-fn bad(spec: &PluginSpec, message: &str) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message: message.into(),
-    }
-}
-
 fn ints(spec: &PluginSpec, name: &str) -> Option<Vec<i64>> {
     match Value::find(&spec.args, name)? {
         Value::List(l) => l
@@ -96,16 +89,22 @@ impl Plugin for Any {
         _previous: Option<&dyn Factory>,
     ) -> Result<Box<dyn Factory>, BuildError> {
         let (Some(slots), Some(argc)) = (ints(spec, "members"), ints(spec, "argc")) else {
-            return Err(bad(spec, "auth any needs its members and their arguments"));
+            return Err(BuildError::at(
+                spec,
+                "auth any needs its members and their arguments",
+            ));
         };
         if slots.len() != argc.len() || slots.is_empty() {
-            return Err(bad(spec, "auth any: members and arguments disagree"));
+            return Err(BuildError::at(
+                spec,
+                "auth any: members and arguments disagree",
+            ));
         }
         let mut list = Vec::with_capacity(slots.len());
         let mut at = 0usize;
         for (slot, n) in slots.iter().zip(&argc) {
             let (Ok(slot), Ok(n)) = (u16::try_from(*slot), usize::try_from(*n)) else {
-                return Err(bad(spec, "auth any: a member is out of range"));
+                return Err(BuildError::at(spec, "auth any: a member is out of range"));
             };
             list.push(Member {
                 slot,

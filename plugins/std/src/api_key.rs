@@ -96,13 +96,6 @@ struct KeysFactory(Arc<Keys>);
 
 struct KeysInstance(Arc<Keys>);
 
-fn bad(spec: &PluginSpec, message: String) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message,
-    }
-}
-
 fn digest_of_hex(hex: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
     if hex.len() != 64 {
@@ -142,33 +135,36 @@ impl Plugin for ApiKey {
             (Some(h), None) => Source::Header(h.to_ascii_lowercase()),
             (None, Some(q)) => Source::Query(q.to_owned()),
             _ => {
-                return Err(bad(
+                return Err(BuildError::at(
                     spec,
-                    "api_keys reads the key from one `header` or one `query`".into(),
+                    "api_keys reads the key from one `header` or one `query`",
                 ));
             }
         };
         let Some(Value::List(lines)) = Value::find(&spec.args, "keys") else {
-            return Err(bad(spec, "api_keys has no keys".into()));
+            return Err(BuildError::at(spec, "api_keys has no keys"));
         };
         let mut by_digest = ahash::HashMap::default();
         let mut keys = Vec::with_capacity(lines.len());
         for line in lines.iter() {
             let Value::List(parts) = line else {
-                return Err(bad(spec, "malformed key entry".into()));
+                return Err(BuildError::at(spec, "malformed key entry"));
             };
             let (Some(hex), Some(id)) = (
                 parts.first().and_then(Value::as_str),
                 parts.get(1).and_then(Value::as_str),
             ) else {
-                return Err(bad(spec, "malformed key entry".into()));
+                return Err(BuildError::at(spec, "malformed key entry"));
             };
             let Some(digest) = digest_of_hex(hex) else {
-                return Err(bad(spec, format!("key `{id}`: not a SHA-256 digest")));
+                return Err(BuildError::at(
+                    spec,
+                    format!("key `{id}`: not a SHA-256 digest"),
+                ));
             };
             let plan = parts.get(2).cloned().unwrap_or(Value::Absent);
             if by_digest.insert(digest, keys.len()).is_some() {
-                return Err(bad(
+                return Err(BuildError::at(
                     spec,
                     format!("key `{id}`: the same key is listed twice"),
                 ));

@@ -177,13 +177,6 @@ struct AuthzInstance {
     decisions: Rc<RefCell<Decisions>>,
 }
 
-fn bad(spec: &PluginSpec, message: String) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message,
-    }
-}
-
 fn ms(spec: &PluginSpec, name: &str) -> Option<u64> {
     match Value::find(&spec.args, name) {
         Some(Value::Duration(d)) => Some(*d),
@@ -234,8 +227,8 @@ impl Plugin for Authorizer {
     ) -> Result<Box<dyn Factory>, BuildError> {
         let url = Value::find(&spec.args, "url")
             .and_then(Value::as_str)
-            .ok_or_else(|| bad(spec, "authorizer has no `url`".into()))?;
-        let (addr, host, target) = resolve(url).map_err(|m| bad(spec, m))?;
+            .ok_or_else(|| BuildError::at(spec, "authorizer has no `url`"))?;
+        let (addr, host, target) = resolve(url).map_err(|m| BuildError::at(spec, m))?;
         let on_error = match Value::find(&spec.args, "on_error").and_then(Value::as_str) {
             Some("allow") => OnError::Allow,
             _ => match Value::find(&spec.args, "on_error_status") {
@@ -259,7 +252,7 @@ impl Plugin for Authorizer {
                 _ => (None, ""),
             };
             let ty = Ty::parse(ty).ok_or_else(|| {
-                bad(
+                BuildError::at(
                     spec,
                     format!(
                         "context field `{field}`: type `{ty}` cannot be read from a JSON answer"

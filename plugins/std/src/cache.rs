@@ -264,10 +264,7 @@ struct CacheInstance {
 }
 
 fn bad(spec: &PluginSpec, message: &str) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message: format!("cache: {message}"),
-    }
+    BuildError::at(spec, format!("cache: {message}"))
 }
 
 impl Plugin for Cache {

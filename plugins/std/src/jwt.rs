@@ -154,10 +154,7 @@ struct JwtInstance {
 }
 
 fn bad(spec: &PluginSpec, message: impl std::fmt::Display) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message: format!("jwt {}: {message}", spec.state_key),
-    }
+    BuildError::at(spec, format!("jwt {}: {message}", spec.state_key))
 }
 
 fn text<'a>(spec: &'a PluginSpec, name: &str) -> Option<&'a str> {

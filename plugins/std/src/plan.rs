@@ -105,10 +105,7 @@ struct PlanInstance {
 }
 
 fn bad(spec: &PluginSpec, message: String) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message: format!("throttle plan: {message}"),
-    }
+    BuildError::at(spec, format!("throttle plan: {message}"))
 }
 
 /// `plan.NAME` = `[rate, burst, quota, period]`.

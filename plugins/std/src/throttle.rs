@@ -297,10 +297,7 @@ struct ThrottleInstance {
 }
 
 fn bad(spec: &PluginSpec, message: &str) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message: format!("throttle: {message}"),
-    }
+    BuildError::at(spec, format!("throttle: {message}"))
 }
 
 impl Plugin for Throttle {

@@ -119,28 +119,21 @@ impl Retrieve for LocalFiles {
     }
 }
 
-fn bad(spec: &PluginSpec, message: String) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message,
-    }
-}
-
 impl BodySchema {
     /// Compiles `spec`'s schema (its `$ref`s resolved now, from files beside it).
     pub fn build(spec: &PluginSpec) -> Result<BodySchema, BuildError> {
         let text = |k: &str| Value::find(&spec.args, k).and_then(Value::as_str);
         let (Some(name), Some(file), Some(json)) = (text("schema"), text("file"), text("json"))
         else {
-            return Err(bad(
+            return Err(BuildError::at(
                 spec,
-                "validate body needs `schema`, `file` and `json`".into(),
+                "validate body needs `schema`, `file` and `json`",
             ));
         };
         let schema: J = serde_json::from_str(json)
-            .map_err(|e| bad(spec, format!("schema `{name}`: invalid JSON: {e}")))?;
+            .map_err(|e| BuildError::at(spec, format!("schema `{name}`: invalid JSON: {e}")))?;
         let path = std::path::absolute(Path::new(file))
-            .map_err(|e| bad(spec, format!("schema `{name}`: {e}")))?;
+            .map_err(|e| BuildError::at(spec, format!("schema `{name}`: {e}")))?;
         let root = path
             .parent()
             .and_then(|d| d.canonicalize().ok())
@@ -152,7 +145,7 @@ impl BodySchema {
             .with_pattern_options(PatternOptions::regex())
             .build(&schema)
             .map_err(|e| {
-                bad(
+                BuildError::at(
                     spec,
                     format!("schema `{name}` ({file}) is not a valid schema: {e}"),
                 )
@@ -167,10 +160,10 @@ impl BodySchema {
                 _ => (None, None),
             };
             let (Some(Value::Int(id)), Some(ty)) = parts else {
-                return Err(bad(spec, format!("malformed `{k}`")));
+                return Err(BuildError::at(spec, format!("malformed `{k}`")));
             };
             let (Ok(id), Some(ty)) = (u16::try_from(*id), Ty::parse(ty)) else {
-                return Err(bad(spec, format!("`{k}`: bad local or type")));
+                return Err(BuildError::at(spec, format!("`{k}`: bad local or type")));
             };
             outs.push((ptr.to_owned(), id, ty));
         }

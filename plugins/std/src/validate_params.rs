@@ -71,16 +71,9 @@ struct ParamsFactory(Arc<[Param]>);
 
 struct ParamsInstance(Arc<[Param]>);
 
-fn bad(spec: &PluginSpec, message: String) -> BuildError {
-    BuildError {
-        origin: spec.origin.clone(),
-        message,
-    }
-}
-
 fn param(spec: &PluginSpec, entry: &Value) -> Result<Param, BuildError> {
     let Value::List(e) = entry else {
-        return Err(bad(spec, "malformed parameter entry".into()));
+        return Err(BuildError::at(spec, "malformed parameter entry"));
     };
     let text = |i: usize| e.get(i).and_then(Value::as_str);
     let int = |i: usize| match e.get(i) {
@@ -88,17 +81,22 @@ fn param(spec: &PluginSpec, entry: &Value) -> Result<Param, BuildError> {
         _ => None,
     };
     let (Some(field), Some(ty)) = (text(0), text(1)) else {
-        return Err(bad(spec, "malformed parameter entry".into()));
+        return Err(BuildError::at(spec, "malformed parameter entry"));
     };
     let kind = match ty {
         "string" => Kind::Str,
         "int" => Kind::Int,
         "bool" => Kind::Bool,
         "uuid" => Kind::Uuid,
-        other => return Err(bad(spec, format!("`{field}`: unsupported type `{other}`"))),
+        other => {
+            return Err(BuildError::at(
+                spec,
+                format!("`{field}`: unsupported type `{other}`"),
+            ));
+        }
     };
     let Some(local) = int(5).and_then(|l| u16::try_from(l).ok()) else {
-        return Err(bad(spec, format!("`{field}`: no local")));
+        return Err(BuildError::at(spec, format!("`{field}`: no local")));
     };
     let one_of = match e.get(7) {
         Some(Value::List(l)) => l
@@ -111,7 +109,7 @@ fn param(spec: &PluginSpec, entry: &Value) -> Result<Param, BuildError> {
     let pattern = match text(8) {
         Some(p) => Some(
             regex::Regex::new(p)
-                .map_err(|e| bad(spec, format!("`{field}`: pattern {p:?}: {e}")))?,
+                .map_err(|e| BuildError::at(spec, format!("`{field}`: pattern {p:?}: {e}")))?,
         ),
         None => None,
     };
@@ -138,7 +136,7 @@ impl Plugin for ValidateParams {
         _previous: Option<&dyn Factory>,
     ) -> Result<Box<dyn Factory>, BuildError> {
         let Some(Value::List(entries)) = Value::find(&spec.args, "params") else {
-            return Err(bad(spec, "validate params has no `params`".into()));
+            return Err(BuildError::at(spec, "validate params has no `params`"));
         };
         let params = entries
             .iter()
