@@ -134,15 +134,11 @@ impl Cx<'_, '_> {
                 status,
                 message,
                 retry_after,
-            } => {
-                let msg = message
-                    .and_then(|m| route.request.msgs.get(usize::from(m)))
-                    .map_or_else(
-                        || gw_proto::canonical_reason(status).to_owned(),
-                        Clone::clone,
-                    );
-                self.deny(status, &msg, retry_after);
-            }
+            } => self.deny(
+                status,
+                &message_of(&route.request, status, message),
+                retry_after,
+            ),
             Exit::Trap { .. } | Exit::Pending { .. } | Exit::Done => {
                 self.error(500, "internal server error", None, &[])
             }
@@ -214,27 +210,8 @@ impl Cx<'_, '_> {
         let _ = writeln!(self.out, "upstream response (stubbed): 200, empty body");
         let mut resp = stub.clone();
         if let Some(prog) = &route.response {
-            let exit = run_program(
-                t,
-                self.st,
-                &mut self.frame,
-                prog,
-                Phase::Response(&stub),
-                self.out,
-            );
-            if let Exit::Deny {
-                status,
-                message,
-                retry_after,
-            } = exit
-            {
-                let msg = message
-                    .and_then(|m| prog.msgs.get(usize::from(m)))
-                    .map_or_else(
-                        || gw_proto::canonical_reason(status).to_owned(),
-                        Clone::clone,
-                    );
-                return self.deny(status, &msg, retry_after);
+            if !self.response_program(prog, &stub) {
+                return;
             }
             self.apply_response_edits(&mut resp);
         }
@@ -268,31 +245,35 @@ impl Cx<'_, '_> {
                 ..resp.clone()
             };
             self.st.edits.apply_resp_headers(&mut seen.headers);
-            let exit = run_program(
-                self.t,
-                self.st,
-                &mut self.frame,
-                prog,
-                Phase::Response(&seen),
-                self.out,
-            );
-            if let Exit::Deny {
-                status,
-                message,
-                retry_after,
-            } = exit
-            {
-                let msg = message
-                    .and_then(|m| prog.msgs.get(usize::from(m)))
-                    .map_or_else(
-                        || gw_proto::canonical_reason(status).to_owned(),
-                        Clone::clone,
-                    );
-                return self.deny(status, &msg, retry_after);
+            if !self.response_program(prog, &seen) {
+                return;
             }
             self.apply_response_edits(&mut resp);
         }
         self.print_response(&resp, "gw's answer");
+    }
+
+    /// Run the route's response program over `seen`; `false` when it denied (that answer is
+    /// printed).
+    fn response_program(&mut self, prog: &Program, seen: &Response) -> bool {
+        let exit = run_program(
+            self.t,
+            self.st,
+            &mut self.frame,
+            prog,
+            Phase::Response(seen),
+            self.out,
+        );
+        if let Exit::Deny {
+            status,
+            message,
+            retry_after,
+        } = exit
+        {
+            self.deny(status, &message_of(prog, status, message), retry_after);
+            return false;
+        }
+        true
     }
 
     fn apply_response_edits(&mut self, resp: &mut Response) {
@@ -487,4 +468,14 @@ impl Cx<'_, '_> {
             let _ = writeln!(self.out, "  body: {}", String::from_utf8_lossy(&r.body));
         }
     }
+}
+
+/// A denial's message: the statement's own, else the status's reason phrase.
+fn message_of(prog: &Program, status: u16, message: Option<u16>) -> String {
+    message
+        .and_then(|m| prog.msgs.get(usize::from(m)))
+        .map_or_else(
+            || gw_proto::canonical_reason(status).to_owned(),
+            Clone::clone,
+        )
 }
