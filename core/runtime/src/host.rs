@@ -129,7 +129,10 @@ pub struct ReqHost<'a> {
     /// Per-worker counters of unsticky canary splits, indexed by canary id modulo length.
     pub split: &'a [Cell<u64>],
     pub healthy: &'a dyn Fn(u16) -> bool,
-    pub now_ms: i64,
+    /// Unix time in milliseconds, read at the first `now_ms` (most programs never ask).
+    pub now_ms: Cell<Option<i64>>,
+    /// When the request's first byte arrived (read once per request by the connection).
+    pub arrived: std::time::Instant,
     /// `ConfigImage::hash_seed`: sticky canary and `hash by` keys.
     pub hash_seed: u64,
     /// Values plugins produced this request (`Field::Local`), by local id.
@@ -322,7 +325,20 @@ impl Host for ReqHost<'_> {
     }
 
     fn now_ms(&self) -> i64 {
-        self.now_ms
+        match self.now_ms.get() {
+            Some(t) => t,
+            None => {
+                let t = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                self.now_ms.set(Some(t));
+                t
+            }
+        }
+    }
+
+    fn arrived(&self) -> std::time::Instant {
+        self.arrived
     }
 
     fn upstream_healthy(&self, upstream: u16) -> bool {

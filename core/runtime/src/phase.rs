@@ -43,9 +43,6 @@ pub async fn run_program(
     for _ in 0..64 {
         let mut pending = None;
         let exit = {
-            let now_ms = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_millis() as i64);
             let healthy = |up: u16| {
                 w.upstreams
                     .borrow()
@@ -66,7 +63,8 @@ pub async fn run_program(
                     .map(|_| c.req.body.as_slice()),
                 split: &cfg.split,
                 healthy: &healthy,
-                now_ms,
+                now_ms: std::cell::Cell::new(None),
+                arrived: c.started.0,
                 hash_seed: cfg.image().hash_seed,
                 locals: &mut c.req.locals,
                 json: &mut c.req.json,

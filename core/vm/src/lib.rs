@@ -182,6 +182,11 @@ pub trait Host {
     fn call(&mut self, slot: u16, args: &[Value]) -> Call;
     /// Unix time in milliseconds.
     fn now_ms(&self) -> i64;
+    /// When the request's first byte arrived: the clock of rate limits. The runtime reads it
+    /// once per request; a host without one reads the clock.
+    fn arrived(&self) -> std::time::Instant {
+        std::time::Instant::now()
+    }
     /// `upstream_healthy(NAME)`: whether the upstream has a server in service.
     fn upstream_healthy(&self, upstream: u16) -> bool;
     /// Next value of the per-worker counter of canary `id` (unsticky splits).

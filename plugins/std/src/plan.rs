@@ -344,15 +344,17 @@ fn quota_now(plan: &PlanLimits, quota: u64, period: Period, now_ms: i64) -> Quot
 }
 
 impl PlanInstance {
-    fn now_us(&self) -> u64 {
-        u64::try_from(self.shared.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    /// Microseconds from the plan's epoch to the request's arrival.
+    fn now_us(&self, host: &dyn Host) -> u64 {
+        let t = host.arrived().saturating_duration_since(self.shared.epoch);
+        u64::try_from(t.as_micros()).unwrap_or(u64::MAX)
     }
 
     /// The plan counts on this node.
     fn call_node(&self, host: &mut dyn Host, plan: &PlanLimits, key: &KeyState) -> Call {
         let mut fields = Fields::default();
         if let Some(limit) = plan.rate {
-            let now_us = self.now_us();
+            let now_us = self.now_us(host);
             match limit.take(&key.tat, now_us) {
                 Ok(left) => {
                     let reset = left.full_in_us.div_ceil(1_000_000);

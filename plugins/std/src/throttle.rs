@@ -14,7 +14,8 @@
 //! Each key's bucket is one atomic word holding its theoretical arrival time (GCRA, the
 //! token bucket's equivalent): a request conforms when, after it, the bucket would be at most
 //! `burst` intervals ahead of now. Workers update it with compare-and-swap, so the node admits
-//! exactly `burst` at once and `RATE` after, whichever workers the requests reach. A refused
+//! exactly `burst` at once and `RATE` after, whichever workers the requests reach. A request
+//! is counted at its arrival (`Host::arrived`, which the connection reads anyway). A refused
 //! request is `Call::Deny` 429 with `Retry-After` in whole seconds, answered through the
 //! config's `on error 429` page.
 //!
@@ -115,9 +116,9 @@ impl Buckets {
         }
     }
 
-    /// Microseconds since the table's epoch.
-    pub(crate) fn now_us(&self) -> u64 {
-        u64::try_from(self.epoch.elapsed().as_micros()).unwrap_or(u64::MAX)
+    /// Microseconds from the table's epoch to `t`.
+    pub(crate) fn us_at(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_micros()).unwrap_or(u64::MAX)
     }
 
     /// The hash of a key's text (never 0, which marks a free slot).
@@ -257,19 +258,15 @@ pub(crate) fn write_state(out: &mut String, policy: &str, remaining: u64, reset_
 fn push_u64(out: &mut String, mut n: u64) {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
-    loop {
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (n % 10) as u8;
         at -= 1;
-        if let Some(d) = digits.get_mut(at) {
-            *d = b'0' + (n % 10) as u8;
-        }
         n /= 10;
-        if n == 0 || at == 0 {
+        if n == 0 {
             break;
         }
     }
-    for d in digits.iter().skip(at) {
-        out.push(char::from(*d));
-    }
+    out.extend(digits.iter().skip(at).map(|&d| char::from(d)));
 }
 
 struct ThrottleFactory {
@@ -363,19 +360,27 @@ impl Factory for ThrottleFactory {
 impl Instance for ThrottleInstance {
     fn call(&mut self, host: &mut dyn Host, args: &[Value]) -> Call {
         self.key.clear();
-        match args.first() {
+        // a text key is hashed where it lies; other values are written out first
+        let text = match args.first() {
             Some(v) if !v.is_missing() => match v.as_text() {
-                Some(s) => self.key.push_str(s),
-                None => v.write_text(&mut self.key),
+                Some(s) => Some(s),
+                None => {
+                    v.write_text(&mut self.key);
+                    None
+                }
             },
             // no `by`, or an absent key: one bucket for the route
-            _ => {}
-        }
+            _ => None,
+        };
         if let Some((remote, store)) = &self.remote {
+            if let Some(s) = text {
+                self.key.push_str(s);
+            }
             return self.call_remote(host, remote.clone(), store.clone());
         }
-        let now_us = self.buckets.now_us();
-        let hash = self.buckets.hash(&self.key);
+        // the request's arrival, which the runtime has read already: no clock read here
+        let now_us = self.buckets.us_at(host.arrived());
+        let hash = self.buckets.hash(text.unwrap_or(&self.key));
         let bucket = self.buckets.bucket(hash, now_us);
         match self.limit.take(&bucket.tat, now_us) {
             Ok(left) => {
