@@ -13,7 +13,15 @@
 # options or of two builds: GW2_BIN), GW2_CONFIG (lines added to gw2's config: a route
 # of gw2's own for the benchmark path, an `admin` or a `log { }`, to measure what a feature
 # costs beside the plain proxy in the same rounds), HEADER (one request header wrk sends to
-# every proxy, `authorization: Bearer …` for a JWT route), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
+# every proxy, `authorization: Bearer …` for a JWT route), LIMIT (1: every proxy rate-limits
+# by client address with its own limiter, at 1000000 requests/s and a burst of 1000, which the
+# load never reaches: nginx `limit_req`, HAProxy a stick table's `http_req_rate`, Traefik its
+# `rateLimit` middleware, gw2 `throttle` (gw stays plain beside them); Caddy has no built-in
+# limiter and is left out; LIMIT_RATE and LIMIT_BURST set a lower limit, to see each limiter
+# refuse), TLS (1: the proxies terminate TLS (1.2 and 1.3, an ECDSA P-256
+# certificate made for the run) and wrk speaks HTTPS to them; each round also opens a new
+# connection per request (`Connection: close`, a full handshake each) for new TLS connections
+# per second; gw, gw2, nginx and HAProxy), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
 # builds them into target/pgo/release, the build to ship; plain: `cargo build --release` into
 # target/release), SKIP_BUILD (1: use the existing binaries of BUILD), SPIN_CPUS (a
 # diagnostic: keep these cores from going idle with SCHED_IDLE busy loops for the whole run,
@@ -37,6 +45,8 @@ GW_ARGS=${GW_ARGS:-}
 GW2_ARGS=${GW2_ARGS:-}
 GW2_CONFIG=${GW2_CONFIG:-}
 HEADER=${HEADER:-}
+LIMIT=${LIMIT:-0}
+TLS=${TLS:-0}
 BUILD=${BUILD:-pgo}
 case $BUILD in
   pgo) BIN_DIR=$ROOT/target/pgo/release ;;
@@ -58,6 +68,21 @@ for v in ROUNDS DURATION LAT_DURATION CONNS PROXY_CPU LOAD_CPU BASE_PORT; do
   [[ ${!v} =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
 done
 [ "$ROUNDS" -ge 1 ] || die "ROUNDS must be at least 1"
+case $LIMIT in 0|1) ;; *) die "LIMIT must be 0 or 1, got '$LIMIT'" ;; esac
+case $TLS in 0|1) ;; *) die "TLS must be 0 or 1, got '$TLS'" ;; esac
+if [ "$TLS" = 1 ]; then
+  kept=
+  for p in $PROXIES; do
+    case $p in gw|gw2|nginx|haproxy) kept="$kept $p" ;; *) note "TLS=1: $p is left out" ;; esac
+  done
+  PROXIES=$kept
+fi
+SCHEME=http
+[ "$TLS" = 0 ] || SCHEME=https
+if [ "$LIMIT" = 1 ] && [[ " $PROXIES " == *" caddy "* ]]; then
+  note "LIMIT=1: Caddy has no built-in rate limiter, so it is left out"
+  PROXIES=$(echo " $PROXIES " | sed 's/ caddy / /')
+fi
 for p in $PROXIES; do
   case $p in gw|gw2|nginx|haproxy|traefik|caddy|floor) ;; *) die "unknown proxy '$p' in PROXIES" ;; esac
 done
@@ -117,19 +142,24 @@ start() {
   PIDS+=("$STARTED")
 }
 
+# url_of PORT: the benchmark URL on that port (the upstream speaks plain HTTP).
+url_of() {
+  if [ "$1" = "$UP_PORT" ]; then echo "http://127.0.0.1:$1$URL_PATH"; else echo "$SCHEME://127.0.0.1:$1$URL_PATH"; fi
+}
+
 # ready PID PORT: the process answers GET $URL_PATH with the upstream's body within 10 s.
 ready() {
   local pid=$1 port=$2 i got
   for i in $(seq 100); do
     kill -0 "$pid" 2>/dev/null || return 1
-    got=$(curl -s --max-time 1 ${HEADER:+-H "$HEADER"} "http://127.0.0.1:$port$URL_PATH" 2>/dev/null || true)
+    got=$(curl -sk --max-time 1 ${HEADER:+-H "$HEADER"} "$(url_of "$port")" 2>/dev/null || true)
     [ "$got" = "$BODY" ] && return 0
     sleep 0.1
   done
   return 1
 }
 
-port_free() { ! curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null; }
+port_free() { ! curl -sk --max-time 1 -o /dev/null "$(url_of "$1")" 2>/dev/null && ! curl -s --max-time 1 -o /dev/null "http://127.0.0.1:$1/" 2>/dev/null; }
 
 # cpu_ticks PID [user]: utime+stime (or utime alone) of the process and its children (nginx's
 # worker), in ticks.
@@ -157,12 +187,13 @@ to_us() {
     printf "%.1f", n }'
 }
 
-# wrk_run OUT CONNS SECONDS PORT
+# wrk_run OUT CONNS SECONDS PORT [HEADER]: HEADER is sent besides $HEADER.
 wrk_run() {
   local header=()
   [ -z "$HEADER" ] || header=(-H "$HEADER")
+  [ -z "${5:-}" ] || header+=(-H "$5")
   timeout $(($3 + 30)) taskset -c "$LOAD_CPU" \
-    wrk -t1 -c"$2" -d"$3"s --latency "${header[@]}" "http://127.0.0.1:$4$URL_PATH" >"$1" 2>&1 ||
+    wrk -t1 -c"$2" -d"$3"s --latency "${header[@]}" "$(url_of "$4")" >"$1" 2>&1 ||
     { note "wrk failed: $(tail -1 "$1")"; return 1; }
 }
 wrk_field() { # wrk_field OUT (rps|requests|p50|p99|errors)
@@ -214,15 +245,52 @@ http {
 EOF
 } >"$WORK/upstream-nginx.conf"
 
+# TLS=1: one certificate for every proxy; HAProxy reads the chain and key from one file.
+if [ "$TLS" = 1 ]; then
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=localhost \
+    -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" -keyout "$WORK/key.pem" -out "$WORK/cert.pem" \
+    2>/dev/null || die "openssl could not make the certificate"
+  cat "$WORK/cert.pem" "$WORK/key.pem" >"$WORK/haproxy.pem"
+fi
+NGX_SSL= NGX_TLS= HAP_TLS= GW_TLS=
+if [ "$TLS" = 1 ]; then
+  NGX_SSL=" ssl"
+  NGX_TLS="ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
+    ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;"
+  HAP_TLS=" ssl crt $WORK/haproxy.pem ssl-min-ver TLSv1.2"
+  GW_TLS=" tls {
+  cert \"$WORK/cert.pem\" key \"$WORK/key.pem\"
+}"
+fi
+
+# LIMIT=1: each proxy's own limiter, keyed by the client's address, at a rate the load never
+# reaches, so every request is checked and admitted.
+LIMIT_RATE=${LIMIT_RATE:-1000000}
+LIMIT_BURST=${LIMIT_BURST:-1000}
+NGX_LIMIT_ZONE= NGX_LIMIT= HAP_LIMIT= TRAEFIK_LIMIT= TRAEFIK_MW=
+if [ "$LIMIT" = 1 ]; then
+  NGX_LIMIT_ZONE="limit_req_zone \$binary_remote_addr zone=perip:10m rate=${LIMIT_RATE}r/s;"
+  NGX_LIMIT="limit_req zone=perip burst=$LIMIT_BURST nodelay;"
+  HAP_LIMIT="  stick-table type ip size 100k expire 30s store http_req_rate(1s)
+  http-request track-sc0 src
+  http-request deny deny_status 429 if { sc_http_req_rate(0) gt $LIMIT_RATE }"
+  TRAEFIK_MW=", middlewares: [limit]"
+  TRAEFIK_LIMIT="  middlewares:
+    limit:
+      rateLimit: { average: $LIMIT_RATE, burst: $LIMIT_BURST }"
+fi
+
 # shellcheck disable=SC2059
 { printf "$nginx_common\n" proxy proxy
   cat <<EOF
 http {
   $nginx_http
   upstream u { server 127.0.0.1:$UP_PORT; keepalive 64; keepalive_requests 10000000; }
+  $NGX_LIMIT_ZONE
   server {
-    listen 127.0.0.1:${PORT[nginx]};
-    location / { proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    listen 127.0.0.1:${PORT[nginx]}$NGX_SSL;
+    $NGX_TLS
+    location / { $NGX_LIMIT proxy_pass http://u; proxy_http_version 1.1; proxy_set_header Connection ""; }
   }
 }
 EOF
@@ -239,7 +307,8 @@ defaults
   timeout client 300s
   timeout server 300s
 frontend f
-  bind 127.0.0.1:${PORT[haproxy]}
+  bind 127.0.0.1:${PORT[haproxy]}$HAP_TLS
+$HAP_LIMIT
   default_backend b
 backend b
   http-reuse always
@@ -259,7 +328,8 @@ EOF
 cat >"$WORK/proxy-traefik-routes.yml" <<EOF
 http:
   routers:
-    all: { entryPoints: [web], rule: "PathPrefix(\`/\`)", service: u }
+    all: { entryPoints: [web], rule: "PathPrefix(\`/\`)", service: u$TRAEFIK_MW }
+$TRAEFIK_LIMIT
   services:
     u:
       loadBalancer:
@@ -289,7 +359,7 @@ EOF
 
 cat >"$WORK/proxy.gw" <<EOF
 # The side-by-side benchmark's gw: a plain keep-alive reverse proxy.
-listen 127.0.0.1:${PORT[gw]}
+listen 127.0.0.1:${PORT[gw]}$GW_TLS
 upstream u {
   server 127.0.0.1:$UP_PORT
 }
@@ -298,9 +368,14 @@ route ANY /{proxy+} {
 }
 EOF
 {
-  sed "s/^listen .*/listen 127.0.0.1:${PORT[gw2]}/" "$WORK/proxy.gw"
+  sed "s/^listen 127.0.0.1:[0-9]*/listen 127.0.0.1:${PORT[gw2]}/" "$WORK/proxy.gw"
   printf '%s\n' "$GW2_CONFIG"
 } >"$WORK/proxy2.gw"
+if [ "$LIMIT" = 1 ]; then
+  sed -i "s|^  upstream u$|  throttle ${LIMIT_RATE}/s burst $LIMIT_BURST by client.ip name bench\n  upstream u|" \
+    "$WORK/proxy2.gw"
+  grep -q '^  throttle ' "$WORK/proxy2.gw" || die "LIMIT=1: could not add the throttle to gw2's route"
+fi
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -314,7 +389,7 @@ EOF
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
-    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN GW2_CONFIG=$(printf %q "$GW2_CONFIG") HEADER=$(printf %q "$HEADER") SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
+    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN GW2_CONFIG=$(printf %q "$GW2_CONFIG") LIMIT=$LIMIT TLS=$TLS HEADER=$(printf %q "$HEADER") SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
@@ -373,6 +448,9 @@ note "proxies: ${ACTIVE[*]}; $ROUNDS rounds of ${DURATION}s (c$CONNS) + ${LAT_DU
 # --- measure -------------------------------------------------------------------------------
 RAW="$RESULTS/raw.tsv"
 printf 'round\ttarget\trps\trequests\tcpu_ticks\tcpu_us_per_req\terrors\tc1_p50_us\tc1_p99_us\tc50_p50_us\tc50_p99_us\tuser_us_per_req\n' >"$RAW"
+# TLS=1: a connection per request, one full handshake each
+RAW_NEW="$RESULTS/raw-new-connections.tsv"
+[ "$TLS" = 0 ] || printf 'round\ttarget\tconns_per_s\tconns\tcpu_ticks\tcpu_us_per_conn\terrors\n' >"$RAW_NEW"
 for r in $(seq "$ROUNDS"); do
   out="$WORK/r$r-direct-c1.txt"
   wrk_run "$out" 1 "$LAT_DURATION" "$UP_PORT" || die "wrk against the upstream failed"
@@ -402,6 +480,17 @@ for r in $(seq "$ROUNDS"); do
       "$reqs" "$ticks" "$per" "$errs" "$(wrk_field "$lat" p50)" "$(wrk_field "$lat" p99)" \
       "$(wrk_field "$load" p50)" "$(wrk_field "$load" p99)" "$user_per" >>"$RAW"
     note "round $r/$ROUNDS $p: $(wrk_field "$load" rps) req/s, $per µs CPU/req"
+    if [ "$TLS" = 1 ]; then
+      new="$WORK/r$r-$p-new-c$CONNS.txt"
+      before=$(cpu_ticks "${PID[$p]}")
+      wrk_run "$new" "$CONNS" "$DURATION" "${PORT[$p]}" "Connection: close" || continue
+      after=$(cpu_ticks "${PID[$p]}")
+      conns=$(wrk_field "$new" requests)
+      per=$(awk -v t="$((after - before))" -v h="$TCK" -v n="$conns" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" "$(wrk_field "$new" rps)" "$conns" \
+        "$((after - before))" "$per" "$(wrk_field "$new" errors)" >>"$RAW_NEW"
+      note "round $r/$ROUNDS $p: $(wrk_field "$new" rps) new TLS connections/s, $per µs CPU/connection"
+    fi
   done
   cp "$WORK"/r"$r"-*.txt "$RESULTS"/
 done
@@ -428,6 +517,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
 {
   echo "Side-by-side: median of $ROUNDS interleaved rounds; proxy on cpu $PROXY_CPU, nginx upstream + wrk on cpu $LOAD_CPU"
   echo "(throughput: wrk -t1 -c$CONNS -d${DURATION}s; latency: wrk -t1 -c1 -d${LAT_DURATION}s, added = proxy - direct)"
+  [ "$TLS" = 0 ] || echo "TLS=1: HTTPS to each proxy (TLS 1.3, ECDSA P-256) on keep-alive connections; the upstream is plain HTTP"
+  [ "$LIMIT" = 0 ] || echo "LIMIT=1: nginx, haproxy, traefik and gw2 rate-limit by client address ($LIMIT_RATE/s, burst $LIMIT_BURST); gw is the plain proxy"
   echo
   echo "| proxy | req/s | CPU µs/req | user µs/req | CPU vs nginx | CPU vs floor | req/s vs nginx | added p50 µs | added p99 µs | c$CONNS p50/p99 µs | errors |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
@@ -442,6 +533,20 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
   done
   echo
   echo "direct to the upstream (c1): p50 $(median c1_p50_us direct 0) µs, p99 $(median c1_p99_us direct 0) µs"
+  if [ "$TLS" = 1 ]; then
+    NGX_NEW=$(RAW=$RAW_NEW median cpu_us_per_conn nginx 3)
+    echo
+    echo "New TLS connections (wrk -t1 -c$CONNS -d${DURATION}s -H 'Connection: close': a full handshake per request):"
+    echo
+    echo "| proxy | connections/s | CPU µs/connection | CPU vs nginx | errors |"
+    echo "|---|---:|---:|---:|---:|"
+    for p in "${ACTIVE[@]}"; do
+      cpu=$(RAW=$RAW_NEW median cpu_us_per_conn "$p" 3)
+      printf '| %s | %s | %s | %s | %s |\n' "$p" "$(RAW=$RAW_NEW median conns_per_s "$p" 0)" \
+        "$(RAW=$RAW_NEW median cpu_us_per_conn "$p" 1)" "$(ratio "$cpu" "$NGX_NEW")" \
+        "$(awk -F'\t' -v t="$p" '$2 == t { n += $7 } END { print n + 0 }' "$RAW_NEW")"
+    done
+  fi
   echo "errors = non-2xx responses + socket errors seen by wrk (should be 0)."
 } | tee "$RESULTS/table.md"
 note "results in ${RESULTS#"$ROOT"/}"
