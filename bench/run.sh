@@ -21,7 +21,9 @@
 # refuse), TLS (1: the proxies terminate TLS (1.2 and 1.3, an ECDSA P-256
 # certificate made for the run) and wrk speaks HTTPS to them; each round also opens a new
 # connection per request (`Connection: close`, a full handshake each) for new TLS connections
-# per second; gw, gw2, nginx and HAProxy), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
+# per second; gw, gw2, nginx and HAProxy), H2 (1: TLS=1 with HTTP/2 from ALPN, the load from
+# h2load with H2_CONNS connections (10) of H2_STREAMS concurrent streams (10) instead of wrk;
+# h2load reports no percentiles, so the latency columns stay empty), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
 # builds them into target/pgo/release, the build to ship; plain: `cargo build --release` into
 # target/release), SKIP_BUILD (1: use the existing binaries of BUILD), SPIN_CPUS (a
 # diagnostic: keep these cores from going idle with SCHED_IDLE busy loops for the whole run,
@@ -47,6 +49,9 @@ GW2_CONFIG=${GW2_CONFIG:-}
 HEADER=${HEADER:-}
 LIMIT=${LIMIT:-0}
 TLS=${TLS:-0}
+H2=${H2:-0}
+H2_CONNS=${H2_CONNS:-10}
+H2_STREAMS=${H2_STREAMS:-10}
 BUILD=${BUILD:-pgo}
 case $BUILD in
   pgo) BIN_DIR=$ROOT/target/pgo/release ;;
@@ -70,6 +75,8 @@ done
 [ "$ROUNDS" -ge 1 ] || die "ROUNDS must be at least 1"
 case $LIMIT in 0|1) ;; *) die "LIMIT must be 0 or 1, got '$LIMIT'" ;; esac
 case $TLS in 0|1) ;; *) die "TLS must be 0 or 1, got '$TLS'" ;; esac
+case $H2 in 0|1) ;; *) die "H2 must be 0 or 1, got '$H2'" ;; esac
+[ "$H2" = 0 ] || TLS=1
 if [ "$TLS" = 1 ]; then
   kept=
   for p in $PROXIES; do
@@ -91,6 +98,7 @@ unset GW_BUSY_POLL # gw's busy-polling is set through GW_ARGS only
 # --- tools -------------------------------------------------------------------------------
 PATH=$PATH:/usr/sbin:/usr/local/sbin
 need=(curl nginx wrk taskset awk sort)
+[ "$H2" = 0 ] || need+=(h2load)
 [[ " $PROXIES " == *" haproxy "* ]] && need+=(haproxy)
 for t in "${need[@]}"; do
   if ! command -v "$t" >/dev/null 2>&1; then
@@ -196,7 +204,27 @@ wrk_run() {
     wrk -t1 -c"$2" -d"$3"s --latency "${header[@]}" "$(url_of "$4")" >"$1" 2>&1 ||
     { note "wrk failed: $(tail -1 "$1")"; return 1; }
 }
-wrk_field() { # wrk_field OUT (rps|requests|p50|p99|errors)
+# h2_run OUT CONNS SECONDS PORT: h2load, CONNS connections of H2_STREAMS streams each.
+h2_run() {
+  local header=()
+  [ -z "$HEADER" ] || header=(-H "$HEADER")
+  timeout $(($3 + 30)) taskset -c "$LOAD_CPU" \
+    h2load -t1 -c"$2" -m"$H2_STREAMS" -D"$3" "${header[@]}" "$(url_of "$4")" >"$1" 2>&1 ||
+    { note "h2load failed: $(tail -1 "$1")"; return 1; }
+  grep -q '^requests: ' "$1" || { note "h2load measured nothing: $(tail -1 "$1")"; return 1; }
+  # h2load falls back to HTTP/1.1 when the server does not choose h2
+  grep -q '^Application protocol: h2$' "$1" || { note "no HTTP/2 on port $4: $(grep '^Application protocol' "$1")"; return 1; }
+}
+wrk_field() { # wrk_field OUT (rps|requests|p50|p99|errors), of a wrk or an h2load output
+  if grep -q '^finished in ' "$1" 2>/dev/null; then
+    case $2 in
+      rps) awk '/^finished in / {gsub(/,/, ""); print $4}' "$1" ;;
+      requests) awk '/^requests: / {print $6}' "$1" ;;
+      p50 | p99) echo "" ;;
+      errors) awk '/^requests: / {n += $10 + $12 + $14} /^status codes: / {n += $5 + $7 + $9} END {print n + 0}' "$1" ;;
+    esac
+    return
+  fi
   case $2 in
     rps) awk '/^Requests\/sec:/ {print $2}' "$1" ;;
     requests) awk '/ requests in / {print $1}' "$1" ;;
@@ -255,9 +283,11 @@ fi
 NGX_SSL= NGX_TLS= HAP_TLS= GW_TLS=
 if [ "$TLS" = 1 ]; then
   NGX_SSL=" ssl"
+  [ "$H2" = 0 ] || NGX_SSL=" ssl http2"
   NGX_TLS="ssl_certificate $WORK/cert.pem; ssl_certificate_key $WORK/key.pem;
     ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m;"
   HAP_TLS=" ssl crt $WORK/haproxy.pem ssl-min-ver TLSv1.2"
+  [ "$H2" = 0 ] || HAP_TLS="$HAP_TLS alpn h2,http/1.1"
   GW_TLS=" tls {
   cert \"$WORK/cert.pem\" key \"$WORK/key.pem\"
 }"
@@ -389,7 +419,7 @@ fi
   echo "wrk: $(wrk -v 2>&1 | head -1)"
   echo "gw commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null)$(git -C "$ROOT" diff --quiet 2>/dev/null || echo ' (dirty)')"
   echo "settings: ROUNDS=$ROUNDS DURATION=$DURATION LAT_DURATION=$LAT_DURATION CONNS=$CONNS" \
-    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN GW2_CONFIG=$(printf %q "$GW2_CONFIG") LIMIT=$LIMIT TLS=$TLS HEADER=$(printf %q "$HEADER") SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
+    "BUILD=$BUILD PROXY_CPU=$PROXY_CPU LOAD_CPU=$LOAD_CPU GW_ARGS=$GW_ARGS GW2_ARGS=$GW2_ARGS GW2_BIN=$GW2_BIN GW2_CONFIG=$(printf %q "$GW2_CONFIG") LIMIT=$LIMIT TLS=$TLS H2=$H2 H2_CONNS=$H2_CONNS H2_STREAMS=$H2_STREAMS HEADER=$(printf %q "$HEADER") SPIN_CPUS=$SPIN_CPUS BUSY_CPUS=$BUSY_CPUS"
 } >"$RESULTS/machine.txt"
 
 # --- start ---------------------------------------------------------------------------------
@@ -464,12 +494,20 @@ for r in $(seq "$ROUNDS"); do
     load="$WORK/r$r-$p-c$CONNS.txt"
     before=$(cpu_ticks "${PID[$p]}")
     user_before=$(cpu_ticks "${PID[$p]}" user)
-    wrk_run "$load" "$CONNS" "$DURATION" "${PORT[$p]}" || continue
+    if [ "$H2" = 1 ]; then
+      h2_run "$load" "$H2_CONNS" "$DURATION" "${PORT[$p]}" || continue
+    else
+      wrk_run "$load" "$CONNS" "$DURATION" "${PORT[$p]}" || continue
+    fi
     after=$(cpu_ticks "${PID[$p]}")
     user_after=$(cpu_ticks "${PID[$p]}" user)
     # distinct from the load run's file, which is also -c1 when CONNS=1
     lat="$WORK/r$r-$p-lat-c1.txt"
-    wrk_run "$lat" 1 "$LAT_DURATION" "${PORT[$p]}" || continue
+    if [ "$H2" = 1 ]; then
+      h2_run "$lat" 1 "$LAT_DURATION" "${PORT[$p]}" || continue
+    else
+      wrk_run "$lat" 1 "$LAT_DURATION" "${PORT[$p]}" || continue
+    fi
     reqs=$(wrk_field "$load" requests)
     ticks=$((after - before))
     per=$(awk -v t="$ticks" -v h="$TCK" -v n="$reqs" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
@@ -517,6 +555,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
 {
   echo "Side-by-side: median of $ROUNDS interleaved rounds; proxy on cpu $PROXY_CPU, nginx upstream + wrk on cpu $LOAD_CPU"
   echo "(throughput: wrk -t1 -c$CONNS -d${DURATION}s; latency: wrk -t1 -c1 -d${LAT_DURATION}s, added = proxy - direct)"
+  [ "$H2" = 0 ] || echo "H2=1: HTTP/2 over TLS; throughput: h2load -t1 -c$H2_CONNS -m$H2_STREAMS -D$DURATION (the c$CONNS columns are h2load's, no percentiles)"
   [ "$TLS" = 0 ] || echo "TLS=1: HTTPS to each proxy (TLS 1.3, ECDSA P-256) on keep-alive connections; the upstream is plain HTTP"
   [ "$LIMIT" = 0 ] || echo "LIMIT=1: nginx, haproxy, traefik and gw2 rate-limit by client address ($LIMIT_RATE/s, burst $LIMIT_BURST); gw is the plain proxy"
   echo
