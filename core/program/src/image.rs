@@ -72,11 +72,13 @@ pub enum LogField {
     Upstream,
     UserAgent,
     TraceId,
+    /// Why a policy denied the request, as the policy put it (never sent to the client).
+    Reason,
 }
 
 impl LogField {
     /// Every field, in the default order.
-    pub const ALL: [LogField; 15] = [
+    pub const ALL: [LogField; 16] = [
         LogField::Time,
         LogField::RequestId,
         LogField::ClientIp,
@@ -92,6 +94,7 @@ impl LogField {
         LogField::Upstream,
         LogField::UserAgent,
         LogField::TraceId,
+        LogField::Reason,
     ];
 
     /// Its JSON key, as written in `fields [...]`.
@@ -112,6 +115,7 @@ impl LogField {
             LogField::Upstream => "upstream",
             LogField::UserAgent => "userAgent",
             LogField::TraceId => "traceId",
+            LogField::Reason => "reason",
         }
     }
 

@@ -176,6 +176,8 @@ pub struct Line<'a> {
     pub upstream: Option<std::net::SocketAddr>,
     pub user_agent: Option<&'a [u8]>,
     pub trace_id: Option<&'a str>,
+    /// A denying policy's account of why.
+    pub reason: Option<&'a str>,
 }
 
 /// Whether the `n`th (from 1) sampled request answered with `status` is logged: every line
@@ -257,6 +259,7 @@ pub fn format(log: &AccessLog, l: &Line<'_>, out: &mut Vec<u8>) {
                 None => out.extend_from_slice(b"null"),
             },
             LogField::TraceId => opt_str(l.trace_id, out),
+            LogField::Reason => opt_str(l.reason, out),
         }
     }
     out.extend_from_slice(b"}\n");
@@ -303,6 +306,7 @@ mod tests {
             upstream: Some("127.0.0.1:9000".parse().unwrap()),
             user_agent: Some(b"curl/8"),
             trace_id: None,
+            reason: Some("jwt users: token expired"),
         };
         format(&log(None), &l, &mut out);
         assert_eq!(out.last(), Some(&b'\n'));
@@ -319,6 +323,7 @@ mod tests {
         assert_eq!(v["requestId"], "\"r\\\"1\"");
         assert_eq!(v["status"], "200");
         assert_eq!(v["traceId"], "null");
+        assert_eq!(v["reason"], "\"jwt users: token expired\"");
         assert_eq!(v["upstream"], "\"127.0.0.1:9000\"");
     }
 

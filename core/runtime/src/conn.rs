@@ -256,6 +256,8 @@ fn access_line(
             upstream: c.req.log.upstream,
             user_agent: crate::host::header_in(&c.req.hb, &c.req.head.headers, b"user-agent"),
             trace_id: c.req.trace.trace_id(),
+            reason: Some(c.req.denial.reason.as_str())
+                .filter(|r| c.req.log.denied && !r.is_empty()),
         };
         crate::access_log::format(al, &line, &mut a.0);
         a.1 += 1;

@@ -67,14 +67,26 @@ pub async fn deny(
 ) -> Next {
     c.req.log.denied = true;
     let denial = std::mem::take(&mut c.req.denial);
-    if !denial.reason.is_empty() {
-        let method = String::from_utf8_lossy(c.req.head.method.of(&c.req.hb));
-        crate::log::log!(
-            "{} {method} {}: {status} {}",
-            c.req.request_id,
-            c.req.path,
-            denial.reason
-        );
+    let in_access_log = cfg
+        .image()
+        .access_log
+        .as_ref()
+        .is_some_and(|l| l.fields.contains(&gw_program::LogField::Reason));
+    if !denial.reason.is_empty() && !in_access_log {
+        if let Some(skipped) = REASON_LINES.with(|r| r.admit(std::time::Instant::now())) {
+            let method = String::from_utf8_lossy(c.req.head.method.of(&c.req.hb));
+            let skipped = if skipped > 0 {
+                format!(" ({skipped} denial reasons not logged before this one)")
+            } else {
+                String::new()
+            };
+            crate::log::log!(
+                "{} {method} {}: {status} {}{skipped}",
+                c.req.request_id,
+                c.req.path,
+                denial.reason
+            );
+        }
     }
     let value = retry_after.map(|s| s.to_string());
     let mut extra: Vec<(&str, &str)> = value
@@ -93,8 +105,60 @@ pub async fn deny(
         .map(|(ctype, body)| (ctype.as_str(), body.as_slice()));
     let next = send_with(w, cfg, c, (status, retry_after), message, &extra, true, own).await;
     c.req.denial = denial;
+    // the reason stays for the request's access log line
+    let reason = std::mem::take(&mut c.req.denial.reason);
     c.req.denial.clear();
+    if in_access_log {
+        c.req.denial.reason = reason;
+    }
     next
+}
+
+/// Denial reasons a worker writes to stderr per second, when the access log does not carry
+/// them: a flood of refused requests must not become a flood of writes.
+const REASON_LINES_PER_SEC: u32 = 100;
+
+/// The stderr budget of denial reasons: [`REASON_LINES_PER_SEC`] a second, and a count of
+/// those left out, reported on the next line written.
+#[derive(Debug)]
+struct ReasonLines {
+    second: std::cell::Cell<Option<std::time::Instant>>,
+    written: std::cell::Cell<u32>,
+    skipped: std::cell::Cell<u64>,
+}
+
+impl ReasonLines {
+    const fn new() -> ReasonLines {
+        ReasonLines {
+            second: std::cell::Cell::new(None),
+            written: std::cell::Cell::new(0),
+            skipped: std::cell::Cell::new(0),
+        }
+    }
+
+    /// Whether a line may be written at `now`, with the count of lines left out before it;
+    /// `None`: leave it out.
+    fn admit(&self, now: std::time::Instant) -> Option<u64> {
+        let new_second = self
+            .second
+            .get()
+            .is_none_or(|s| now.saturating_duration_since(s).as_secs() >= 1);
+        if new_second {
+            self.second.set(Some(now));
+            self.written.set(0);
+        }
+        if self.written.get() >= REASON_LINES_PER_SEC {
+            self.skipped.set(self.skipped.get() + 1);
+            return None;
+        }
+        self.written.set(self.written.get() + 1);
+        Some(self.skipped.replace(0))
+    }
+}
+
+thread_local! {
+    /// The worker's budget (a worker is a thread).
+    static REASON_LINES: ReasonLines = const { ReasonLines::new() };
 }
 
 async fn send(
@@ -501,5 +565,25 @@ async fn settle_body(w: &Worker, cfg: &Gen, c: &mut Conn) -> bool {
         if !matches!(read, Ok(n) if n > 0) {
             return false;
         }
+    }
+}
+
+#[cfg(test)]
+mod reason_tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn reasons_beyond_the_budget_are_counted_and_reported_on_the_next_line() {
+        let r = ReasonLines::new();
+        let t0 = Instant::now();
+        for _ in 0..REASON_LINES_PER_SEC {
+            assert_eq!(r.admit(t0), Some(0));
+        }
+        assert_eq!(r.admit(t0 + Duration::from_millis(500)), None);
+        assert_eq!(r.admit(t0 + Duration::from_millis(999)), None);
+        // a new second: written, with the two left out before it
+        assert_eq!(r.admit(t0 + Duration::from_secs(1)), Some(2));
+        assert_eq!(r.admit(t0 + Duration::from_secs(1)), Some(0));
     }
 }

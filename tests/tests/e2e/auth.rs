@@ -13,6 +13,7 @@ use crate::support::*;
 on_both_drivers! {
     api_keys_valid_unknown_missing_and_revoked_by_a_reload => api_keys_valid_unknown_missing_and_revoked_by_a_reload_uring, api_keys_valid_unknown_missing_and_revoked_by_a_reload_epoll;
     an_api_key_in_the_query => an_api_key_in_the_query_uring, an_api_key_in_the_query_epoll;
+    denial_reasons_go_to_the_access_log_or_to_a_bounded_stderr => denial_reasons_go_to_the_access_log_or_to_a_bounded_stderr_uring, denial_reasons_go_to_the_access_log_or_to_a_bounded_stderr_epoll;
     the_authorizer_allows_denies_and_passes_its_context_on => the_authorizer_allows_denies_and_passes_its_context_on_uring, the_authorizer_allows_denies_and_passes_its_context_on_epoll;
     authorizer_decisions_are_cached_per_route_and_identity => authorizer_decisions_are_cached_per_route_and_identity_uring, authorizer_decisions_are_cached_per_route_and_identity_epoll;
     an_authorizer_down_or_slow_is_503_or_allows_when_told => an_authorizer_down_or_slow_is_503_or_allows_when_told_uring, an_authorizer_down_or_slow_is_503_or_allows_when_told_epoll;
@@ -96,6 +97,117 @@ fn api_keys_valid_unknown_missing_and_revoked_by_a_reload(d: Driver) {
     assert_eq!(get(&mut c, Some("k-acme-1")).status, 401);
     assert_eq!(get(&mut c, Some("k-globex-2")).status, 200);
     assert_eq!(up.traffic()[1].header("x-partner"), Some("globex"));
+}
+
+/// With `reason` among the access log's fields a denial's reason is in the request's line
+/// and nowhere else; without, stderr gets at most 100 reasons a second per worker, and each
+/// reason left out is counted on the next line written.
+fn denial_reasons_go_to_the_access_log_or_to_a_bounded_stderr(d: Driver) {
+    let dir = TempDir::new();
+    let keys = dir.path().join("partners.txt");
+    fs::write(&keys, key_line("k-acme-1", "acme")).unwrap();
+    let log = dir.path().join("access.log");
+    let up = Upstream::echo("u");
+    let config = format!(
+        "workers 1\nlog {{\n  to \"{}\"\n  fields [requestId, status, reason]\n}}\n{}",
+        log.display(),
+        api_key_config(&keys, &up, "header \"x-api-key\"")
+    );
+    let gw = Gw::start(d, &config);
+    let mut c = gw.connect();
+    let r = c.request(
+        "GET",
+        "/r",
+        &[("x-api-key", "k-nope"), ("x-request-id", "denied-1")],
+        b"",
+    );
+    assert_eq!(r.status, 401);
+    let r = c.request(
+        "GET",
+        "/r",
+        &[("x-api-key", "k-acme-1"), ("x-request-id", "ok-1")],
+        b"",
+    );
+    assert_eq!(r.status, 200);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let lines = loop {
+        let lines: Vec<serde_json::Value> = fs::read_to_string(&log)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= 2 {
+            break lines;
+        }
+        assert!(Instant::now() < deadline, "no access log lines: {lines:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(lines[0]["requestId"], "denied-1");
+    assert_eq!(lines[0]["status"], 401);
+    assert_eq!(lines[0]["reason"], "api_keys partners: unknown key");
+    assert_eq!(lines[1]["requestId"], "ok-1");
+    assert!(lines[1]["reason"].is_null(), "{}", lines[1]);
+    assert!(
+        !gw.stderr().contains("unknown key"),
+        "the reason went to stderr too:\n{}",
+        gw.stderr()
+    );
+
+    // no access log: stderr, within its budget, nothing lost from the count
+    let gw = Gw::start(
+        d,
+        &format!(
+            "workers 1\n{}",
+            api_key_config(&keys, &up, "header \"x-api-key\"")
+        ),
+    );
+    let mut c = gw.connect();
+    let sent = 400;
+    let start = Instant::now();
+    for _ in 0..sent {
+        let r = c.request("GET", "/r", &[("x-api-key", "k-nope")], b"");
+        assert_eq!(r.status, 401);
+    }
+    let spent = start.elapsed();
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(
+        c.request("GET", "/r", &[("x-api-key", "k-nope")], b"")
+            .status,
+        401
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (written, skipped) = loop {
+        let err = gw.stderr();
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains("unknown key")).collect();
+        let skipped: u64 = lines
+            .iter()
+            .filter_map(|l| {
+                l.split_once(" (")?
+                    .1
+                    .split_once(" denial reasons not logged")?
+                    .0
+                    .parse::<u64>()
+                    .ok()
+            })
+            .sum();
+        if lines.len() as u64 + skipped == sent + 1 {
+            break (lines.len() as u64, skipped);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} lines and {skipped} counted out of {}:\n{err}",
+            lines.len(),
+            sent + 1
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // every second the requests took (begun or whole) had its own budget, and the last
+    // request its own
+    let seconds = spent.as_secs() + 2;
+    assert!(written <= 100 * seconds + 1, "{written} lines in {spent:?}");
+    if spent < Duration::from_secs(1) {
+        assert!(skipped >= sent - 100, "{skipped} counted out in {spent:?}");
+    }
 }
 
 fn an_api_key_in_the_query(d: Driver) {
