@@ -72,21 +72,22 @@ pub async fn deny(
         .access_log
         .as_ref()
         .is_some_and(|l| l.fields.contains(&gw_program::LogField::Reason));
-    if !denial.reason.is_empty() && !in_access_log {
-        if let Some(skipped) = REASON_LINES.with(|r| r.admit(std::time::Instant::now())) {
-            let method = String::from_utf8_lossy(c.req.head.method.of(&c.req.hb));
-            let skipped = if skipped > 0 {
-                format!(" ({skipped} denial reasons not logged before this one)")
-            } else {
-                String::new()
-            };
-            crate::log::log!(
-                "{} {method} {}: {status} {}{skipped}",
-                c.req.request_id,
-                c.req.path,
-                denial.reason
-            );
-        }
+    if !denial.reason.is_empty()
+        && !in_access_log
+        && let Some(skipped) = REASON_LINES.with(|r| r.admit(std::time::Instant::now()))
+    {
+        let method = String::from_utf8_lossy(c.req.head.method.of(&c.req.hb));
+        let skipped = if skipped > 0 {
+            format!(" ({skipped} denial reasons not logged before this one)")
+        } else {
+            String::new()
+        };
+        crate::log::log!(
+            "{} {method} {}: {status} {}{skipped}",
+            c.req.request_id,
+            c.req.path,
+            denial.reason
+        );
     }
     let value = retry_after.map(|s| s.to_string());
     let mut extra: Vec<(&str, &str)> = value
