@@ -44,7 +44,7 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 type Sample = (String, BTreeMap<String, String>, f64);
 
 /// GET `path` from the admin endpoint: status and body.
-fn admin_get(addr: &str, path: &str) -> (u16, String) {
+pub(crate) fn admin_get(addr: &str, path: &str) -> (u16, String) {
     admin_request(addr, "GET", path)
 }
 
