@@ -144,7 +144,10 @@ impl<'a> Tunnel<'a> {
                 p.gone.set(true);
             }
             if p.gone.get() {
-                self.lane(s).shut();
+                // a side that sent its Close and then shut its half may still read the answer
+                if !p.got_close.get() {
+                    self.lane(s).shut();
+                }
                 self.closing.trigger();
                 if !self.lane(other).closing() && !self.peer(other).gone.get() {
                     self.close(other, GOING_AWAY, "peer went away").await;

@@ -19,6 +19,7 @@ on_both_drivers! {
     idle_timeout_closes_both_sides_with_1001 => idle_timeout_closes_both_sides_with_1001_uring, idle_timeout_closes_both_sides_with_1001_epoll;
     max_message_closes_the_sender_with_1009 => max_message_closes_the_sender_with_1009_uring, max_message_closes_the_sender_with_1009_epoll;
     ping_every_pings_the_client_and_closes_one_that_never_answers => ping_every_pings_the_client_and_closes_one_that_never_answers_uring, ping_every_pings_the_client_and_closes_one_that_never_answers_epoll;
+    gw_pings_go_between_the_frames_of_a_long_message => gw_pings_go_between_the_frames_of_a_long_message_uring, gw_pings_go_between_the_frames_of_a_long_message_epoll;
     a_reload_leaves_an_open_websocket_on_its_limits => a_reload_leaves_an_open_websocket_on_its_limits_uring, a_reload_leaves_an_open_websocket_on_its_limits_epoll;
     frames_that_break_the_protocol_get_1002_and_the_worker_goes_on => frames_that_break_the_protocol_get_1002_and_the_worker_goes_on_uring, frames_that_break_the_protocol_get_1002_and_the_worker_goes_on_epoll;
     permessage_deflate_from_the_upstream_allows_rsv1 => permessage_deflate_from_the_upstream_allows_rsv1_uring, permessage_deflate_from_the_upstream_allows_rsv1_epoll;
@@ -372,12 +373,31 @@ fn serve(mut s: TcpStream, seen: &Mutex<Seen>, extensions: Option<&str>) {
                         p.extend_from_slice(b"bye from upstream");
                         let _ = ws.try_send(FIN | CLOSE, &p);
                     }
+                    ("cmd:vanish", _) => return,
                     ("cmd:ping", _) => {
                         let _ = ws.try_send(FIN | PING, b"up-ping");
                     }
                     ("cmd:masked", _) => {
                         let _ =
                             ws.s.write_all(&encode(FIN | TEXT, b"x", Some([1, 2, 3, 4])));
+                    }
+                    ("cmd:stream", n) => {
+                        // one message of n 1000-byte fragments, ten at a time in writes
+                        // that end inside a frame
+                        let n: usize = n.parse().unwrap();
+                        let mut burst = Vec::new();
+                        for i in 0..n {
+                            let op = if i == 0 { BINARY } else { 0 };
+                            let fin = if i + 1 == n { FIN } else { 0 };
+                            burst.extend(encode(fin | op, &[(i % 256) as u8; 1000], None));
+                            if i % 10 == 9 || i + 1 == n {
+                                for piece in burst.chunks(1499) {
+                                    let _ = ws.s.write_all(piece);
+                                    thread::sleep(Duration::from_millis(1));
+                                }
+                                burst.clear();
+                            }
+                        }
                     }
                     ("cmd:big", n) => {
                         let _ = ws.try_send(FIN | BINARY, &vec![7u8; n.parse().unwrap()]);
@@ -405,6 +425,12 @@ fn text_binary_fragmented_and_a_mebibyte_echo_through(d: Driver) {
     let mut ws = open(&gw, "/chat");
     ws.send(FIN | TEXT, "héllo".as_bytes());
     assert_eq!(ws.message(), (TEXT, "héllo".as_bytes().to_vec()));
+    // a frame that arrives a byte at a time
+    for b in encode(FIN | TEXT, b"slowly", Some([1, 2, 3, 4])) {
+        ws.send_raw(&[b]);
+        thread::sleep(Duration::from_millis(2));
+    }
+    assert_eq!(ws.message(), (TEXT, b"slowly".to_vec()));
     let bin: Vec<u8> = (0..=255u8).collect();
     ws.send(FIN | BINARY, &bin);
     assert_eq!(ws.message(), (BINARY, bin));
@@ -428,7 +454,7 @@ fn text_binary_fragmented_and_a_mebibyte_echo_through(d: Driver) {
         ws.send(fin | op, part);
     }
     assert_eq!(ws.message(), (BINARY, big));
-    assert_eq!(up.seen.lock().unwrap().messages, 5);
+    assert_eq!(up.seen.lock().unwrap().messages, 6);
     ws.close(1000, "done");
     assert_eq!(ws.expect_close(), (1000, "done".to_owned()));
     ws.expect_end();
@@ -466,6 +492,14 @@ fn pings_pass_and_a_close_from_either_side_reaches_the_other(d: Driver) {
     assert_eq!(ws.expect_close(), (4321, "client leaves".to_owned()));
     ws.expect_end();
     assert_eq!(up.wait_close(2), (4321, "client leaves".to_owned()));
+
+    // a side that goes without a Close: the other gets 1001
+    drop(open(&gw, "/chat"));
+    assert_eq!(up.wait_close(3), (1001, "peer went away".to_owned()));
+    let mut ws = open(&gw, "/chat");
+    ws.send(FIN | TEXT, b"cmd:vanish");
+    assert_eq!(ws.expect_close(), (1001, "peer went away".to_owned()));
+    ws.expect_end();
 }
 
 fn idle_timeout_closes_both_sides_with_1001(d: Driver) {
@@ -559,6 +593,42 @@ fn ping_every_pings_the_client_and_closes_one_that_never_answers(d: Driver) {
     // the pongs to gw's pings never reached the upstream
     assert!(up.seen.lock().unwrap().pongs.is_empty());
     assert_eq!(up.closes().len(), 1);
+}
+
+fn gw_pings_go_between_the_frames_of_a_long_message(d: Driver) {
+    let up = WsUpstream::start(None);
+    let gw = Gw::start(d, &chat_config(&up, "ping_every 1s; max_message 4MiB"));
+    let mut ws = open(&gw, "/chat");
+    // about 3 s of fragments, read in chunks that hold several frames
+    ws.send(FIN | TEXT, b"cmd:stream 3000");
+    let (mut fragments, mut pings) = (0, 0);
+    loop {
+        // a ping cut into a frame would read as garbage here
+        let f = ws.recv().unwrap();
+        match f.op() {
+            PING => {
+                pings += 1;
+                ws.send(FIN | PONG, &f.payload);
+            }
+            BINARY | 0 => {
+                let want = (fragments % 256) as u8;
+                assert!(
+                    f.payload.len() == 1000 && f.payload.iter().all(|b| *b == want),
+                    "fragment {fragments} is not 1000 bytes of {want}: {:?}",
+                    f.payload.get(..16)
+                );
+                fragments += 1;
+                if f.fin() {
+                    break;
+                }
+            }
+            _ => panic!("{f:?}"),
+        }
+    }
+    assert_eq!(fragments, 3000);
+    assert!(pings >= 2, "{pings} pings during the message");
+    ws.send(FIN | TEXT, b"after");
+    assert_eq!(ws.message(), (TEXT, b"after".to_vec()));
 }
 
 fn a_reload_leaves_an_open_websocket_on_its_limits(d: Driver) {
