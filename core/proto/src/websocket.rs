@@ -171,6 +171,16 @@ impl FrameReader {
         !self.in_payload && (self.head_len == 0 || self.head_complete())
     }
 
+    /// Payload bytes of the current data frame still to come (0 outside a data frame's
+    /// payload): that many bytes can be passed on without looking at them.
+    pub fn data_payload_left(&self) -> u64 {
+        if self.in_payload && self.op & 0x08 == 0 {
+            self.remaining
+        } else {
+            0
+        }
+    }
+
     /// Whether the last read ended a data message (its final frame's last byte).
     pub fn message_ended(&self) -> bool {
         self.message_ended

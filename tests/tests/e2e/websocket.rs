@@ -20,6 +20,7 @@ on_both_drivers! {
     max_message_closes_the_sender_with_1009 => max_message_closes_the_sender_with_1009_uring, max_message_closes_the_sender_with_1009_epoll;
     ping_every_pings_the_client_and_closes_one_that_never_answers => ping_every_pings_the_client_and_closes_one_that_never_answers_uring, ping_every_pings_the_client_and_closes_one_that_never_answers_epoll;
     gw_pings_go_between_the_frames_of_a_long_message => gw_pings_go_between_the_frames_of_a_long_message_uring, gw_pings_go_between_the_frames_of_a_long_message_epoll;
+    sigterm_closes_open_websockets_with_1001_and_waits_for_the_answers => sigterm_closes_open_websockets_with_1001_and_waits_for_the_answers_uring, sigterm_closes_open_websockets_with_1001_and_waits_for_the_answers_epoll;
     a_reload_leaves_an_open_websocket_on_its_limits => a_reload_leaves_an_open_websocket_on_its_limits_uring, a_reload_leaves_an_open_websocket_on_its_limits_epoll;
     frames_that_break_the_protocol_get_1002_and_the_worker_goes_on => frames_that_break_the_protocol_get_1002_and_the_worker_goes_on_uring, frames_that_break_the_protocol_get_1002_and_the_worker_goes_on_epoll;
     permessage_deflate_from_the_upstream_allows_rsv1 => permessage_deflate_from_the_upstream_allows_rsv1_uring, permessage_deflate_from_the_upstream_allows_rsv1_epoll;
@@ -629,6 +630,25 @@ fn gw_pings_go_between_the_frames_of_a_long_message(d: Driver) {
     assert!(pings >= 2, "{pings} pings during the message");
     ws.send(FIN | TEXT, b"after");
     assert_eq!(ws.message(), (TEXT, b"after".to_vec()));
+}
+
+fn sigterm_closes_open_websockets_with_1001_and_waits_for_the_answers(d: Driver) {
+    let up = WsUpstream::start(None);
+    let mut gw = Gw::start(d, &chat_config(&up, ""));
+    let mut ws = open(&gw, "/chat");
+    ws.send(FIN | TEXT, b"hi");
+    assert_eq!(ws.message().1, b"hi");
+    gw.proc.signal("TERM");
+    assert_eq!(ws.expect_close(), (1001, "gw is stopping".to_owned()));
+    // gw waits for this answer before it exits
+    ws.close(1001, "");
+    ws.expect_end();
+    assert_eq!(up.wait_close(1), (1001, "gw is stopping".to_owned()));
+    let status = gw
+        .proc
+        .wait_timeout(PATIENCE)
+        .expect("gw exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
 }
 
 fn a_reload_leaves_an_open_websocket_on_its_limits(d: Driver) {

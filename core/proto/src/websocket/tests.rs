@@ -116,6 +116,11 @@ fn a_control_frame_is_given_back_as_received() {
         (6, Step::Partial),
         "a step at a time: the header"
     );
+    assert_eq!(
+        r.data_payload_left(),
+        0,
+        "a control frame's payload is read"
+    );
     assert_eq!(r.read(&bytes[6..]), (9, Step::Control));
     let mut raw = Vec::new();
     r.control_raw(&mut raw);
@@ -141,10 +146,12 @@ fn boundaries_are_between_frames_only() {
     assert!(!r.at_boundary(), "inside a header");
     assert_eq!(r.read(&bytes[3..6]), (3, Step::Header));
     assert!(!r.at_boundary(), "payload to come");
+    assert_eq!(r.data_payload_left(), 4);
     assert_eq!(r.read(&bytes[6..8]), (2, Step::Payload));
     assert!(!r.at_boundary());
     assert_eq!(r.read(&bytes[8..]), (2, Step::Payload));
     assert!(r.at_boundary());
+    assert_eq!(r.data_payload_left(), 0);
     assert!(r.message_ended());
     // a control frame between the fragments of a message
     let mut r = reader(Sender::Server);
