@@ -785,10 +785,14 @@ fn metrics_count_open_websockets_and_messages(d: Driver) {
     let up = WsUpstream::start(None);
     let admin = format!("127.0.0.1:{}", crate::support::free_port());
     let gw = Gw::start(d, &format!("admin {admin}\n{}", chat_config(&up, "")));
-    let metric = |name: &str| -> Option<f64> {
+    let metric = |name: &str, direction: Option<&str>| -> Option<f64> {
         let (_, text) = crate::operations::admin_get(&admin, "/metrics");
+        let series = match direction {
+            Some(d) => format!("{name}{{route=\"GET /chat\",direction=\"{d}\"}} "),
+            None => format!("{name} "),
+        };
         text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .find_map(|l| l.strip_prefix(&series)?.parse().ok())
     };
     let mut a = open(&gw, "/chat");
     let mut b = open(&gw, "/chat");
@@ -801,31 +805,43 @@ fn metrics_count_open_websockets_and_messages(d: Driver) {
     b.send(FIN, b"1");
     assert_eq!(b.message().1, b"b1");
     // a scrape may come before the worker counted the last echo: wait for it
-    let eventually = |name: &str, want: f64| {
+    let eventually = |name: &str, direction: Option<&str>, want: f64| {
         let deadline = Instant::now() + PATIENCE;
-        while metric(name) != Some(want) {
+        while metric(name, direction) != Some(want) {
             assert!(
                 Instant::now() < deadline,
-                "{name} is {:?}, not {want}",
-                metric(name)
+                "{name} {direction:?} is {:?}, not {want}",
+                metric(name, direction)
             );
             thread::sleep(Duration::from_millis(20));
         }
     };
-    eventually("gw_websockets_open", 2.0);
-    let route = "{route=\"GET /chat\",direction=";
-    eventually(
-        &format!("gw_websocket_messages_total{route}\"to_upstream\"}}"),
-        4.0,
-    );
-    eventually(
-        &format!("gw_websocket_messages_total{route}\"to_client\"}}"),
-        4.0,
+    eventually("gw_websockets_open", None, 2.0);
+    eventually("gw_websocket_messages_total", Some("to_upstream"), 4.0);
+    eventually("gw_websocket_messages_total", Some("to_client"), 4.0);
+    // the Prometheus client library's parser reads the same (a format error fails)
+    let parsed = crate::operations::scrape(&admin);
+    for direction in ["to_upstream", "to_client"] {
+        assert!(
+            parsed
+                .iter()
+                .any(|(n, labels, v)| n == "gw_websocket_messages_total"
+                    && labels.get("direction").map(String::as_str) == Some(direction)
+                    && labels.get("route").map(String::as_str) == Some("GET /chat")
+                    && *v == 4.0),
+            "{direction}: {parsed:?}"
+        );
+    }
+    assert!(
+        parsed
+            .iter()
+            .any(|(n, _, v)| n == "gw_websockets_open" && *v == 2.0),
+        "{parsed:?}"
     );
     a.close(1000, "");
     assert_eq!(a.expect_close().0, 1000);
     a.expect_end();
-    eventually("gw_websockets_open", 1.0);
+    eventually("gw_websockets_open", None, 1.0);
     drop(b);
-    eventually("gw_websockets_open", 0.0);
+    eventually("gw_websockets_open", None, 0.0);
 }
