@@ -507,6 +507,8 @@ fn idle_timeout_closes_both_sides_with_1001(d: Driver) {
     let up = WsUpstream::start(None);
     let gw = Gw::start(d, &chat_config(&up, "idle_timeout 2s"));
     let mut ws = open(&gw, "/chat");
+    // a client that never answers gw's Close
+    let mut deaf = open(&gw, "/chat");
     // traffic keeps it open past the timeout
     let started = Instant::now();
     let mut quiet = Instant::now();
@@ -525,7 +527,11 @@ fn idle_timeout_closes_both_sides_with_1001(d: Driver) {
     );
     ws.close(1001, "");
     ws.expect_end();
-    assert_eq!(up.wait_close(1), (1001, "idle timeout".to_owned()));
+    assert_eq!(up.wait_close(2), (1001, "idle timeout".to_owned()));
+    // the one that never answered is closed all the same, a while after its Close
+    assert_eq!(deaf.expect_close(), (1001, "idle timeout".to_owned()));
+    deaf.expect_end();
+    assert_eq!(up.closes(), vec![(1001, "idle timeout".to_owned()); 2]);
 }
 
 fn max_message_closes_the_sender_with_1009(d: Driver) {
@@ -675,6 +681,26 @@ fn a_reload_leaves_an_open_websocket_on_its_limits(d: Driver) {
     assert_eq!(old.message(), (BINARY, vec![1; 1024]));
     old.send(FIN | BINARY, &[3; 2048]);
     assert_eq!(old.expect_close(), (1009, "message too big".to_owned()));
+    drop(old);
+
+    // a reload that removes the route: an open WebSocket still has its route and limits
+    let mut open_before = open(&gw, "/chat");
+    let config = std::fs::read_to_string(&file).unwrap();
+    let without = config.replace("route GET /chat websocket", "route GET /gone websocket");
+    std::fs::write(&file, without).unwrap();
+    gw.proc.signal("HUP");
+    crate::auth::wait_reloaded(&gw, 2);
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    s.write_all(upgrade_request("/chat").as_bytes()).unwrap();
+    assert!(read_head(&mut s).starts_with("HTTP/1.1 404"));
+    open_before.send(FIN | BINARY, &[4; 2048]);
+    assert_eq!(open_before.message(), (BINARY, vec![4; 2048]));
+    open_before.send(FIN | BINARY, &[5; 65 * 1024]);
+    assert_eq!(
+        open_before.expect_close(),
+        (1009, "message too big".to_owned())
+    );
 }
 
 /// Bytes a client may not send, and the close code gw answers them with.
