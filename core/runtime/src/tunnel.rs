@@ -150,6 +150,12 @@ impl<'a> Tunnel<'a> {
                     self.lane(s).shut();
                 }
                 self.closing.trigger();
+                if !self.lane(other).at_boundary() {
+                    // it went in the middle of a frame toward the other side, which can then
+                    // be sent nothing valid, not even a Close
+                    self.end.trigger();
+                    return;
+                }
                 if !self.lane(other).closing() && !self.peer(other).gone.get() {
                     self.close(other, GOING_AWAY, "peer went away").await;
                 }

@@ -274,6 +274,8 @@ struct Seen {
     pongs: Vec<Vec<u8>>,
     /// Data messages it received.
     messages: usize,
+    /// Connections that ended without a Close from gw.
+    ended: usize,
 }
 
 /// An echo WebSocket upstream: every data frame is sent back as it came (fragments stay
@@ -345,7 +347,11 @@ fn serve(mut s: TcpStream, seen: &Mutex<Seen>, extensions: Option<&str>) {
         client: false,
     };
     let mut closing = false;
-    while let Ok(f) = ws.recv() {
+    loop {
+        let Ok(f) = ws.recv() else {
+            seen.lock().unwrap().ended += 1;
+            return;
+        };
         assert!(f.masked, "gw sent the upstream an unmasked frame: {f:?}");
         match f.op() {
             CLOSE => {
@@ -501,6 +507,23 @@ fn pings_pass_and_a_close_from_either_side_reaches_the_other(d: Driver) {
     ws.send(FIN | TEXT, b"cmd:vanish");
     assert_eq!(ws.expect_close(), (1001, "peer went away".to_owned()));
     ws.expect_end();
+
+    // a client gone in the middle of a frame: the upstream can be sent no Close, and gw
+    // closes its connection
+    let ended = up.seen.lock().unwrap().ended;
+    let mut ws = open(&gw, "/chat");
+    let frame = encode(FIN | BINARY, &[9; 100], Some([1, 2, 3, 4]));
+    ws.send_raw(&frame[..50]);
+    drop(ws);
+    let deadline = Instant::now() + PATIENCE;
+    while up.seen.lock().unwrap().ended == ended {
+        assert!(
+            Instant::now() < deadline,
+            "the upstream's connection stays open"
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(up.closes().len(), 3, "no Close after half a frame");
 }
 
 fn idle_timeout_closes_both_sides_with_1001(d: Driver) {

@@ -41,6 +41,11 @@ impl<'a> Lane<'a> {
         self.closed.get()
     }
 
+    /// What was written so far ends a frame.
+    pub fn at_boundary(&self) -> bool {
+        self.at_boundary.get()
+    }
+
     /// A write failed: the peer is gone.
     pub fn is_broken(&self) -> bool {
         self.broken.get()
