@@ -342,7 +342,7 @@ async fn forward(t: &Tunnel<'_>, from: Side, mut src: In<'_>, first: Vec<u8>) {
         if first_done && reader.data_payload_left() >= input.len() as u64 {
             // the common case inside a long frame: the bytes go on as read, without a copy
             reader.read(input);
-            let boundary = reader.at_boundary();
+            let boundary = reader.data_payload_left() == 0;
             let ended = reader.message_ended();
             std::mem::swap(&mut buf, &mut out);
             t.last_frame.set(Instant::now());
@@ -353,7 +353,9 @@ async fn forward(t: &Tunnel<'_>, from: Side, mut src: In<'_>, first: Vec<u8>) {
             continue;
         }
         out.clear();
-        let mut cut = reader.at_boundary().then_some(0);
+        // What is written ends a frame unless a data frame's payload is still to come: a
+        // header or control frame is only written whole.
+        let mut cut = (reader.data_payload_left() == 0).then_some(0);
         let mut close = false;
         let mut violation = None;
         let mut messages = 0;
@@ -381,7 +383,7 @@ async fn forward(t: &Tunnel<'_>, from: Side, mut src: In<'_>, first: Vec<u8>) {
             if reader.message_ended() {
                 messages += 1;
             }
-            if reader.at_boundary() {
+            if reader.data_payload_left() == 0 {
                 cut = Some(out.len());
             }
             if close || n == 0 {
@@ -393,7 +395,12 @@ async fn forward(t: &Tunnel<'_>, from: Side, mut src: In<'_>, first: Vec<u8>) {
         }
         if !out.is_empty() {
             out = lane
-                .relay(std::mem::take(&mut out), cut, reader.at_boundary(), close)
+                .relay(
+                    std::mem::take(&mut out),
+                    cut,
+                    reader.data_payload_left() == 0,
+                    close,
+                )
                 .await;
         }
         t.count_messages(from, messages);
