@@ -100,6 +100,8 @@ impl<T: Read + Write + Send> Stream for T {}
 struct Ws {
     s: Box<dyn Stream>,
     client: bool,
+    /// The handshake head this end read: the 101 for a client, the request for a server.
+    head: String,
 }
 
 impl Ws {
@@ -256,7 +258,11 @@ fn handshake(mut s: Box<dyn Stream>, path: &str) -> Ws {
             .contains(&accept.to_ascii_lowercase()),
         "{head}"
     );
-    Ws { s, client: true }
+    Ws {
+        s,
+        client: true,
+        head,
+    }
 }
 
 fn open(gw: &Gw, path: &str) -> Ws {
@@ -345,6 +351,7 @@ fn serve(mut s: TcpStream, seen: &Mutex<Seen>, extensions: Option<&str>) {
     let mut ws = Ws {
         s: Box::new(s),
         client: false,
+        head,
     };
     let mut closing = false;
     loop {
@@ -790,6 +797,13 @@ fn permessage_deflate_from_the_upstream_allows_rsv1(d: Driver) {
     let up = WsUpstream::start(Some("permessage-deflate; server_no_context_takeover"));
     let gw = Gw::start(d, &chat_config(&up, ""));
     let mut ws = open(&gw, "/chat");
+    assert!(
+        ws.head
+            .to_ascii_lowercase()
+            .contains("sec-websocket-extensions: permessage-deflate"),
+        "{}",
+        ws.head
+    );
     ws.send(
         FIN | RSV1 | TEXT,
         &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00],
