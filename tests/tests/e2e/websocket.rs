@@ -26,6 +26,7 @@ on_both_drivers! {
     frames_that_break_the_protocol_get_1002_and_the_worker_goes_on => frames_that_break_the_protocol_get_1002_and_the_worker_goes_on_uring, frames_that_break_the_protocol_get_1002_and_the_worker_goes_on_epoll;
     permessage_deflate_from_the_upstream_allows_rsv1 => permessage_deflate_from_the_upstream_allows_rsv1_uring, permessage_deflate_from_the_upstream_allows_rsv1_epoll;
     a_websocket_over_tls => a_websocket_over_tls_uring, a_websocket_over_tls_epoll;
+    the_python_websockets_library_through_gw_with_permessage_deflate => the_python_websockets_library_through_gw_with_permessage_deflate_uring, the_python_websockets_library_through_gw_with_permessage_deflate_epoll;
     metrics_count_open_websockets_and_messages => metrics_count_open_websockets_and_messages_uring, metrics_count_open_websockets_and_messages_epoll;
 }
 
@@ -446,6 +447,55 @@ fn a_websocket_over_tls(d: Driver) {
     );
     ws.close(1000, "");
     assert_eq!(up.wait_close(1), (1009, "message too big".to_owned()));
+}
+
+/// The client of Python's `websockets` library (scripts/install-test-deps.sh installs it): it
+/// offers permessage-deflate, answers pings on its own, and checks every frame it gets.
+const PYTHON_CLIENT: &str = r#"
+import sys, time
+from websockets.sync.client import connect
+with connect(sys.argv[1], ping_interval=None, max_size=None) as ws:
+    print("extensions", ",".join(e.name for e in ws.protocol.extensions))
+    ws.send("héllo")
+    assert ws.recv() == "héllo"
+    data = bytes(range(256)) * 4096
+    ws.send(data)
+    assert ws.recv() == data
+    ws.send(["frag", "men", "ted"])
+    assert ws.recv() == "fragmented"
+    # gw pings every second meanwhile: the library answers, or gw would close
+    time.sleep(2.5)
+    ws.send("still here")
+    assert ws.recv() == "still here"
+    ws.close(4000, "py done")
+    print("closed", ws.close_code, ws.close_reason)
+"#;
+
+fn the_python_websockets_library_through_gw_with_permessage_deflate(d: Driver) {
+    // the echo upstream accepts the client's offer: frames come back compressed as they went
+    let up = WsUpstream::start(Some("permessage-deflate"));
+    let gw = Gw::start(d, &chat_config(&up, "ping_every 1s; max_message 2MiB"));
+    let out = std::process::Command::new("python3")
+        .args(["-c", PYTHON_CLIENT, &format!("ws://{}/chat", gw.addr)])
+        .output()
+        .expect("python3");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        stdout,
+        "extensions permessage-deflate\nclosed 4000 py done\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(up.wait_close(1), (4000, "py done".to_owned()));
+    assert!(
+        up.seen.lock().unwrap().pongs.is_empty(),
+        "gw's pongs reached the upstream"
+    );
 }
 
 fn metrics_count_open_websockets_and_messages(d: Driver) {
