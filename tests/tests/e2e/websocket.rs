@@ -27,6 +27,7 @@ on_both_drivers! {
     permessage_deflate_from_the_upstream_allows_rsv1 => permessage_deflate_from_the_upstream_allows_rsv1_uring, permessage_deflate_from_the_upstream_allows_rsv1_epoll;
     a_websocket_over_tls => a_websocket_over_tls_uring, a_websocket_over_tls_epoll;
     the_python_websockets_library_through_gw_with_permessage_deflate => the_python_websockets_library_through_gw_with_permessage_deflate_uring, the_python_websockets_library_through_gw_with_permessage_deflate_epoll;
+    the_python_websockets_library_as_the_upstream_reads_gws_closes => the_python_websockets_library_as_the_upstream_reads_gws_closes_uring, the_python_websockets_library_as_the_upstream_reads_gws_closes_epoll;
     metrics_count_open_websockets_and_messages => metrics_count_open_websockets_and_messages_uring, metrics_count_open_websockets_and_messages_epoll;
 }
 
@@ -496,6 +497,68 @@ fn the_python_websockets_library_through_gw_with_permessage_deflate(d: Driver) {
         up.seen.lock().unwrap().pongs.is_empty(),
         "gw's pongs reached the upstream"
     );
+}
+
+/// An echo server on Python's `websockets` library: prints its port, then the code and reason
+/// of each connection's Close as it received it.
+const PYTHON_SERVER: &str = r#"
+import asyncio
+from websockets.asyncio.server import serve
+from websockets.exceptions import ConnectionClosed
+async def echo(ws):
+    try:
+        async for m in ws:
+            await ws.send(m)
+    except ConnectionClosed:
+        pass
+    print("closed", ws.close_code, ws.close_reason, flush=True)
+async def main():
+    async with serve(echo, "127.0.0.1", 0, ping_interval=None, compression=None) as server:
+        print("port", server.sockets[0].getsockname()[1], flush=True)
+        await asyncio.Future()
+asyncio.run(main())
+"#;
+
+fn the_python_websockets_library_as_the_upstream_reads_gws_closes(d: Driver) {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new("python3")
+        .args(["-c", PYTHON_SERVER])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let _server = crate::support::gw::Proc(child);
+    let port: u16 = lines
+        .next()
+        .and_then(Result::ok)
+        .and_then(|l| l.strip_prefix("port ")?.parse().ok())
+        .expect("the server's port");
+    let addr: std::net::SocketAddr = ([127, 0, 0, 1], port).into();
+    let config = format!(
+        "{}route GET /chat websocket {{\n  websocket {{ idle_timeout 1s; max_message 1KiB }}\n  upstream ws\n}}\n",
+        upstream_block("ws", &[addr], "")
+    );
+    let gw = Gw::start(d, &config);
+    // gw's masked Close for the idle timeout, read by a server that checks what it gets
+    let mut ws = open(&gw, "/chat");
+    ws.send(FIN | TEXT, b"hi");
+    assert_eq!(ws.message(), (TEXT, b"hi".to_vec()));
+    assert_eq!(ws.expect_close(), (1001, "idle timeout".to_owned()));
+    ws.close(1001, "");
+    let line = lines.next().and_then(Result::ok);
+    assert_eq!(line.as_deref(), Some("closed 1001 idle timeout"));
+    // and the Close after the client broke a limit
+    let mut ws = open(&gw, "/chat");
+    ws.send(FIN | BINARY, &[0; 2000]);
+    assert_eq!(ws.expect_close(), (1009, "message too big".to_owned()));
+    let line = lines.next().and_then(Result::ok);
+    assert_eq!(line.as_deref(), Some("closed 1001 peer broke the protocol"));
+    // a Close the client sends passes through as it came
+    let mut ws = open(&gw, "/chat");
+    ws.close(4002, "from the client");
+    assert_eq!(ws.expect_close(), (4002, "from the client".to_owned()));
+    let line = lines.next().and_then(Result::ok);
+    assert_eq!(line.as_deref(), Some("closed 4002 from the client"));
 }
 
 fn metrics_count_open_websockets_and_messages(d: Driver) {
