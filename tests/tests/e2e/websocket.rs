@@ -75,6 +75,20 @@ fn text_binary_fragmented_and_a_mebibyte_echo_through(d: Driver) {
     }
     assert_eq!(ws.message(), (BINARY, big));
     assert_eq!(up.seen.lock().unwrap().messages, 6);
+
+    // a frame sent with the upgrade request, before the 101: it is relayed after it
+    let mut s = TcpStream::connect(gw.addr).unwrap();
+    s.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut bytes = upgrade_request("/chat").into_bytes();
+    bytes.extend(encode(FIN | TEXT, b"eager", Some([7, 7, 7, 7])));
+    s.write_all(&bytes).unwrap();
+    assert!(read_head(&mut s).starts_with("HTTP/1.1 101"));
+    let mut eager = Ws {
+        s: Box::new(s),
+        client: true,
+        head: String::new(),
+    };
+    assert_eq!(eager.message(), (TEXT, b"eager".to_vec()));
     ws.close(1000, "done");
     assert_eq!(ws.expect_close(), (1000, "done".to_owned()));
     ws.expect_end();
