@@ -2,8 +2,9 @@
 # Install the programs the end-to-end tests and the load benchmark drive: curl (client),
 # nginx (upstream and benchmark peer), haproxy (benchmark peer), wrk (load generator),
 # REDbot (an HTTP linter, from PyPI; needs Python 3.11+), redis-server (the store of
-# fleet-wide limits) and prometheus_client (the Prometheus text parser the metrics tests
-# read /metrics with, from PyPI).
+# fleet-wide limits), prometheus_client (the Prometheus text parser the metrics tests
+# read /metrics with, from PyPI) and websockets (a WebSocket client the WebSocket tests
+# drive gw with, from PyPI).
 # Idempotent and quiet: does nothing when all are present; runs `apt-get update` once, only
 # when something is missing. Works as root, or through sudo when it is available.
 set -euo pipefail
@@ -30,6 +31,12 @@ if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   echo "install-test-deps: installing prometheus_client (PyPI)" >&2
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore prometheus_client \
     || { echo "install-test-deps: pip could not install prometheus_client" >&2; exit 1; }
+fi
+
+if ! python3 -c 'import websockets.sync.client' >/dev/null 2>&1; then
+  echo "install-test-deps: installing websockets (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore websockets \
+    || { echo "install-test-deps: pip could not install websockets" >&2; exit 1; }
 fi
 
 missing=()

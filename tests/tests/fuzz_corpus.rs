@@ -54,6 +54,11 @@ const TARGETS: &[Target] = &[
         call: "gw_proto::fuzz_upstream_exchange",
         run: gw_proto::fuzz_upstream_exchange,
     },
+    Target {
+        name: "websocket",
+        call: "gw_proto::fuzz_websocket",
+        run: gw_proto::fuzz_websocket,
+    },
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -338,6 +338,45 @@ fn skip_body(framing: Framing, body: &[u8], mut decoder: ChunkedDecoder) -> Opti
     }
 }
 
+/// Read `data` as WebSocket frames from a client and from a server, with and without
+/// permessage-deflate, in pieces whose sizes the first byte picks: every step takes bytes
+/// until the first violation, and a frame's pieces never exceed what was given.
+pub fn fuzz_websocket(data: &[u8]) {
+    use crate::websocket::{Extensions, FrameReader, Sender, Step};
+    let (piece, data) = match data.split_first() {
+        Some((p, rest)) => (usize::from(*p % 16) + 1, rest),
+        None => return,
+    };
+    for sender in [Sender::Client, Sender::Server] {
+        for deflate in [false, true] {
+            let ext = Extensions {
+                deflate,
+                other: false,
+            };
+            let mut r = FrameReader::new(sender, ext, 4096);
+            let mut raw = Vec::new();
+            'chunks: for chunk in data.chunks(piece) {
+                let mut rest = chunk;
+                while !rest.is_empty() {
+                    let (n, step) = r.read(rest);
+                    match step {
+                        Step::Violation(_) => break 'chunks,
+                        Step::Control => {
+                            raw.clear();
+                            r.control_raw(&mut raw);
+                            assert!(raw.len() <= 131);
+                        }
+                        Step::Header => assert!(r.header().len() <= 14),
+                        Step::Partial | Step::Payload => {}
+                    }
+                    assert!(n > 0 && n <= rest.len(), "a step takes what it was given");
+                    rest = rest.get(n..).unwrap_or(&[]);
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,7 @@
 //! gw-proto: sans-I/O HTTP/1.1 — request and response heads (httparse underneath, with the
 //! stricter checks that make request smuggling impossible), body framing, chunked coding,
-//! path normalisation and the heads gw writes upstream and back to the client.
+//! path normalisation and the heads gw writes upstream and back to the client; and the
+//! frames of a WebSocket after its handshake ([`websocket`]), read as they stream by.
 //!
 //! "Not enough bytes yet" is [`Status::Partial`], never an error.
 
@@ -16,6 +17,7 @@ mod path;
 mod request;
 mod response;
 pub mod samples;
+pub mod websocket;
 mod wire;
 
 pub use chunked::{Chunk, ChunkedDecoder, MAX_CHUNK_EXT, MAX_TRAILERS, write_chunk_header};
@@ -24,6 +26,7 @@ pub use edits::{HeaderEdits, InvalidHeader};
 pub use forward::{ForwardHead, UnderscoreNames, UpstreamHost, is_hop_by_hop, write_forward_head};
 pub use fuzzing::{
     fuzz_chunked, fuzz_path_rewrite, fuzz_request, fuzz_response, fuzz_upstream_exchange,
+    fuzz_websocket,
 };
 pub use path::{
     PathChars, check_forward_path, normalize_path, percent_decode_component, percent_decode_query,

@@ -110,8 +110,9 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
         match next {
             Next::KeepAlive if !w.stop.is_stopped() => c.rb.shrink_idle(&w.pool),
             Next::KeepAlive | Next::Close => break,
-            Next::Tunnel(up, up_rb, idle) => {
-                Box::pin(crate::tunnel::relay(&w, c.stream, c.rb, up, up_rb, idle)).await;
+            Next::Tunnel(up) => {
+                // the tunnel keeps the configuration its upgrade was served with
+                Box::pin(crate::tunnel::relay(&w, cfg, c.stream, c.rb, up)).await;
                 return;
             }
         }

@@ -122,7 +122,15 @@ async fn main(spec: WorkerSpec) {
             drain.as_millis()
         );
     }
-    while w.inflight.get() > 0 && Instant::now() < deadline {
+    // WebSockets were sent a Close (1001) by their tunnels when the worker stopped
+    if w.websockets.get() > 0 {
+        crate::log::log!(
+            "worker {id}: closing {} WebSocket(s), for up to {} ms",
+            w.websockets.get(),
+            drain.as_millis()
+        );
+    }
+    while (w.inflight.get() > 0 || w.websockets.get() > 0) && Instant::now() < deadline {
         monoio::time::sleep(Duration::from_millis(5)).await;
     }
     match w.inflight.get() {

@@ -53,6 +53,8 @@ pub struct RouteStats {
     pub upstream: Option<Box<Histogram<u32>>>,
     pub bytes_in: u64,
     pub bytes_out: u64,
+    /// WebSocket messages relayed: client to upstream, upstream to client.
+    pub ws_messages: [u64; 2],
 }
 
 impl RouteStats {
@@ -66,6 +68,9 @@ impl RouteStats {
         merge_hist(&mut self.upstream, &o.upstream);
         self.bytes_in += o.bytes_in;
         self.bytes_out += o.bytes_out;
+        for (a, b) in self.ws_messages.iter_mut().zip(o.ws_messages) {
+            *a += b;
+        }
     }
 }
 
@@ -148,6 +153,18 @@ impl Metrics {
         r.bytes_out += s.bytes_out;
     }
 
+    /// Count `n` WebSocket messages a tunnel of `route` relayed toward the upstream or the
+    /// client.
+    pub fn websocket_messages(&mut self, route: usize, to_upstream: bool, n: u64) {
+        if let Some(c) = self
+            .routes
+            .get_mut(route)
+            .and_then(|r| r.ws_messages.get_mut(usize::from(!to_upstream)))
+        {
+            *c += n;
+        }
+    }
+
     /// Count a denial by `policy`.
     pub fn denied(&mut self, route: usize, policy: &str, status: u16) {
         self.add_denials(route, policy, status, 1);
@@ -168,6 +185,7 @@ pub struct WorkerGauges {
     pub connections: u64,
     pub inflight: u64,
     pub ejections: u64,
+    pub websockets: u64,
 }
 
 /// One worker's metrics at one moment, sent to the admin endpoint.
@@ -215,6 +233,7 @@ pub fn render(snaps: &[Snapshot], p: &Process) -> String {
         g.connections += s.gauges.connections;
         g.inflight += s.gauges.inflight;
         g.ejections += s.gauges.ejections;
+        g.websockets += s.gauges.websockets;
     }
     let mut o = String::with_capacity(4096);
     let mut order: Vec<usize> = (0..all.names.len()).collect();
@@ -319,6 +338,27 @@ pub fn render(snaps: &[Snapshot], p: &Process) -> String {
     }
     header(
         &mut o,
+        "gw_websocket_messages_total",
+        "counter",
+        "WebSocket messages relayed, by route and direction.",
+    );
+    for &i in &order {
+        let (Some(name), Some(r)) = (all.names.get(i), all.routes.get(i)) else {
+            continue;
+        };
+        if r.ws_messages == [0, 0] {
+            continue;
+        }
+        for (direction, n) in ["to_upstream", "to_client"].iter().zip(r.ws_messages) {
+            let _ = writeln!(
+                o,
+                "gw_websocket_messages_total{{route=\"{}\",direction=\"{direction}\"}} {n}",
+                escape(name)
+            );
+        }
+    }
+    header(
+        &mut o,
         "gw_denials_total",
         "counter",
         "Requests a policy refused, by route, policy and status.",
@@ -354,6 +394,12 @@ pub fn render(snaps: &[Snapshot], p: &Process) -> String {
             "gauge",
             "Client connections open now.",
             g.connections,
+        ),
+        (
+            "gw_websockets_open",
+            "gauge",
+            "WebSocket connections relaying now.",
+            g.websockets,
         ),
         (
             "gw_requests_in_flight",
@@ -475,6 +521,8 @@ mod tests {
         a.record(&sample(ra, 503, 3_000));
         b.record(&sample(rb, 200, 700));
         b.denied(rb, "jwt", 401);
+        a.websocket_messages(ra, true, 3);
+        b.websocket_messages(rb, false, 2);
         a.accepted = 2;
         b.accepted = 3;
         let snaps = [
@@ -503,6 +551,13 @@ mod tests {
             text.contains("gw_denials_total{route=\"GET /pets\",policy=\"jwt\",status=\"401\"} 1")
         );
         assert!(text.contains("gw_connections_accepted_total 5"));
+        assert!(text.contains(
+            "gw_websocket_messages_total{route=\"GET /pets\",direction=\"to_upstream\"} 3"
+        ));
+        assert!(text.contains(
+            "gw_websocket_messages_total{route=\"GET /pets\",direction=\"to_client\"} 2"
+        ));
+        assert!(!text.contains("gw_websocket_messages_total{route=\"GET /other\""));
         assert!(!text.contains("route=\"GET /other\",method"));
     }
 

@@ -251,13 +251,22 @@ async fn relay_head(
             conn.close();
             return Next::Close;
         }
+        let ext = gw_proto::websocket::Extensions::from_fields(
+            head.headers
+                .iter()
+                .filter(|(n, _)| {
+                    n.of(&c.up.rhb)
+                        .eq_ignore_ascii_case(b"sec-websocket-extensions")
+                })
+                .map(|(_, v)| v.of(&c.up.rhb)),
+        );
         let (stream, rb) = conn.into_parts();
-        let idle = t
-            .route
-            .websocket
-            .as_ref()
-            .map_or(image.timeouts.idle, |ws| ws.idle_timeout_ms);
-        return Next::Tunnel(stream, rb, Duration::from_millis(idle.max(1)));
+        return Next::Tunnel(Box::new(crate::tunnel::Upgraded {
+            stream,
+            rb,
+            ext,
+            route: c.req.route.unwrap_or(u32::MAX),
+        }));
     }
     let keep = ch.keep_alive;
     if let Some(span) = replaced {

@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use gw_proto::{RequestHead, ResponseHead};
 use gw_vm::Frame;
-use monoio::net::TcpStream;
 
 use crate::buffers::RecvBuf;
 use crate::deadline::Watch;
@@ -143,7 +142,6 @@ impl Conn {
 pub enum Next {
     KeepAlive,
     Close,
-    /// Relay bytes both ways with this upstream connection (WebSocket), closing after this
-    /// long without traffic.
-    Tunnel(TcpStream, RecvBuf, Duration),
+    /// Relay WebSocket frames both ways with this upstream connection.
+    Tunnel(Box<crate::tunnel::Upgraded>),
 }

@@ -132,6 +132,8 @@ pub struct Worker {
     pub conns: Cell<u32>,
     /// Requests between their first head byte and their last response byte.
     pub inflight: Cell<u32>,
+    /// WebSocket tunnels open.
+    pub websockets: Cell<u32>,
     /// Busy-polling state (spin.rs).
     pub spin: Spin,
     /// Sockets receive through one multishot receive each, into the worker's provided-buffer
@@ -188,6 +190,7 @@ impl Worker {
             watchdog: Watchdog::default(),
             conns: Cell::new(0),
             inflight: Cell::new(0),
+            websockets: Cell::new(0),
             spin: Spin::new(busy_poll),
             multishot,
             clock: Cell::new(Instant::now()),
@@ -270,6 +273,7 @@ impl Worker {
             gauges: crate::metrics::WorkerGauges {
                 connections: u64::from(self.conns.get()),
                 inflight: u64::from(self.inflight.get()),
+                websockets: u64::from(self.websockets.get()),
                 ejections: self.upstreams.borrow().ejections,
             },
         }

@@ -65,3 +65,4 @@ mod timeouts;
 mod tls;
 mod upstream_failures;
 mod validate;
+mod websocket;

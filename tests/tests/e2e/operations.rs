@@ -41,10 +41,10 @@ fn wait_for<T>(what: &str, mut f: impl FnMut() -> Option<T>) -> T {
 }
 
 /// One sample of a scrape: metric name, labels, value.
-type Sample = (String, BTreeMap<String, String>, f64);
+pub(crate) type Sample = (String, BTreeMap<String, String>, f64);
 
 /// GET `path` from the admin endpoint: status and body.
-fn admin_get(addr: &str, path: &str) -> (u16, String) {
+pub(crate) fn admin_get(addr: &str, path: &str) -> (u16, String) {
     admin_request(addr, "GET", path)
 }
 
@@ -67,7 +67,7 @@ fn admin_request(addr: &str, method: &str, path: &str) -> (u16, String) {
 
 /// /metrics, parsed by prometheus_client's text parser (scripts/install-test-deps.sh
 /// installs it): a parse error fails the test.
-fn scrape(admin: &str) -> Vec<Sample> {
+pub(crate) fn scrape(admin: &str) -> Vec<Sample> {
     let (status, text) = admin_get(admin, "/metrics");
     assert_eq!(status, 200);
     let script = r#"

@@ -169,7 +169,7 @@ pub fn pki() -> &'static Pki {
 }
 
 /// The `tls { }` block serving `a` then `b`.
-fn tls_block(p: &Pki) -> String {
+pub fn tls_block(p: &Pki) -> String {
     format!(
         "tls {{\n  cert \"{}\" key \"{}\"\n  cert \"{}\" key \"{}\"\n}}",
         p.file("a.pem"),

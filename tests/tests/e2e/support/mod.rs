@@ -6,6 +6,7 @@ pub mod http;
 pub mod reply;
 pub mod tools;
 pub mod upstream;
+pub mod websocket;
 
 pub use client::{Client, build_request, chunked};
 pub use gw::{Driver, Gw, proxy_all, upstream_block};
