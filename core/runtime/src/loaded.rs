@@ -25,6 +25,8 @@ pub struct Loaded {
     pub exporter: Option<crate::trace::Exporter>,
     /// Per `image.listeners` entry, the rustls config of a TLS listener.
     pub tls: Vec<Option<Arc<rustls::ServerConfig>>>,
+    /// Per upstream id, per server (as `addrs`), how to speak TLS to a `tls` server.
+    pub up_tls: Vec<Vec<Option<Arc<crate::tls::UpstreamTls>>>>,
 }
 
 /// Where a config came from and when it was loaded.
@@ -134,15 +136,26 @@ impl Loaded {
             });
         }
         let mut addrs = Vec::with_capacity(image.upstreams.len());
+        let mut up_tls = Vec::with_capacity(image.upstreams.len());
+        let mut system_roots = crate::tls::SystemRoots::default();
         for up in &image.upstreams {
             let mut servers = Vec::with_capacity(up.servers.len());
+            let mut tls = Vec::with_capacity(up.servers.len());
             for s in &up.servers {
-                if s.tls {
-                    messages.push(format!(
-                        "upstream {}: server {}:{} uses tls, which this build does not serve",
-                        up.name, s.host, s.port
-                    ));
-                }
+                // like a listener's certificates, every file is read again on a reload
+                tls.push(match &s.tls {
+                    Some(t) => match crate::tls::upstream_tls(&s.host, t, &mut system_roots) {
+                        Ok(c) => Some(Arc::new(c)),
+                        Err(e) => {
+                            messages.push(format!(
+                                "upstream {}: server {}:{} tls: {e}",
+                                up.name, s.host, s.port
+                            ));
+                            None
+                        }
+                    },
+                    None => None,
+                });
                 match resolve(&s.host, s.port) {
                     Ok(a) => servers.push(a),
                     Err(e) => {
@@ -155,6 +168,7 @@ impl Loaded {
                 }
             }
             addrs.push(servers);
+            up_tls.push(tls);
         }
         let mut factories: Vec<Box<dyn Factory>> = Vec::with_capacity(image.plugins.len());
         for spec in &image.plugins {
@@ -212,6 +226,7 @@ impl Loaded {
         Ok(Loaded {
             exporter,
             tls,
+            up_tls,
             image: Arc::new(image),
             factories,
             addrs,
@@ -265,8 +280,7 @@ mod tests {
                 host: host.into(),
                 port: 9000,
                 weight: 1,
-                tls: false,
-                sni: None,
+                tls: None,
             }],
             balance: Balance::RoundRobin,
             connect_timeout: None,

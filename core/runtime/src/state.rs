@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use gw_proto::{RequestHead, ResponseHead};
 use gw_vm::Frame;
-use monoio::net::TcpStream;
 
 use crate::buffers::RecvBuf;
 use crate::deadline::Watch;
@@ -145,5 +144,5 @@ pub enum Next {
     Close,
     /// Relay bytes both ways with this upstream connection (WebSocket), closing after this
     /// long without traffic.
-    Tunnel(TcpStream, RecvBuf, Duration),
+    Tunnel(crate::upstream::stream::UpStream, RecvBuf, Duration),
 }

@@ -11,6 +11,7 @@ use monoio::net::TcpStream;
 
 use crate::buffers::RecvBuf;
 use crate::client_stream::ClientStream;
+use crate::upstream::stream::UpStream;
 use crate::worker::Worker;
 
 /// Relay between the client and the upstream; `client_rb` / `up_rb` hold bytes already read
@@ -19,13 +20,13 @@ pub async fn relay(
     w: &Worker,
     client: ClientStream,
     client_rb: RecvBuf,
-    up: TcpStream,
+    up: UpStream,
     up_rb: RecvBuf,
     idle: Duration,
 ) {
-    let client = match client {
-        ClientStream::Plain(s) => s,
-        ClientStream::Tls(t) => return relay_tls(w, *t, client_rb, up, up_rb, idle).await,
+    let (client, up) = match (client, up) {
+        (ClientStream::Plain(c), UpStream::Plain(u)) => (c, u),
+        (client, up) => return relay_tls(w, client, client_rb, up, up_rb, idle).await,
     };
     let (cr, cw) = client.into_split();
     let (ur, uw) = up.into_split();
@@ -74,49 +75,110 @@ async fn copy<R: AsyncReadRent, W: AsyncWriteRent>(
     buf
 }
 
-/// The relay of a TLS client: each direction runs on its own half of the socket, and both
-/// share the TLS state, borrowed only between awaits.
+/// One end of a tunnel: its socket, its TLS state when it speaks TLS, the plaintext already
+/// read past the handshake and the ciphertext read but not yet handed to rustls.
+struct End {
+    tcp: TcpStream,
+    tls: Option<Rc<RefCell<rustls::Connection>>>,
+    plain: Vec<u8>,
+    cipher: Vec<u8>,
+}
+
+impl End {
+    fn new(tcp: TcpStream, tls: Option<rustls::Connection>, rb: &RecvBuf, rest: Vec<u8>) -> End {
+        End {
+            tcp,
+            tls: tls.map(|t| Rc::new(RefCell::new(t))),
+            plain: rb.unread().to_vec(),
+            cipher: rest,
+        }
+    }
+}
+
+fn end_of_client(client: ClientStream, rb: &RecvBuf) -> End {
+    match client {
+        ClientStream::Plain(s) => End::new(s, None, rb, Vec::new()),
+        ClientStream::Tls(t) => {
+            let (tcp, tls, rest) = t.into_parts();
+            End::new(tcp, Some(tls), rb, rest)
+        }
+    }
+}
+
+fn end_of_upstream(up: UpStream, rb: &RecvBuf) -> End {
+    match up {
+        UpStream::Plain(s) => End::new(s, None, rb, Vec::new()),
+        UpStream::Tls(t) => {
+            let (tcp, tls, rest) = t.into_parts();
+            End::new(tcp, Some(tls), rb, rest)
+        }
+    }
+}
+
+/// The relay when either side speaks TLS: each direction runs on its own half of the
+/// sockets, decrypting what its source sends and encrypting what its destination gets; the
+/// directions share each side's TLS state, borrowed only between awaits.
 async fn relay_tls(
     w: &Worker,
-    client: crate::tls::TlsStream,
+    client: ClientStream,
     client_rb: RecvBuf,
-    up: TcpStream,
+    up: UpStream,
     up_rb: RecvBuf,
     idle: Duration,
 ) {
-    let (tcp, tls, rest) = client.into_parts();
-    let tls = Rc::new(RefCell::new(tls));
-    let (cr, cw) = tcp.into_split();
-    let (ur, uw) = up.into_split();
+    let c = end_of_client(client, &client_rb);
+    let u = end_of_upstream(up, &up_rb);
+    let (cr, cw) = c.tcp.into_split();
+    let (ur, uw) = u.tcp.into_split();
     let a = w.pool.big();
     let b = w.pool.big();
     let (a, b) = monoio::join!(
-        decrypt(cr, &tls, uw, (client_rb.unread().to_vec(), rest), a, idle),
-        encrypt(ur, &tls, cw, up_rb.unread().to_vec(), b, idle)
+        pipe(
+            (cr, c.tls.as_deref()),
+            (uw, u.tls.as_deref()),
+            (c.plain, c.cipher),
+            a,
+            idle
+        ),
+        pipe(
+            (ur, u.tls.as_deref()),
+            (cw, c.tls.as_deref()),
+            (u.plain, u.cipher),
+            b,
+            idle
+        )
     );
     w.pool.put(a);
     w.pool.put(b);
 }
 
-/// Client to upstream: ciphertext read from `src`, its plaintext written to `dst`. `first`:
-/// plaintext already read, then ciphertext already read.
-async fn decrypt<R: AsyncReadRent, W: AsyncWriteRent>(
-    mut src: R,
-    tls: &RefCell<rustls::Connection>,
-    mut dst: W,
+/// One direction: bytes read from `src` (decrypted when it speaks TLS) written to `dst`
+/// (encrypted when it does), after `first` (plaintext, then ciphertext already read). When
+/// `src` ends, `dst` gets a `close_notify` (TLS) and its write side shut down.
+async fn pipe<R: AsyncReadRent, W: AsyncWriteRent>(
+    (mut src, src_tls): (R, Option<&RefCell<rustls::Connection>>),
+    (mut dst, dst_tls): (W, Option<&RefCell<rustls::Connection>>),
     first: (Vec<u8>, Vec<u8>),
     mut buf: Vec<u8>,
     idle: Duration,
 ) -> Vec<u8> {
-    let (mut plain, mut cipher) = first;
+    let (mut plain, cipher) = first;
+    let mut tx = Vec::new();
+    let take = |bytes: &[u8], plain: &mut Vec<u8>| match src_tls {
+        Some(tls) => feed(&mut tls.borrow_mut(), bytes, plain),
+        None => {
+            plain.extend_from_slice(bytes);
+            true
+        }
+    };
+    let mut ok = take(&cipher, &mut plain);
     loop {
-        let ok = feed(&mut tls.borrow_mut(), &cipher, &mut plain);
         if !plain.is_empty() {
-            let (res, p) = dst.write_all(plain).await;
+            let (sent, p) = send(&mut dst, dst_tls, plain, &mut tx).await;
             plain = p;
             plain.clear();
-            if res.is_err() {
-                break;
+            if !sent {
+                return buf;
             }
         }
         if !ok {
@@ -128,12 +190,58 @@ async fn decrypt<R: AsyncReadRent, W: AsyncWriteRent>(
         };
         buf = b;
         match res {
-            Ok(n) if n > 0 => std::mem::swap(&mut cipher, &mut buf),
+            Ok(n) if n > 0 => ok = take(&buf, &mut plain),
             _ => break,
         }
     }
+    if let Some(tls) = dst_tls {
+        tls.borrow_mut().send_close_notify();
+        tx.clear();
+        let _ = tls.borrow_mut().write_tls(&mut tx);
+        let (_, _) = dst.write_all(tx).await;
+    }
     let _ = dst.shutdown().await;
     buf
+}
+
+/// Write `plain` to `dst`, encrypted by `tls` when there is one (`tx` holds the records).
+/// False: the write failed.
+async fn send<W: AsyncWriteRent>(
+    dst: &mut W,
+    tls: Option<&RefCell<rustls::Connection>>,
+    plain: Vec<u8>,
+    tx: &mut Vec<u8>,
+) -> (bool, Vec<u8>) {
+    let Some(tls) = tls else {
+        let (res, plain) = dst.write_all(plain).await;
+        return (res.is_ok(), plain);
+    };
+    let mut done = 0;
+    while done < plain.len() {
+        {
+            let mut tls = tls.borrow_mut();
+            let n = tls
+                .writer()
+                .write(plain.get(done..).unwrap_or(&[]))
+                .unwrap_or(0);
+            done += n;
+            tx.clear();
+            while tls.wants_write() {
+                if tls.write_tls(tx).is_err() {
+                    return (false, plain);
+                }
+            }
+            if n == 0 && tx.is_empty() {
+                return (false, plain);
+            }
+        }
+        let (res, t) = dst.write_all(std::mem::take(tx)).await;
+        *tx = t;
+        if res.is_err() {
+            return (false, plain);
+        }
+    }
+    (true, plain)
 }
 
 /// Hand `cipher` to rustls and append the plaintext it yields to `plain`. False: the stream
@@ -164,60 +272,4 @@ fn feed(tls: &mut rustls::Connection, mut cipher: &[u8], plain: &mut Vec<u8>) ->
             return false;
         }
     }
-}
-
-/// Upstream to client: bytes read from `src` (after `first`), encrypted and written to `dst`.
-async fn encrypt<R: AsyncReadRent, W: AsyncWriteRent>(
-    mut src: R,
-    tls: &RefCell<rustls::Connection>,
-    mut dst: W,
-    first: Vec<u8>,
-    mut buf: Vec<u8>,
-    idle: Duration,
-) -> Vec<u8> {
-    let mut plain = first;
-    let mut tx = Vec::new();
-    loop {
-        let mut done = 0;
-        while done < plain.len() {
-            {
-                let mut tls = tls.borrow_mut();
-                let n = tls
-                    .writer()
-                    .write(plain.get(done..).unwrap_or(&[]))
-                    .unwrap_or(0);
-                done += n;
-                while tls.wants_write() {
-                    if tls.write_tls(&mut tx).is_err() {
-                        return buf;
-                    }
-                }
-                if n == 0 && tx.is_empty() {
-                    return buf;
-                }
-            }
-            let (res, t) = dst.write_all(tx).await;
-            tx = t;
-            tx.clear();
-            if res.is_err() {
-                return buf;
-            }
-        }
-        plain.clear();
-        buf.clear();
-        let Ok((res, b)) = monoio::time::timeout(idle, src.read(buf)).await else {
-            return Vec::new();
-        };
-        buf = b;
-        match res {
-            Ok(n) if n > 0 => std::mem::swap(&mut plain, &mut buf),
-            _ => break,
-        }
-    }
-    // the upstream closed: so does the TLS session
-    tls.borrow_mut().send_close_notify();
-    let _ = tls.borrow_mut().write_tls(&mut tx);
-    let (_, _) = dst.write_all(tx).await;
-    let _ = dst.shutdown().await;
-    buf
 }

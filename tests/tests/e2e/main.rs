@@ -63,5 +63,6 @@ mod smuggling;
 mod throttle;
 mod timeouts;
 mod tls;
+mod tls_upstream;
 mod upstream_failures;
 mod validate;
