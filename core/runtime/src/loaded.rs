@@ -25,6 +25,9 @@ pub struct Loaded {
     pub exporter: Option<crate::trace::Exporter>,
     /// Per `image.listeners` entry, the rustls config of a TLS listener.
     pub tls: Vec<Option<Arc<rustls::ServerConfig>>>,
+    /// The TLS listeners' ticket keys and session cache: made by the first load, then handed
+    /// from each config to the next, so sessions resume across workers and reloads.
+    pub resumption: Arc<crate::tls::Resumption>,
     /// Per upstream id, per server (as `addrs`), how to speak TLS to a `tls` server.
     pub up_tls: Vec<Vec<Option<Arc<crate::tls::UpstreamTls>>>>,
 }
@@ -122,10 +125,23 @@ impl Loaded {
         }
         // certificate files are read on every load, so a reload picks up renewed ones; one that
         // does not load refuses the config (on a reload, the old one keeps serving)
+        let resumption = match previous {
+            Some(p) => Ok(p.resumption.clone()),
+            None => crate::tls::Resumption::new().map(Arc::new),
+        };
+        let resumption = match resumption {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(LoadError {
+                    messages: vec![format!("tls: cannot make session ticket keys: {e}")],
+                    machine: Vec::new(),
+                });
+            }
+        };
         let mut tls = Vec::with_capacity(image.listeners.len());
         for l in &image.listeners {
             tls.push(match &l.tls {
-                Some(t) => match crate::tls::server_config(t) {
+                Some(t) => match crate::tls::server_config(t, &resumption) {
                     Ok(c) => Some(c),
                     Err(e) => {
                         messages.push(format!("listen {} tls: {e}", l.addr));
@@ -226,6 +242,7 @@ impl Loaded {
         Ok(Loaded {
             exporter,
             tls,
+            resumption,
             up_tls,
             image: Arc::new(image),
             factories,

@@ -10,7 +10,9 @@ use gw_program::{CertKey, ClientAuth, TlsConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::server::{
+    ClientHello, ProducesTickets, ResolvesServerCert, StoresServerSessions, WebPkiClientVerifier,
+};
 use rustls::sign::CertifiedKey;
 
 /// The certificates of one listener, found by name.
@@ -58,10 +60,36 @@ impl ResolvesServerCert for CertStore {
     }
 }
 
+/// What lets a client resume a TLS session with any worker, before and after a reload: one
+/// ticket key set (TLS 1.2 and 1.3 tickets) and one session cache (TLS 1.2 session ids),
+/// made when gw starts and handed from each config to the next.
+#[derive(Debug)]
+pub struct Resumption {
+    ticketer: Arc<dyn ProducesTickets>,
+    sessions: Arc<dyn StoresServerSessions>,
+}
+
+/// Sessions the cache of TLS 1.2 session ids holds (rustls drops the oldest beyond it).
+const SESSIONS: usize = 4096;
+
+impl Resumption {
+    /// Fresh random ticket keys, rotated every 6 hours; a ticket is accepted while its key is
+    /// the current or the previous one, so for 6 to 12 hours.
+    pub fn new() -> Result<Resumption, String> {
+        Ok(Resumption {
+            ticketer: rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?,
+            sessions: rustls::server::ServerSessionMemoryCache::new(SESSIONS),
+        })
+    }
+}
+
 /// The rustls config of a `tls { }` block: its certificate files read and checked (each key
 /// must match its certificate), TLS 1.2 and 1.3, ALPN `http/1.1`, client certificates
-/// verified against `client_ca` when it is set.
-pub fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, String> {
+/// verified against `client_ca` when it is set, sessions resumed with `resumption`'s tickets.
+pub fn server_config(
+    t: &TlsConfig,
+    resumption: &Resumption,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = super::provider();
     let mut store = CertStore {
         keys: Vec::with_capacity(t.certs.len()),
@@ -99,6 +127,8 @@ pub fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, String>
         }
     };
     let mut config = builder.with_cert_resolver(Arc::new(store));
+    config.ticketer = resumption.ticketer.clone();
+    config.session_storage = resumption.sessions.clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }

@@ -8,7 +8,7 @@ mod client;
 mod stream;
 mod subject;
 
-pub use certs::server_config;
+pub use certs::{Resumption, server_config};
 pub use client::{SystemRoots, UpstreamTls, upstream_tls};
 pub use stream::TlsStream;
 
