@@ -163,6 +163,8 @@ pub struct TlsConfig {
 pub struct CertKey {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
+    /// A listener certificate's OCSP response (DER), stapled to its handshakes.
+    pub ocsp: Option<std::path::PathBuf>,
 }
 
 /// Whether a TLS listener with a `client_ca` asks clients for a certificate.

@@ -213,7 +213,11 @@ fn server(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<Server> {
                 None
             };
             if let (Some(cert), Some(key)) = (cert, key) {
-                tls.client_cert = Some(CertKey { cert, key });
+                tls.client_cert = Some(CertKey {
+                    cert,
+                    key,
+                    ocsp: None,
+                });
             }
             "client_cert"
         } else if c.eat_word("verify") {
@@ -637,9 +641,9 @@ fn underscores(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> UnderscoreNames {
     }
 }
 
-const TLS_KW: &[&str] = &["cert", "key", "client_ca", "client_auth"];
+const TLS_KW: &[&str] = &["cert", "key", "ocsp", "client_ca", "client_auth"];
 
-/// A `tls { }` block: `cert … key …` pairs (several: SNI picks among them), then
+/// A `tls { }` block: `cert … key … [ocsp …]` (several: SNI picks among them), then
 /// `client_ca` and `client_auth` at most once each.
 fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<TlsConfig> {
     args::check_unique(cx, entries, &["client_ca", "client_auth"]);
@@ -683,10 +687,25 @@ fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<Tl
             "key" => match pending.take() {
                 Some((_, cert)) => {
                     if let (Some(cert), Some(key)) = (cert, path) {
-                        certs.push(CertKey { cert, key });
+                        certs.push(CertKey {
+                            cert,
+                            key,
+                            ocsp: None,
+                        });
                     }
                 }
                 None => unpaired(cx, e.name.span, "this `key` follows no `cert`", "cert"),
+            },
+            "ocsp" => match certs.last_mut() {
+                Some(ck) if pending.is_none() && ck.ocsp.is_none() => ck.ocsp = path,
+                _ => cx.emit(
+                    Diagnostic::error("E0304", e.name.span, "`ocsp` needs its certificate")
+                        .with_label("no `cert … key …` of its own before it")
+                        .with_help(
+                            "write the response after its pair: \
+                             `cert \"a.pem\" key \"a.key\" ocsp \"a.ocsp.der\"`",
+                        ),
+                ),
             },
             _ => ca = path,
         }

@@ -1,6 +1,7 @@
-//! A TLS listener's sessions and what a scanner sees: sessions resumed with tickets whatever
-//! worker a connection lands on and across a reload (TLS 1.2 and 1.3, with `openssl s_client
-//! -sess_out/-sess_in`).
+//! A TLS listener's sessions, stapling and what a scanner sees: sessions resumed with tickets
+//! whatever worker a connection lands on and across a reload (TLS 1.2 and 1.3, with `openssl
+//! s_client -sess_out/-sess_in`); OCSP responses made with `openssl ocsp` stapled per
+//! certificate and re-read on reload (`s_client -status`).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -14,6 +15,7 @@ use crate::tls::{pki, wait_for_log};
 
 on_both_drivers! {
     sessions_resume_on_every_worker_and_across_a_reload => sessions_resume_on_every_worker_and_across_a_reload_uring, sessions_resume_on_every_worker_and_across_a_reload_epoll;
+    ocsp_responses_are_stapled_per_certificate_and_reread_on_reload => ocsp_responses_are_stapled_per_certificate_and_reread_on_reload_uring, ocsp_responses_are_stapled_per_certificate_and_reread_on_reload_epoll;
 }
 
 const HELLO: &str = "route GET /hi { respond 200 json { scheme: req.scheme } }\n";
@@ -110,4 +112,112 @@ fn sessions_resume_on_every_worker_and_across_a_reload(d: Driver) {
             "{again}"
         );
     }
+}
+
+fn openssl(dir: &Path, args: &[&str]) -> String {
+    let bin = find_program("openssl").expect("openssl is not installed");
+    let out = Command::new(bin)
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Write `a.ocsp.der` in `dir`: the test CA's OCSP response for `a.pem`, `good` or revoked,
+/// made by `openssl ocsp` from an index file as a CA's responder would.
+fn ocsp_response(dir: &Path, revoked: bool) {
+    let p = pki();
+    let serial = openssl(dir, &["x509", "-in", &p.file("a.pem"), "-noout", "-serial"]);
+    let serial = serial.trim().trim_start_matches("serial=");
+    let line = if revoked {
+        format!("R\t301231000000Z\t260101000000Z\t{serial}\tunknown\t/CN=a.test\n")
+    } else {
+        format!("V\t301231000000Z\t\t{serial}\tunknown\t/CN=a.test\n")
+    };
+    std::fs::write(dir.join("index.txt"), line).unwrap();
+    openssl(
+        dir,
+        &[
+            "ocsp",
+            "-index",
+            "index.txt",
+            "-rsigner",
+            &p.file("ca.pem"),
+            "-rkey",
+            &p.file("ca.key"),
+            "-CA",
+            &p.file("ca.pem"),
+            "-issuer",
+            &p.file("ca.pem"),
+            "-cert",
+            &p.file("a.pem"),
+            "-respout",
+            "a.ocsp.der",
+            "-ndays",
+            "2",
+        ],
+    );
+}
+
+/// What `openssl s_client -status` says of the stapled response when asking for `name`.
+fn stapled(addr: SocketAddr, name: &str) -> String {
+    let bin = find_program("openssl").unwrap();
+    let out = Command::new(bin)
+        .args([
+            "s_client",
+            "-connect",
+            &addr.to_string(),
+            "-servername",
+            name,
+        ])
+        .arg("-status")
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl s_client");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if text.contains("OCSP response: no response sent") {
+        return "none".into();
+    }
+    assert!(
+        text.contains("OCSP Response Status: successful (0x0)"),
+        "{text}"
+    );
+    text.lines()
+        .find_map(|l| l.trim().strip_prefix("Cert Status: "))
+        .unwrap_or_else(|| panic!("no Cert Status in\n{text}"))
+        .to_owned()
+}
+
+fn ocsp_responses_are_stapled_per_certificate_and_reread_on_reload(d: Driver) {
+    let p = pki();
+    let dir = TempDir::new();
+    ocsp_response(dir.path(), false);
+    let tls = format!(
+        "tls {{\n  cert \"{}\" key \"{}\" ocsp \"{}\"\n  cert \"{}\" key \"{}\"\n}}",
+        p.file("a.pem"),
+        p.file("a.key"),
+        dir.path().join("a.ocsp.der").display(),
+        p.file("b.pem"),
+        p.file("b.key")
+    );
+    let gw = Gw::start_listening(d, &tls, HELLO, &[]);
+    assert_eq!(stapled(gw.addr, "a.test"), "good");
+    // the other certificate has no response of its own
+    assert_eq!(stapled(gw.addr, "b.test"), "none");
+    // a renewed response is read with the config
+    ocsp_response(dir.path(), true);
+    gw.proc.signal("HUP");
+    wait_for_log(&gw, "reloaded", 1);
+    assert_eq!(stapled(gw.addr, "a.test"), "revoked");
+    // a file that is not an OCSP response refuses the reload; the last one stays stapled
+    std::fs::write(dir.path().join("a.ocsp.der"), "not DER\n").unwrap();
+    gw.proc.signal("HUP");
+    wait_for_log(&gw, "not a DER OCSP response", 1);
+    assert_eq!(stapled(gw.addr, "a.test"), "revoked");
 }

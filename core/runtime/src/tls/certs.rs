@@ -133,13 +133,39 @@ pub fn server_config(
     Ok(Arc::new(config))
 }
 
-/// A certificate chain and its key, read from their PEM files.
+/// Largest OCSP response file read (a response for one certificate is a few KiB).
+const MAX_OCSP: u64 = 64 * 1024;
+
+/// A certificate chain and its key, read from their PEM files, with the OCSP response to
+/// staple when the pair names one.
 fn certified_key(ck: &CertKey, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
     let chain = read_certs(&ck.cert)?;
     let key = PrivateKeyDer::from_pem_file(&ck.key)
         .map_err(|e| format!("{}: no private key: {e}", ck.key.display()))?;
-    CertifiedKey::from_der(chain, key, provider)
-        .map_err(|e| format!("{} with {}: {e}", ck.cert.display(), ck.key.display()))
+    let mut certified = CertifiedKey::from_der(chain, key, provider)
+        .map_err(|e| format!("{} with {}: {e}", ck.cert.display(), ck.key.display()))?;
+    if let Some(path) = &ck.ocsp {
+        certified.ocsp = Some(read_ocsp(path)?);
+    }
+    Ok(certified)
+}
+
+/// An OCSP response file: DER (`openssl ocsp -respout`), so it must open with a SEQUENCE.
+/// Its content is the responder's word and is stapled as it is; a stale one is the clients'
+/// to refuse, as with any server that staples.
+fn read_ocsp(path: &Path) -> Result<Vec<u8>, String> {
+    let bad = |why: &str| format!("ocsp {}: {why}", path.display());
+    let len = std::fs::metadata(path)
+        .map_err(|e| bad(&e.to_string()))?
+        .len();
+    if len > MAX_OCSP {
+        return Err(bad("larger than 64 KiB"));
+    }
+    let der = std::fs::read(path).map_err(|e| bad(&e.to_string()))?;
+    match der.first() {
+        Some(0x30) => Ok(der),
+        _ => Err(bad("not a DER OCSP response")),
+    }
 }
 
 /// Every certificate of a PEM file (at least one).
