@@ -1,7 +1,8 @@
 //! A TLS listener's sessions, stapling and what a scanner sees: sessions resumed with tickets
 //! whatever worker a connection lands on and across a reload (TLS 1.2 and 1.3, with `openssl
 //! s_client -sess_out/-sess_in`); OCSP responses made with `openssl ocsp` stapled per
-//! certificate and re-read on reload (`s_client -status`).
+//! certificate and re-read on reload (`s_client -status`); sslyze's scan of the protocols,
+//! cipher suites and resumption a listener offers (the table in tests/README.md).
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -16,6 +17,7 @@ use crate::tls::{pki, wait_for_log};
 on_both_drivers! {
     sessions_resume_on_every_worker_and_across_a_reload => sessions_resume_on_every_worker_and_across_a_reload_uring, sessions_resume_on_every_worker_and_across_a_reload_epoll;
     ocsp_responses_are_stapled_per_certificate_and_reread_on_reload => ocsp_responses_are_stapled_per_certificate_and_reread_on_reload_uring, ocsp_responses_are_stapled_per_certificate_and_reread_on_reload_epoll;
+    sslyze_finds_only_tls_1_2_and_1_3_with_aead_suites_and_resumption => sslyze_finds_only_tls_1_2_and_1_3_with_aead_suites_and_resumption_uring, sslyze_finds_only_tls_1_2_and_1_3_with_aead_suites_and_resumption_epoll;
 }
 
 const HELLO: &str = "route GET /hi { respond 200 json { scheme: req.scheme } }\n";
@@ -220,4 +222,117 @@ fn ocsp_responses_are_stapled_per_certificate_and_reread_on_reload(d: Driver) {
     gw.proc.signal("HUP");
     wait_for_log(&gw, "not a DER OCSP response", 1);
     assert_eq!(stapled(gw.addr, "a.test"), "revoked");
+}
+
+/// sslyze's scan of `addr` as JSON (`--json_out`). sslyze gives up on a server when its
+/// first handshakes take over 5 s (`ERROR_NO_CONNECTIVITY`), which a starved test machine can
+/// cause: only that outcome is scanned again, at most twice.
+fn sslyze(addr: SocketAddr, dir: &Path) -> serde_json::Value {
+    let bin =
+        find_program("sslyze").expect("sslyze is not installed: run scripts/install-test-deps.sh");
+    let out = dir.join("sslyze.json");
+    for _ in 0..3 {
+        let ran = Command::new(&bin)
+            .args([
+                "--sslv2",
+                "--sslv3",
+                "--tlsv1",
+                "--tlsv1_1",
+                "--tlsv1_2",
+                "--tlsv1_3",
+                "--resum",
+                "--slow_connection",
+                "--quiet",
+                "--sni",
+                "a.test",
+                "--json_out",
+            ])
+            .arg(&out)
+            .arg(addr.to_string())
+            .stdin(Stdio::null())
+            .output()
+            .expect("run sslyze");
+        assert!(
+            ran.status.success(),
+            "sslyze: {}",
+            String::from_utf8_lossy(&ran.stderr)
+        );
+        let json: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+        let server = json["server_scan_results"][0].clone();
+        if server["connectivity_status"] == "COMPLETED" {
+            assert_eq!(server["scan_status"], "COMPLETED", "{server:#}");
+            return server["scan_result"].clone();
+        }
+        eprintln!(
+            "sslyze could not connect: {}",
+            server["connectivity_error_trace"]
+        );
+    }
+    panic!("sslyze could not connect to gw in 3 scans");
+}
+
+/// The cipher suites sslyze found accepted for one protocol (`tls_1_2_cipher_suites`).
+fn accepted(scan: &serde_json::Value, protocol: &str) -> Vec<String> {
+    let p = &scan[protocol];
+    assert_eq!(p["status"], "COMPLETED", "{protocol}: {p:#}");
+    p["result"]["accepted_cipher_suites"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{protocol}: {p:#}"))
+        .iter()
+        .map(|c| c["cipher_suite"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn sslyze_finds_only_tls_1_2_and_1_3_with_aead_suites_and_resumption(d: Driver) {
+    let gw = Gw::start_listening(d, &tls_block(), HELLO, &[]);
+    let dir = TempDir::new();
+    let scan = sslyze(gw.addr, dir.path());
+    for old in [
+        "ssl_2_0_cipher_suites",
+        "ssl_3_0_cipher_suites",
+        "tls_1_0_cipher_suites",
+        "tls_1_1_cipher_suites",
+    ] {
+        assert_eq!(accepted(&scan, old), Vec::<String>::new(), "{old}");
+    }
+    let tls12 = accepted(&scan, "tls_1_2_cipher_suites");
+    let tls13 = accepted(&scan, "tls_1_3_cipher_suites");
+    assert!(
+        !tls12.is_empty() && !tls13.is_empty(),
+        "{tls12:?} {tls13:?}"
+    );
+    // TLS 1.2: forward secrecy (ECDHE) and an AEAD only; nothing weak under any name
+    for suite in &tls12 {
+        assert!(suite.starts_with("TLS_ECDHE_"), "{suite}");
+        assert!(
+            suite.ends_with("_GCM_SHA256")
+                || suite.ends_with("_GCM_SHA384")
+                || suite.ends_with("_CHACHA20_POLY1305_SHA256"),
+            "{suite}"
+        );
+    }
+    for suite in tls12.iter().chain(&tls13) {
+        for weak in [
+            "RC4", "3DES", "DES_", "NULL", "EXPORT", "anon", "_CBC_", "MD5",
+        ] {
+            assert!(!suite.contains(weak), "{suite}");
+        }
+    }
+    let mut want13 = vec![
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",
+    ];
+    let mut got13 = tls13.clone();
+    got13.sort();
+    want13.sort();
+    assert_eq!(got13, want13);
+    // resumption: every attempt by session id resumes (tickets: tls_listener's s_client test)
+    let resum = &scan["session_resumption"];
+    assert_eq!(resum["status"], "COMPLETED", "{resum:#}");
+    assert_eq!(
+        resum["result"]["session_id_resumption_result"], "FULLY_SUPPORTED",
+        "{resum:#}"
+    );
 }
