@@ -4,13 +4,15 @@
 # REDbot (an HTTP linter, from PyPI; needs Python 3.11+), redis-server (the store of
 # fleet-wide limits), prometheus_client (the Prometheus text parser the metrics tests
 # read /metrics with, from PyPI), openssl (certificates, OCSP responses and s_client for the
-# TLS tests) and sslyze (the TLS scanner run against gw's TLS listener, from PyPI).
+# TLS tests), the system's trusted CAs (ca-certificates: a TLS upstream without `ca` is
+# verified against them) and sslyze (the TLS scanner run against gw's TLS listener, from PyPI).
 # Idempotent and quiet: does nothing when all are present; runs `apt-get update` once, only
 # when something is missing. Works as root, or through sudo when it is available.
 set -euo pipefail
 
 # command:package
-wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk redis-server:redis-server openssl:openssl)
+wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk redis-server:redis-server openssl:openssl
+  update-ca-certificates:ca-certificates)
 
 have() {
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]

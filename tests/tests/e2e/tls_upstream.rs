@@ -1,6 +1,7 @@
 //! TLS to upstream servers (`server … tls`): a rustls upstream with a certificate of a test CA,
-//! verified with `ca`; certificates refused for an unknown issuer or another name (502, the
-//! reason logged, the server ejected by passive health); SNI as configured, none for an IP
+//! verified with `ca`; certificates refused for an unknown issuer (with a `ca`, and against
+//! the system's trusted CAs without one) or another name (502, the reason logged, the server
+//! ejected by passive health); SNI as configured, none for an IP
 //! host; gw's client certificate for an upstream that asks for one; keep-alive reuse of TLS
 //! connections; POST bodies; health checks over TLS; a handshake that never ends is a connect
 //! timeout; `verify off`. Certificates are made at test time with `openssl`.
@@ -349,24 +350,34 @@ fn untrusted_and_wrong_name_certificates_are_refused_with_502(d: Driver) {
     let ca = p.file("ca.pem");
     let ok = TlsUpstream::start("up", false);
     let stranger = TlsUpstream::start("stranger", false);
+    let with_ca = format!(" ca \"{ca}\"");
     let cases = [
         // signed by another CA (self-signed), though it names up.test
         (
             stranger.addr.port(),
             "up.test",
+            with_ca.as_str(),
             "invalid peer certificate: UnknownIssuer",
         ),
         // signed by the CA, for another name
         (
             ok.addr.port(),
             "other.test",
+            &with_ca,
             "invalid peer certificate: certificate not valid for name",
         ),
+        // without a `ca`, the system's trusted CAs, among which the test CA is not
+        (
+            ok.addr.port(),
+            "up.test",
+            "",
+            "invalid peer certificate: UnknownIssuer",
+        ),
     ];
-    for (port, name, reason) in cases {
+    for (port, name, ca, reason) in cases {
         let gw = start(
             d,
-            &format!("127.0.0.1:{port} tls sni \"{name}\" ca \"{ca}\""),
+            &format!("127.0.0.1:{port} tls sni \"{name}\"{ca}"),
             "max_fails 1 on connect_error  fail_timeout 1h\n",
         );
         // one connection, so one worker, whose passive health counts the failure
