@@ -18,8 +18,8 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::support::gw::TempDir;
-use crate::support::tools::find_program;
-use crate::support::{Driver, Gw};
+use crate::support::tools::{Nginx, find_program};
+use crate::support::{Driver, Gw, free_port};
 use crate::tls::issue;
 
 on_both_drivers! {
@@ -29,6 +29,7 @@ on_both_drivers! {
     verify_off_accepts_any_certificate => verify_off_accepts_any_certificate_uring, verify_off_accepts_any_certificate_epoll;
     an_upstream_asking_for_a_client_certificate_gets_gws => an_upstream_asking_for_a_client_certificate_gets_gws_uring, an_upstream_asking_for_a_client_certificate_gets_gws_epoll;
     websockets_relay_to_a_tls_upstream_from_plain_and_tls_clients => websockets_relay_to_a_tls_upstream_from_plain_and_tls_clients_uring, websockets_relay_to_a_tls_upstream_from_plain_and_tls_clients_epoll;
+    nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection => nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection_uring, nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection_epoll;
     health_checks_run_over_tls => health_checks_run_over_tls_uring, health_checks_run_over_tls_epoll;
     a_handshake_that_never_ends_is_a_connect_timeout => a_handshake_that_never_ends_is_a_connect_timeout_uring, a_handshake_that_never_ends_is_a_connect_timeout_epoll;
 }
@@ -535,4 +536,46 @@ fn websockets_relay_to_a_tls_upstream_from_plain_and_tls_clients(d: Driver) {
         crate::tls::tls_connect(gw.addr, "a.test", crate::tls::client_config(&[b"http/1.1"]));
     upgrade_and_echo(&mut s);
     assert_eq!(up.conns.load(Ordering::SeqCst), 2);
+}
+
+fn nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection(d: Driver) {
+    let p = pki();
+    for protocol in ["TLSv1.2", "TLSv1.3"] {
+        // nginx (OpenSSL) on a TLS port of its own, naming the connection that served
+        let port = free_port();
+        let body = format!(
+            "    listen 127.0.0.1:{port} ssl;\n    ssl_protocols {protocol};\n\
+             ssl_certificate {};\n    ssl_certificate_key {};\n\
+             location / {{ return 200 \"$connection $ssl_server_name $ssl_protocol\"; }}\n",
+            p.file("up.pem"),
+            p.file("up.key")
+        );
+        let _nginx = Nginx::start(&body, &[]).expect("nginx is not installed");
+        let gw = start(
+            d,
+            &format!(
+                "127.0.0.1:{port} tls sni \"up.test\" ca \"{}\"",
+                p.file("ca.pem")
+            ),
+            "",
+        );
+        let mut c = gw.connect();
+        let mut seen = Vec::new();
+        for i in 0..5 {
+            let r = if i % 2 == 0 {
+                c.get("/n")
+            } else {
+                c.request("POST", "/n", &[], b"a body nginx discards")
+            };
+            assert_eq!(r.status, 200, "{}", gw.stderr());
+            seen.push(r.text());
+        }
+        let first = &seen[0];
+        let mut parts = first.split(' ');
+        let _conn = parts.next().unwrap();
+        assert_eq!(parts.next(), Some("up.test"), "{first}");
+        assert_eq!(parts.next(), Some(protocol), "{first}");
+        // one upstream connection served them all
+        assert!(seen.iter().all(|s| s == first), "{seen:?}");
+    }
 }
