@@ -196,7 +196,7 @@ fn check_refuses_what_run_refuses(d: Driver) {
                  jwks \"https://auth.example.com/.well-known/jwks.json\"\n}}\n\
                  route GET /feed {{\n  auth jwt users\n  upstream app\n}}\n"
             ),
-            "jwt users: https://auth.example.com/.well-known/jwks.json: this build has no TLS client",
+            "jwt users: https://auth.example.com/.well-known/jwks.json: gw fetches a JWKS over http:// only",
         ),
         (
             format!(
