@@ -123,8 +123,6 @@ impl Loaded {
         if let Err(e) = gw_program::verify_image(&image) {
             messages.push(format!("the compiled config failed verification: {e}"));
         }
-        // certificate files are read on every load, so a reload picks up renewed ones; one that
-        // does not load refuses the config (on a reload, the old one keeps serving)
         let resumption = match previous {
             Some(p) => Ok(p.resumption.clone()),
             None => crate::tls::Resumption::new().map(Arc::new),
@@ -138,6 +136,8 @@ impl Loaded {
                 });
             }
         };
+        // certificate files are read on every load, so a reload picks up renewed ones; one that
+        // does not load refuses the config (on a reload, the old one keeps serving)
         let mut tls = Vec::with_capacity(image.listeners.len());
         for l in &image.listeners {
             tls.push(match &l.tls {

@@ -1,6 +1,7 @@
 //! One upstream connection in use: counted in its server's in-flight load, connected (and,
-//! for a `tls` server, its handshake done) within the connect timeout, and reading the response head (interim 1xx skipped; a close before any byte is
-//! marked retryable, which is how a stale pooled connection shows).
+//! for a `tls` server, its handshake done) within the connect timeout, and reading the
+//! response head (interim 1xx skipped; a close before any byte is marked retryable, which is
+//! how a stale pooled connection shows).
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -11,12 +12,11 @@ use gw_proto::{ResponseHead, Status};
 use monoio::net::TcpStream;
 
 use super::stream::UpStream;
-use crate::tls::{TlsStream, UpstreamTls};
-
 use crate::body::read_untimed;
 use crate::buffers::BufPool;
 use crate::buffers::RecvBuf;
 use crate::error::{Error, ErrorKind, Side};
+use crate::tls::{TlsStream, UpstreamTls};
 use crate::upstream::pool::Upstreams;
 
 /// Largest upstream response head accepted.
