@@ -3,14 +3,17 @@
 # nginx (upstream and benchmark peer), haproxy (benchmark peer), wrk (load generator),
 # REDbot (an HTTP linter, from PyPI; needs Python 3.11+), redis-server (the store of
 # fleet-wide limits), prometheus_client (the Prometheus text parser the metrics tests
-# read /metrics with, from PyPI) and websockets (a WebSocket client the WebSocket tests
-# drive gw with, from PyPI).
+# read /metrics with, from PyPI), websockets (a WebSocket client the WebSocket tests drive gw
+# with, from PyPI), openssl (certificates, OCSP responses and s_client for the TLS tests), the
+# system's trusted CAs (ca-certificates: a TLS upstream without `ca` is verified against them)
+# and sslyze (the TLS scanner run against gw's TLS listener, from PyPI).
 # Idempotent and quiet: does nothing when all are present; runs `apt-get update` once, only
 # when something is missing. Works as root, or through sudo when it is available.
 set -euo pipefail
 
 # command:package
-wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk redis-server:redis-server)
+wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk redis-server:redis-server openssl:openssl
+  update-ca-certificates:ca-certificates)
 
 have() {
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]
@@ -37,6 +40,15 @@ if ! python3 -c 'import websockets.sync.client' >/dev/null 2>&1; then
   echo "install-test-deps: installing websockets (PyPI)" >&2
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore websockets \
     || { echo "install-test-deps: pip could not install websockets" >&2; exit 1; }
+fi
+
+if ! command -v sslyze >/dev/null 2>&1; then
+  echo "install-test-deps: installing sslyze (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore sslyze \
+    || { echo "install-test-deps: pip could not install sslyze" >&2; exit 1; }
+  hash -r
+  command -v sslyze >/dev/null 2>&1 \
+    || { echo "install-test-deps: sslyze installed but not on PATH" >&2; exit 1; }
 fi
 
 missing=()

@@ -74,8 +74,7 @@ fn main(args: Args) -> i32 {
             host: echo.ip().to_string(),
             port: echo.port(),
             weight: 1,
-            tls: false,
-            sni: None,
+            tls: None,
         }];
     }
     if let Some(p) = port {

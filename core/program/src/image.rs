@@ -167,6 +167,8 @@ pub struct TlsConfig {
 pub struct CertKey {
     pub cert: std::path::PathBuf,
     pub key: std::path::PathBuf,
+    /// A listener certificate's OCSP response (DER), stapled to its handshakes.
+    pub ocsp: Option<std::path::PathBuf>,
 }
 
 /// Whether a TLS listener with a `client_ca` asks clients for a certificate.
@@ -267,8 +269,22 @@ pub struct Server {
     pub host: String,
     pub port: u16,
     pub weight: u32,
-    pub tls: bool,
+    /// `tls …`: speak TLS to the server.
+    pub tls: Option<ServerTls>,
+}
+
+/// How gw speaks TLS to an upstream server (`server host:443 tls sni "…" ca "…"`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServerTls {
+    /// The name sent as SNI and verified; `None`: the server's host (an IP host sends none
+    /// and is verified against the certificate's IP addresses).
     pub sni: Option<String>,
+    /// PEM file of the CAs the server's certificate must chain to; `None`: the system roots.
+    pub ca: Option<std::path::PathBuf>,
+    /// gw's own certificate and key, for a server that asks for one (mutual TLS).
+    pub client_cert: Option<CertKey>,
+    /// `false` only with `verify off`: any certificate is accepted.
+    pub verify: bool,
 }
 
 /// What counts as a failure for passive health (`max_fails 3 on connect_error, 5xx`).

@@ -58,9 +58,14 @@ async fn check_loop(
             return;
         }
         for (i, &addr) in addrs.iter().enumerate() {
-            let ok = monoio::time::timeout(timeout, probe(addr, request.as_bytes().to_vec()))
-                .await
-                .unwrap_or(false);
+            let tls = loaded
+                .up_tls
+                .get(up)
+                .and_then(|t| t.get(i))
+                .cloned()
+                .flatten();
+            let one = probe(addr, tls.as_deref(), request.as_bytes().to_vec());
+            let ok = monoio::time::timeout(timeout, one).await.unwrap_or(false);
             let Some(s) = streak.get_mut(i) else { continue };
             let up_now = loaded.health.is_up(up, i);
             if ok {

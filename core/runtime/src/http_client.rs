@@ -16,6 +16,7 @@ use monoio::net::TcpStream;
 use crate::body::{BodyIn, OutFraming, read_untimed, write_untimed};
 use crate::buffers::{BufPool, RecvBuf};
 use crate::error::{ErrorKind, Side};
+use crate::transport::Transport;
 use crate::upstream::conn::Picked;
 use crate::worker::Worker;
 
@@ -171,11 +172,11 @@ async fn exchange(
 
 /// Send `req` on `stream` and read the whole response; the stream comes back when it can be
 /// reused.
-async fn over(
+async fn over<S: Transport>(
     pool: &BufPool,
-    mut stream: TcpStream,
+    mut stream: S,
     req: &HttpRequest,
-) -> Result<(HttpResponse, Option<TcpStream>), HttpError> {
+) -> Result<(HttpResponse, Option<S>), HttpError> {
     let mut out = Vec::with_capacity(256 + req.body.len());
     out.extend_from_slice(req.method.as_bytes());
     out.push(b' ');
@@ -209,9 +210,9 @@ async fn over(
 
 /// The response on `stream`: interim answers skipped, the body read whole. The flag says
 /// whether the connection may be reused.
-async fn read_response(
+async fn read_response<S: Transport>(
     pool: &BufPool,
-    stream: &mut TcpStream,
+    stream: &mut S,
     rb: &mut RecvBuf,
     head_request: bool,
 ) -> Result<(HttpResponse, bool), HttpError> {

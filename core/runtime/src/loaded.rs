@@ -25,6 +25,11 @@ pub struct Loaded {
     pub exporter: Option<crate::trace::Exporter>,
     /// Per `image.listeners` entry, the rustls config of a TLS listener.
     pub tls: Vec<Option<Arc<rustls::ServerConfig>>>,
+    /// The TLS listeners' ticket keys and session cache: made by the first load, then handed
+    /// from each config to the next, so sessions resume across workers and reloads.
+    pub resumption: Arc<crate::tls::Resumption>,
+    /// Per upstream id, per server (as `addrs`), how to speak TLS to a `tls` server.
+    pub up_tls: Vec<Vec<Option<Arc<crate::tls::UpstreamTls>>>>,
 }
 
 /// Where a config came from and when it was loaded.
@@ -118,12 +123,25 @@ impl Loaded {
         if let Err(e) = gw_program::verify_image(&image) {
             messages.push(format!("the compiled config failed verification: {e}"));
         }
+        let resumption = match previous {
+            Some(p) => Ok(p.resumption.clone()),
+            None => crate::tls::Resumption::new().map(Arc::new),
+        };
+        let resumption = match resumption {
+            Ok(r) => r,
+            Err(e) => {
+                return Err(LoadError {
+                    messages: vec![format!("tls: cannot make session ticket keys: {e}")],
+                    machine: Vec::new(),
+                });
+            }
+        };
         // certificate files are read on every load, so a reload picks up renewed ones; one that
         // does not load refuses the config (on a reload, the old one keeps serving)
         let mut tls = Vec::with_capacity(image.listeners.len());
         for l in &image.listeners {
             tls.push(match &l.tls {
-                Some(t) => match crate::tls::server_config(t) {
+                Some(t) => match crate::tls::server_config(t, &resumption) {
                     Ok(c) => Some(c),
                     Err(e) => {
                         messages.push(format!("listen {} tls: {e}", l.addr));
@@ -134,15 +152,26 @@ impl Loaded {
             });
         }
         let mut addrs = Vec::with_capacity(image.upstreams.len());
+        let mut up_tls = Vec::with_capacity(image.upstreams.len());
+        let mut system_roots = crate::tls::SystemRoots::default();
         for up in &image.upstreams {
             let mut servers = Vec::with_capacity(up.servers.len());
+            let mut tls = Vec::with_capacity(up.servers.len());
             for s in &up.servers {
-                if s.tls {
-                    messages.push(format!(
-                        "upstream {}: server {}:{} uses tls, which this build does not serve",
-                        up.name, s.host, s.port
-                    ));
-                }
+                // like a listener's certificates, every file is read again on a reload
+                tls.push(match &s.tls {
+                    Some(t) => match crate::tls::upstream_tls(&s.host, t, &mut system_roots) {
+                        Ok(c) => Some(Arc::new(c)),
+                        Err(e) => {
+                            messages.push(format!(
+                                "upstream {}: server {}:{} tls: {e}",
+                                up.name, s.host, s.port
+                            ));
+                            None
+                        }
+                    },
+                    None => None,
+                });
                 match resolve(&s.host, s.port) {
                     Ok(a) => servers.push(a),
                     Err(e) => {
@@ -155,6 +184,7 @@ impl Loaded {
                 }
             }
             addrs.push(servers);
+            up_tls.push(tls);
         }
         let mut factories: Vec<Box<dyn Factory>> = Vec::with_capacity(image.plugins.len());
         for spec in &image.plugins {
@@ -212,6 +242,8 @@ impl Loaded {
         Ok(Loaded {
             exporter,
             tls,
+            resumption,
+            up_tls,
             image: Arc::new(image),
             factories,
             addrs,
@@ -265,8 +297,7 @@ mod tests {
                 host: host.into(),
                 port: 9000,
                 weight: 1,
-                tls: false,
-                sni: None,
+                tls: None,
             }],
             balance: Balance::RoundRobin,
             connect_timeout: None,

@@ -35,6 +35,8 @@ use monoio::net::TcpStream;
 
 use crate::buffers::RecvBuf;
 use crate::client_stream::ClientStream;
+use crate::tls::TlsStream;
+use crate::upstream::stream::UpStream;
 use crate::stop::Stop;
 use crate::worker::{Gen, Worker};
 use io::{In, Out};
@@ -50,7 +52,7 @@ const FINISH: Duration = Duration::from_secs(1);
 /// The upstream's side of a switched connection, handed from the response to the relay.
 #[derive(Debug)]
 pub struct Upgraded {
-    pub stream: TcpStream,
+    pub stream: UpStream,
     /// Bytes read past the 101.
     pub rb: RecvBuf,
     /// What the upstream's `Sec-WebSocket-Extensions` negotiated.
@@ -195,6 +197,37 @@ impl<'a> Tunnel<'a> {
     }
 }
 
+/// A TLS stream's socket and its TLS state, with the ciphertext read but not yet handed to
+/// rustls.
+fn tls_parts(t: TlsStream) -> (TcpStream, Option<(RefCell<rustls::Connection>, Vec<u8>)>) {
+    let (tcp, tls, rest) = t.into_parts();
+    (tcp, Some((RefCell::new(tls), rest)))
+}
+
+/// The reading and writing ends of one peer's connection, through its TLS state if it has
+/// one (both halves share it).
+fn ends(
+    tcp: TcpStream,
+    tls: Option<&(RefCell<rustls::Connection>, Vec<u8>)>,
+) -> (In<'_>, Out<'_>) {
+    let (r, w) = tcp.into_split();
+    match tls {
+        None => (In::Tcp(r), Out::Tcp(w)),
+        Some((state, rest)) => (
+            In::Tls {
+                half: r,
+                tls: state,
+                cipher: rest.clone(),
+            },
+            Out::Tls {
+                half: w,
+                tls: state,
+                tx: Vec::new(),
+            },
+        ),
+    }
+}
+
 /// Counts an open tunnel in the worker's gauge for as long as it lives.
 struct OpenGauge<'a>(&'a Cell<u32>);
 
@@ -241,37 +274,22 @@ pub async fn relay(
     client_rb.release(&w.pool);
     let up_first = up_rb.unread().to_vec();
     up_rb.release(&w.pool);
-    let (ur, uw) = up_stream.into_split();
-    let tls_state;
-    let (client_in, client_out) = match client {
-        ClientStream::Plain(s) => {
-            let (r, w) = s.into_split();
-            (In::Tcp(r), Out::Tcp(w))
-        }
-        ClientStream::Tls(t) => {
-            let (tcp, tls, rest) = t.into_parts();
-            tls_state = RefCell::new(tls);
-            let (r, w) = tcp.into_split();
-            (
-                In::Tls {
-                    half: r,
-                    tls: &tls_state,
-                    cipher: rest,
-                },
-                Out::Tls {
-                    half: w,
-                    tls: &tls_state,
-                    tx: Vec::new(),
-                },
-            )
-        }
+    let (client_tcp, client_tls) = match client {
+        ClientStream::Plain(s) => (s, None),
+        ClientStream::Tls(t) => tls_parts(*t),
     };
+    let (up_tcp, up_tls) = match up_stream {
+        UpStream::Plain(s) => (s, None),
+        UpStream::Tls(t) => tls_parts(*t),
+    };
+    let (client_in, client_out) = ends(client_tcp, client_tls.as_ref());
+    let (up_in, up_out) = ends(up_tcp, up_tls.as_ref());
     let t = Tunnel {
         w,
         settings,
         ext,
         to_client: Lane::new(client_out),
-        to_up: Lane::new(Out::Tcp(uw)),
+        to_up: Lane::new(up_out),
         client: Peer::default(),
         up: Peer::default(),
         end: Stop::new(),
@@ -284,7 +302,7 @@ pub async fn relay(
     let relay = async {
         monoio::join!(
             forward(&t, Side::Client, client_in, client_first),
-            forward(&t, Side::Upstream, In::Tcp(ur), up_first),
+            forward(&t, Side::Upstream, up_in, up_first),
             timers(&t)
         )
     };

@@ -21,7 +21,7 @@
 //! | E0301 | mismatched types (`query.limit > "10"`, a list where one value is expected, arity) |
 //! | E0302 | optional value used where a value is required, without `??` or a `has()` guard |
 //! | E0303 | invalid regex, regex over the size limit, or a non-literal pattern |
-//! | E0304 | invalid or out-of-range value (`burst 0`, `weight 0%`, authorizer `ttl` > 3600s, status, port 0, a missing required setting, a non-constant setting) |
+//! | E0304 | invalid or out-of-range value (`burst 0`, `weight 0%`, authorizer `ttl` > 3600s, status, port 0, a missing required setting, a non-constant setting, a TLS option on a server without `tls`, `verify off` with a `ca`, an `ocsp` without its `cert … key …`) |
 //! | E0401 | overlapping routes (same method, host and pattern modulo parameter names) |
 //! | E0402 | invalid pattern: `{x+}` not last, duplicate parameter, empty segment, `{a}{b}` |
 //! | E0403 | `path.NAME` with no `{NAME}` in the pattern |
@@ -46,6 +46,7 @@
 //! | W0105 | `/x/` route with no `/x` route (the reverse is not linted) |
 //! | W0106 | a guarded route's bare prefix or other methods served by a broader route without its guards |
 //! | W0107 | `/{proxy+}` (any method) while `/` on its host matches no route |
+//! | W0108 | `verify off` on a TLS upstream server (any certificate accepted) |
 //!
 //! # Decisions
 //!

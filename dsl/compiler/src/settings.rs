@@ -6,8 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 
 use gw_program::{
-    Balance, CertKey, ClientAuth, FailOn, HealthCheck, Limits, Listener, Server, Timeouts,
-    TlsConfig, Upstream,
+    Balance, CertKey, ClientAuth, FailOn, HealthCheck, Limits, Listener, Server, ServerTls,
+    Timeouts, TlsConfig, Upstream,
 };
 use gw_program::{PathChars, UnderscoreNames, Value};
 use gw_syntax::ast::{Addr, Arg, ExprKind, Ident, Lit, LitValue, Setting, StrLit};
@@ -58,7 +58,7 @@ pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Sett
                 if let Some(s) = server(cx, &mut c) {
                     up.servers.push(s);
                 }
-                c.finish(cx, "`server`", &["weight", "tls", "sni"]);
+                c.finish(cx, "`server`", SERVER_KW);
             }
             "balance" => {
                 const B: &[&str] = &["round_robin", "least_request", "hash", "random"];
@@ -130,6 +130,22 @@ pub(crate) fn upstream(cx: &mut Ctx<'_>, vars: &Vars, name: &Ident, body: &[Sett
     up
 }
 
+/// The words a `server` line takes after its address.
+const SERVER_KW: &[&str] = &["weight", "tls", "sni", "ca", "client_cert", "verify"];
+
+/// A file named on a `server` line (E0701 when it does not exist).
+fn server_file(cx: &mut Ctx<'_>, c: &mut Cursor<'_>, example: &str) -> Option<PathBuf> {
+    match c.str_lit() {
+        Some(s) => args::plain(s).and_then(|p| files::existing(cx, s.span, &p)),
+        None => {
+            args::expected(cx, c.at, "a file path", example);
+            None
+        }
+    }
+}
+
+/// `server HOST:PORT [weight N] [tls [sni "name"] [ca "file"] [client_cert "c" key "k"]
+/// [verify off]]`; the TLS options need `tls`, and `verify off` refuses a `ca`.
 fn server(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<Server> {
     let Some(addr) = c.addr() else {
         not_an_address(cx, c);
@@ -142,8 +158,7 @@ fn server(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<Server> {
         host: strip_brackets(&addr.host).to_string(),
         port: addr.port,
         weight: 1,
-        tls: false,
-        sni: None,
+        tls: None,
     };
     if s.host.is_empty() {
         cx.emit(
@@ -152,23 +167,112 @@ fn server(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> Option<Server> {
                 .with_help("write `10.0.1.10:8080` or `backend.internal:8080`"),
         );
     }
+    let mut tls = ServerTls {
+        sni: None,
+        ca: None,
+        client_cert: None,
+        verify: true,
+    };
+    let mut tls_at = None;
+    // the first TLS option of the line, for the error when there is no `tls`
+    let mut option_at: Option<(Span, &str)> = None;
+    let mut verify_off_at = None;
     loop {
+        let at = c.peek().and_then(args::word_of).map(|w| w.span);
         if c.eat_word("weight") {
             if let Some(w) = c.lit().and_then(|l| lits::int(cx, l, 1, 1000)) {
                 s.weight = w as u32;
             } else if c.peek().is_none() {
                 args::expected(cx, c.at, "a weight", "`weight 3`");
             }
-        } else if c.eat_word("tls") {
-            s.tls = true;
+            continue;
+        }
+        let Some(at) = at else { break };
+        let kw = if c.eat_word("tls") {
+            tls_at = Some(at);
+            continue;
         } else if c.eat_word("sni") {
             match c.str_lit().and_then(args::plain) {
-                Some(n) => s.sni = Some(n),
+                Some(n) => tls.sni = Some(n),
                 None => args::expected(cx, c.at, "a server name", "`sni \"archive.internal\"`"),
             }
+            "sni"
+        } else if c.eat_word("ca") {
+            tls.ca = server_file(cx, c, "`ca \"certs/internal-ca.pem\"`");
+            "ca"
+        } else if c.eat_word("client_cert") {
+            let cert = server_file(cx, c, "`client_cert \"gw.pem\" key \"gw.key\"`");
+            let key = if c.eat_word("key") {
+                server_file(cx, c, "`client_cert \"gw.pem\" key \"gw.key\"`")
+            } else {
+                cx.emit(
+                    Diagnostic::error("E0304", at, "`client_cert` needs a `key`")
+                        .with_label("no `key` follows this certificate")
+                        .with_help("write `client_cert \"gw.pem\" key \"gw.key\"`"),
+                );
+                None
+            };
+            if let (Some(cert), Some(key)) = (cert, key) {
+                tls.client_cert = Some(CertKey {
+                    cert,
+                    key,
+                    ocsp: None,
+                });
+            }
+            "client_cert"
+        } else if c.eat_word("verify") {
+            let v = c.peek().and_then(args::word_of).map(|w| w.name.as_str());
+            match v {
+                Some("off") => {
+                    c.next();
+                    tls.verify = false;
+                    verify_off_at = Some(at);
+                }
+                Some("on") => {
+                    c.next();
+                }
+                _ => args::expected(cx, c.at, "`on` or `off`", "`verify off`"),
+            }
+            "verify"
         } else {
             break;
+        };
+        option_at.get_or_insert((at, kw));
+    }
+    match (tls_at, option_at) {
+        (Some(_), _) => {
+            if let (Some(off), Some(ca)) = (verify_off_at, &tls.ca) {
+                cx.emit(
+                    Diagnostic::error("E0304", off, "`verify off` with a `ca`")
+                        .with_label("nothing is verified against the `ca`")
+                        .with_help(format!(
+                            "remove `verify off` to verify against `{}`, or remove the `ca`",
+                            ca.display()
+                        )),
+                );
+            }
+            if let (Some(off), None) = (verify_off_at, &tls.ca) {
+                cx.emit(
+                    Diagnostic::warning(
+                        "W0108",
+                        off,
+                        "`verify off`: any certificate is accepted from this server",
+                    )
+                    .with_label("gw will not check who answers")
+                    .with_help("name the CA that signs its certificate: `ca \"certs/ca.pem\"`"),
+                );
+            }
+            s.tls = Some(tls);
         }
+        (None, Some((at, kw))) => cx.emit(
+            Diagnostic::error("E0304", at, format!("`{kw}` on a server without `tls`"))
+                .with_label("only a TLS connection has this")
+                .with_help(format!(
+                    "write `server {} tls {kw} …` to speak TLS to it",
+                    cx.snippet(addr.span)
+                )),
+        ),
+        (None, None) => {}
     }
     Some(s)
 }
@@ -537,9 +641,9 @@ fn underscores(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> UnderscoreNames {
     }
 }
 
-const TLS_KW: &[&str] = &["cert", "key", "client_ca", "client_auth"];
+const TLS_KW: &[&str] = &["cert", "key", "ocsp", "client_ca", "client_auth"];
 
-/// A `tls { }` block: `cert … key …` pairs (several: SNI picks among them), then
+/// A `tls { }` block: `cert … key … [ocsp …]` (several: SNI picks among them), then
 /// `client_ca` and `client_auth` at most once each.
 fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<TlsConfig> {
     args::check_unique(cx, entries, &["client_ca", "client_auth"]);
@@ -583,10 +687,25 @@ fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<Tl
             "key" => match pending.take() {
                 Some((_, cert)) => {
                     if let (Some(cert), Some(key)) = (cert, path) {
-                        certs.push(CertKey { cert, key });
+                        certs.push(CertKey {
+                            cert,
+                            key,
+                            ocsp: None,
+                        });
                     }
                 }
                 None => unpaired(cx, e.name.span, "this `key` follows no `cert`", "cert"),
+            },
+            "ocsp" => match certs.last_mut() {
+                Some(ck) if pending.is_none() && ck.ocsp.is_none() => ck.ocsp = path,
+                _ => cx.emit(
+                    Diagnostic::error("E0304", e.name.span, "`ocsp` needs its certificate")
+                        .with_label("no `cert … key …` of its own before it")
+                        .with_help(
+                            "write the response after its pair: \
+                             `cert \"a.pem\" key \"a.key\" ocsp \"a.ocsp.der\"`",
+                        ),
+                ),
             },
             _ => ca = path,
         }

@@ -189,7 +189,7 @@ fn ms(spec: &PluginSpec, name: &str) -> Option<u64> {
 fn resolve(url: &str) -> Result<(SocketAddr, String, String), String> {
     if url.starts_with("https://") {
         return Err(format!(
-            "authorizer URL `{url}`: https is not served by this build (no TLS client yet); use http://"
+            "authorizer URL `{url}`: gw calls an authorizer over http:// only; use http://"
         ));
     }
     let rest = url

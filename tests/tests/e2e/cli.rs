@@ -196,7 +196,7 @@ fn check_refuses_what_run_refuses(d: Driver) {
                  jwks \"https://auth.example.com/.well-known/jwks.json\"\n}}\n\
                  route GET /feed {{\n  auth jwt users\n  upstream app\n}}\n"
             ),
-            "jwt users: https://auth.example.com/.well-known/jwks.json: this build has no TLS client",
+            "jwt users: https://auth.example.com/.well-known/jwks.json: gw fetches a JWKS over http:// only",
         ),
         (
             format!(
@@ -206,8 +206,10 @@ fn check_refuses_what_run_refuses(d: Driver) {
             "error: listen 127.0.0.1:",
         ),
         (
-            format!("listen 127.0.0.1:{port}\nupstream app {{ server 127.0.0.1:9 tls }}\n{route}"),
-            "error: upstream app: server 127.0.0.1:9 uses tls",
+            format!(
+                "listen 127.0.0.1:{port}\nupstream app {{ server 127.0.0.1:9 tls ca \"{cert}\" }}\n{route}"
+            ),
+            "error: upstream app: server 127.0.0.1:9 tls: ",
         ),
         (
             plain.replace(&format!("listen 127.0.0.1:{port}\n"), "") + route,

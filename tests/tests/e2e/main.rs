@@ -63,6 +63,8 @@ mod smuggling;
 mod throttle;
 mod timeouts;
 mod tls;
+mod tls_listener;
+mod tls_upstream;
 mod upstream_failures;
 mod validate;
 mod websocket;

@@ -420,7 +420,7 @@ fn site(dir: &Path, name: &str) -> String {
     )
 }
 
-fn wait_for_log(gw: &Gw, what: &str, n: usize) {
+pub fn wait_for_log(gw: &Gw, what: &str, n: usize) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);
     while gw.stderr().matches(what).count() < n {
         assert!(

@@ -78,8 +78,7 @@ fn upstream(addrs: &[SocketAddr]) -> Upstream {
                 host: a.ip().to_string(),
                 port: a.port(),
                 weight: 1,
-                tls: false,
-                sni: None,
+                tls: None,
             })
             .collect(),
         balance: Default::default(),

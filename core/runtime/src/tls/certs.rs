@@ -10,7 +10,9 @@ use gw_program::{CertKey, ClientAuth, TlsConfig};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier};
+use rustls::server::{
+    ClientHello, ProducesTickets, ResolvesServerCert, StoresServerSessions, WebPkiClientVerifier,
+};
 use rustls::sign::CertifiedKey;
 
 /// The certificates of one listener, found by name.
@@ -58,10 +60,36 @@ impl ResolvesServerCert for CertStore {
     }
 }
 
+/// What lets a client resume a TLS session with any worker, before and after a reload: one
+/// ticket key set (TLS 1.2 and 1.3 tickets) and one session cache (TLS 1.2 session ids),
+/// made when gw starts and handed from each config to the next.
+#[derive(Debug)]
+pub struct Resumption {
+    ticketer: Arc<dyn ProducesTickets>,
+    sessions: Arc<dyn StoresServerSessions>,
+}
+
+/// Sessions the cache of TLS 1.2 session ids holds (rustls drops the oldest beyond it).
+const SESSIONS: usize = 4096;
+
+impl Resumption {
+    /// Fresh random ticket keys, rotated every 6 hours; a ticket is accepted while its key is
+    /// the current or the previous one, so for 6 to 12 hours.
+    pub fn new() -> Result<Resumption, String> {
+        Ok(Resumption {
+            ticketer: rustls::crypto::ring::Ticketer::new().map_err(|e| e.to_string())?,
+            sessions: rustls::server::ServerSessionMemoryCache::new(SESSIONS),
+        })
+    }
+}
+
 /// The rustls config of a `tls { }` block: its certificate files read and checked (each key
 /// must match its certificate), TLS 1.2 and 1.3, ALPN `http/1.1`, client certificates
-/// verified against `client_ca` when it is set.
-pub fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, String> {
+/// verified against `client_ca` when it is set, sessions resumed with `resumption`'s tickets.
+pub fn server_config(
+    t: &TlsConfig,
+    resumption: &Resumption,
+) -> Result<Arc<rustls::ServerConfig>, String> {
     let provider = super::provider();
     let mut store = CertStore {
         keys: Vec::with_capacity(t.certs.len()),
@@ -99,17 +127,45 @@ pub fn server_config(t: &TlsConfig) -> Result<Arc<rustls::ServerConfig>, String>
         }
     };
     let mut config = builder.with_cert_resolver(Arc::new(store));
+    config.ticketer = resumption.ticketer.clone();
+    config.session_storage = resumption.sessions.clone();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 
-/// A certificate chain and its key, read from their PEM files.
+/// Largest OCSP response file read (a response for one certificate is a few KiB).
+const MAX_OCSP: u64 = 64 * 1024;
+
+/// A certificate chain and its key, read from their PEM files, with the OCSP response to
+/// staple when the pair names one.
 fn certified_key(ck: &CertKey, provider: &CryptoProvider) -> Result<CertifiedKey, String> {
     let chain = read_certs(&ck.cert)?;
     let key = PrivateKeyDer::from_pem_file(&ck.key)
         .map_err(|e| format!("{}: no private key: {e}", ck.key.display()))?;
-    CertifiedKey::from_der(chain, key, provider)
-        .map_err(|e| format!("{} with {}: {e}", ck.cert.display(), ck.key.display()))
+    let mut certified = CertifiedKey::from_der(chain, key, provider)
+        .map_err(|e| format!("{} with {}: {e}", ck.cert.display(), ck.key.display()))?;
+    if let Some(path) = &ck.ocsp {
+        certified.ocsp = Some(read_ocsp(path)?);
+    }
+    Ok(certified)
+}
+
+/// An OCSP response file: DER (`openssl ocsp -respout`), so it must open with a SEQUENCE.
+/// Its content is the responder's word and is stapled as it is; a stale one is the clients'
+/// to refuse, as with any server that staples.
+fn read_ocsp(path: &Path) -> Result<Vec<u8>, String> {
+    let bad = |why: &str| format!("ocsp {}: {why}", path.display());
+    let len = std::fs::metadata(path)
+        .map_err(|e| bad(&e.to_string()))?
+        .len();
+    if len > MAX_OCSP {
+        return Err(bad("larger than 64 KiB"));
+    }
+    let der = std::fs::read(path).map_err(|e| bad(&e.to_string()))?;
+    match der.first() {
+        Some(0x30) => Ok(der),
+        _ => Err(bad("not a DER OCSP response")),
+    }
 }
 
 /// Every certificate of a PEM file (at least one).

@@ -1,12 +1,15 @@
-//! TLS with rustls on the `ring` provider: the server configs of TLS listeners, built when a
-//! config is loaded (files are read there, never on a worker), and [`TlsStream`], which runs
-//! a TLS connection over monoio's I/O.
+//! TLS with rustls on the `ring` provider: the server configs of TLS listeners and the client
+//! configs of TLS upstream servers, built when a config is loaded (files are read there, never
+//! on a worker), and [`TlsStream`], which runs either side of a TLS connection over monoio's
+//! I/O.
 
 mod certs;
+mod client;
 mod stream;
 mod subject;
 
-pub use certs::server_config;
+pub use certs::{Resumption, server_config};
+pub use client::{SystemRoots, UpstreamTls, upstream_tls};
 pub use stream::TlsStream;
 
 /// The crypto provider every config uses. ring's is deprecated in favour of aws-lc-rs for

@@ -33,6 +33,13 @@ impl TlsStream {
         Ok(TlsStream::new(tcp, rustls::Connection::Server(conn)))
     }
 
+    /// The client side of a connection to an upstream server.
+    pub fn client(tcp: TcpStream, up: &super::UpstreamTls) -> io::Result<TlsStream> {
+        let conn = rustls::ClientConnection::new(up.config.clone(), up.name.clone())
+            .map_err(io::Error::other)?;
+        Ok(TlsStream::new(tcp, rustls::Connection::Client(conn)))
+    }
+
     fn new(tcp: TcpStream, tls: rustls::Connection) -> TlsStream {
         TlsStream {
             tcp,
@@ -47,6 +54,17 @@ impl TlsStream {
     /// The subject of the peer's verified certificate, once the handshake is done.
     pub fn client_subject(&self) -> Option<&str> {
         self.subject.as_deref()
+    }
+
+    /// Nothing arrived since the last read: no ciphertext or plaintext waiting, no
+    /// `close_notify`, nothing on the socket. A pooled connection is reused only then.
+    pub fn is_quiet(&mut self) -> bool {
+        self.rx_pos >= self.rx.len()
+            && self
+                .tls
+                .process_new_packets()
+                .is_ok_and(|s| s.plaintext_bytes_to_read() == 0 && !s.peer_has_closed())
+            && self.tcp.is_quiet()
     }
 
     /// The socket, the TLS state and the ciphertext read but not yet handed to rustls.

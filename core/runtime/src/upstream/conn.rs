@@ -1,6 +1,7 @@
-//! One upstream connection in use: counted in its server's in-flight load, connected with a
-//! timeout, and reading the response head (interim 1xx skipped; a close before any byte is
-//! marked retryable, which is how a stale pooled connection shows).
+//! One upstream connection in use: counted in its server's in-flight load, connected (and,
+//! for a `tls` server, its handshake done) within the connect timeout, and reading the
+//! response head (interim 1xx skipped; a close before any byte is marked retryable, which is
+//! how a stale pooled connection shows).
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -10,10 +11,12 @@ use gw_program::{FailOn, RoutePlan};
 use gw_proto::{ResponseHead, Status};
 use monoio::net::TcpStream;
 
+use super::stream::UpStream;
 use crate::body::read_untimed;
 use crate::buffers::BufPool;
 use crate::buffers::RecvBuf;
 use crate::error::{Error, ErrorKind, Side};
+use crate::tls::{TlsStream, UpstreamTls};
 use crate::upstream::pool::Upstreams;
 
 /// Largest upstream response head accepted.
@@ -75,7 +78,7 @@ impl Drop for Track<'_> {
 
 /// An upstream connection with a request in flight.
 pub struct UpConn<'w> {
-    pub stream: TcpStream,
+    pub stream: UpStream,
     pub rb: RecvBuf,
     pub track: Track<'w>,
 }
@@ -96,7 +99,7 @@ impl UpConn<'_> {
     }
 
     /// The stream and its unread bytes, for a tunnel.
-    pub fn into_parts(self) -> (TcpStream, RecvBuf) {
+    pub fn into_parts(self) -> (UpStream, RecvBuf) {
         let UpConn { stream, rb, .. } = self;
         (stream, rb)
     }
@@ -127,7 +130,7 @@ impl Picked<'_> {
         timeout: Duration,
         multishot: bool,
         now: Instant,
-    ) -> Result<(TcpStream, bool), Error> {
+    ) -> Result<(UpStream, bool), Error> {
         let pooled = if fresh {
             None
         } else {
@@ -136,7 +139,8 @@ impl Picked<'_> {
         if let Some(s) = pooled {
             return Ok((s, true));
         }
-        match Box::pin(connect(self.addr, timeout, multishot)).await {
+        let tls = self.upstreams.borrow().tls(self.up, self.server);
+        match Box::pin(connect(self.addr, tls.as_deref(), timeout, multishot)).await {
             Ok(s) => {
                 if !self.fail_on.timeout && !self.fail_on.status_5xx {
                     self.outcome(false, now);
@@ -173,32 +177,51 @@ impl Picked<'_> {
     }
 }
 
-/// Connect to an upstream server; `multishot`: receive through a multishot receive.
+/// Connect to an upstream server, and for a TLS one finish the handshake, all within
+/// `timeout`; `multishot`: a plain connection receives through a multishot receive. A
+/// certificate that fails verification is a failed connect whose cause names it.
 pub async fn connect(
     addr: SocketAddr,
+    tls: Option<&UpstreamTls>,
     timeout: Duration,
     multishot: bool,
-) -> Result<TcpStream, Error> {
-    match monoio::time::timeout(timeout, TcpStream::connect_addr(addr)).await {
-        Ok(Ok(mut s)) => {
-            let _ = s.set_nodelay(true);
-            if multishot {
-                s.recv_multishot();
-            }
-            Ok(s)
-        }
-        Ok(Err(e)) => Err(Error::io(
-            ErrorKind::ConnectFailed,
-            Side::Upstream,
-            "connect",
-            e,
-        )),
+) -> Result<UpStream, Error> {
+    match monoio::time::timeout(timeout, open_stream(addr, tls, multishot)).await {
+        Ok(r) => r,
         Err(_) => Err(Error::new(
             ErrorKind::ConnectTimeout,
             Side::Upstream,
-            "connect",
+            if tls.is_some() {
+                "connect and tls handshake"
+            } else {
+                "connect"
+            },
         )),
     }
+}
+
+/// [`connect`] without its timer (the caller's bounds it).
+pub async fn open_stream(
+    addr: SocketAddr,
+    tls: Option<&UpstreamTls>,
+    multishot: bool,
+) -> Result<UpStream, Error> {
+    let mut s = TcpStream::connect_addr(addr)
+        .await
+        .map_err(|e| Error::io(ErrorKind::ConnectFailed, Side::Upstream, "connect", e))?;
+    let _ = s.set_nodelay(true);
+    let Some(tls) = tls else {
+        if multishot {
+            s.recv_multishot();
+        }
+        return Ok(UpStream::Plain(s));
+    };
+    // a TLS stream reads with a buffer of its own (rustls may hold bytes already received)
+    let handshake_failed =
+        |e| Error::io(ErrorKind::ConnectFailed, Side::Upstream, "tls handshake", e);
+    let mut t = TlsStream::client(s, tls).map_err(handshake_failed)?;
+    t.handshake().await.map_err(handshake_failed)?;
+    Ok(UpStream::Tls(Box::new(t)))
 }
 
 /// Read the response head into `head` (its header list is reused between requests),

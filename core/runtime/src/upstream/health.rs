@@ -3,27 +3,29 @@
 //! Worker 0 runs them (`checks.rs`), one task per upstream, and publishes each verdict to the config's
 //! lock-free [`HealthBoard`](crate::loaded::HealthBoard), which every worker reads when it
 //! balances. One prober per process keeps the probe rate independent of the core count. A
-//! check is a fresh connection, `METHOD PATH HTTP/1.1` with `Connection: close`; a 2xx or 3xx
-//! status within the connect + request timeouts is a pass.
+//! check is a fresh connection (a TLS one to a `tls` server, verified as requests' are),
+//! `METHOD PATH HTTP/1.1` with `Connection: close`; a 2xx or 3xx status within the connect +
+//! request timeouts is a pass.
 
 use std::net::SocketAddr;
 
-use monoio::io::{AsyncReadRent, AsyncWriteRentExt};
-use monoio::net::TcpStream;
+use super::conn::open_stream;
+use crate::tls::UpstreamTls;
+use crate::transport::Transport;
 
 /// One check: true for a 2xx or 3xx status line.
-pub async fn probe(addr: SocketAddr, request: Vec<u8>) -> bool {
-    let Ok(mut s) = TcpStream::connect_addr(addr).await else {
+pub async fn probe(addr: SocketAddr, tls: Option<&UpstreamTls>, request: Vec<u8>) -> bool {
+    let Ok(mut s) = open_stream(addr, tls, false).await else {
         return false;
     };
-    let (res, _) = s.write_all(request).await;
+    let (res, _) = s.write_all_of(request).await;
     if res.is_err() {
         return false;
     }
     let mut got = Vec::with_capacity(64);
     while got.len() < 12 {
         let buf = Vec::with_capacity(64);
-        let (res, buf) = s.read(buf).await;
+        let (res, buf) = s.read_into(buf).await;
         match res {
             Ok(0) | Err(_) => break,
             Ok(_) => got.extend_from_slice(&buf),
@@ -62,10 +64,10 @@ mod tests {
                     let _ = c.read(&mut buf).unwrap();
                     c.write_all(b"HTTP/1.1 204 No Content\r\n\r\n").unwrap();
                 });
-                assert!(probe(addr, b"GET / HTTP/1.1\r\n\r\n".to_vec()).await);
+                assert!(probe(addr, None, b"GET / HTTP/1.1\r\n\r\n".to_vec()).await);
                 t.join().unwrap();
                 // nothing listens there any more
-                assert!(!probe(addr, b"GET / HTTP/1.1\r\n\r\n".to_vec()).await);
+                assert!(!probe(addr, None, b"GET / HTTP/1.1\r\n\r\n".to_vec()).await);
             })
             .unwrap();
     }

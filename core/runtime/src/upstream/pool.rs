@@ -3,13 +3,15 @@
 //! passive health (eject after N consecutive connect failures for a cool-down).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gw_program::ConfigImage;
-use monoio::net::TcpStream;
 
 use super::balance::{Balancer, Rng};
+use super::stream::UpStream;
 use crate::loaded::Loaded;
+use crate::tls::UpstreamTls;
 
 /// Idle connections kept per server and worker.
 const MAX_IDLE: usize = 256;
@@ -18,7 +20,9 @@ const MAX_IDLE: usize = 256;
 #[derive(Debug)]
 pub struct ServerState {
     pub addr: SocketAddr,
-    idle: Vec<(TcpStream, Instant)>,
+    /// How to speak TLS to it (`server … tls`); `None`: plain TCP.
+    pub tls: Option<Arc<UpstreamTls>>,
+    idle: Vec<(UpStream, Instant)>,
     /// Consecutive connect failures.
     fails: u32,
     ejected_until: Option<Instant>,
@@ -31,9 +35,10 @@ impl ServerState {
         self.ejected_until.is_some_and(|until| now < until)
     }
 
-    fn new(addr: SocketAddr) -> ServerState {
+    fn new(addr: SocketAddr, tls: Option<Arc<UpstreamTls>>) -> ServerState {
         ServerState {
             addr,
+            tls,
             idle: Vec::new(),
             fails: 0,
             ejected_until: None,
@@ -73,16 +78,25 @@ impl Upstreams {
         let list = image
             .upstreams
             .iter()
-            .zip(&loaded.addrs)
-            .map(|(up, addrs)| {
+            .zip(loaded.addrs.iter().zip(&loaded.up_tls))
+            .map(|(up, (addrs, tls))| {
                 let weights: Vec<u32> = up.servers.iter().map(|s| s.weight).collect();
                 let mut prev = old.iter_mut().find(|o| o.name == up.name);
                 let servers = addrs
                     .iter()
-                    .map(|a| {
-                        let mut s = ServerState::new(*a);
+                    .enumerate()
+                    .map(|(i, a)| {
+                        let mut s = ServerState::new(*a, tls.get(i).cloned().flatten());
+                        let same_tls = |ps: &ServerState| match (&ps.tls, &s.tls) {
+                            (None, None) => true,
+                            (Some(x), Some(y)) => x.spec == y.spec,
+                            _ => false,
+                        };
                         if let Some(p) = prev.as_mut()
-                            && let Some(ps) = p.servers.iter_mut().find(|ps| ps.addr == *a)
+                            && let Some(ps) = p
+                                .servers
+                                .iter_mut()
+                                .find(|ps| ps.addr == *a && same_tls(ps))
                         {
                             s.idle = std::mem::take(&mut ps.idle);
                         }
@@ -149,16 +163,21 @@ impl Upstreams {
         self.list.get(up)?.servers.get(server).map(|s| s.addr)
     }
 
+    /// How to speak TLS to the server (`None`: plain TCP, or no such server).
+    pub fn tls(&self, up: usize, server: usize) -> Option<Arc<UpstreamTls>> {
+        self.list.get(up)?.servers.get(server)?.tls.clone()
+    }
+
     /// A pooled connection to the server that has not sat idle too long and on which nothing
     /// has arrived since its last response. Bytes an idle upstream connection received (a
     /// second, unsolicited response; a late body after a HEAD) or its close would otherwise be
     /// read as the next client's response: such a connection is dropped, as nginx's
     /// keep-alive close handler does.
-    pub fn take(&mut self, up: usize, server: usize, now: Instant) -> Option<TcpStream> {
+    pub fn take(&mut self, up: usize, server: usize, now: Instant) -> Option<UpStream> {
         let u = self.list.get_mut(up)?;
         let timeout = u.idle_timeout;
         let s = u.servers.get_mut(server)?;
-        while let Some((conn, since)) = s.idle.pop() {
+        while let Some((mut conn, since)) = s.idle.pop() {
             if now.duration_since(since) < timeout && conn.is_quiet() {
                 return Some(conn);
             }
@@ -168,7 +187,7 @@ impl Upstreams {
 
     /// Return a connection that finished a response cleanly (whatever arrives after this is
     /// found by [`Upstreams::take`], so it is asked once per reuse).
-    pub fn put(&mut self, up: usize, server: usize, conn: TcpStream, now: Instant) {
+    pub fn put(&mut self, up: usize, server: usize, conn: UpStream, now: Instant) {
         if let Some(s) = self.server(up, server)
             && s.idle.len() < MAX_IDLE
         {
@@ -255,6 +274,7 @@ mod tests {
     use super::*;
     use gw_plugin::Registry;
     use gw_program::{Balance, Server, Upstream};
+    use monoio::net::TcpStream;
 
     fn loaded(servers: &[&str]) -> Loaded {
         let up = Upstream {
@@ -267,8 +287,7 @@ mod tests {
                         host: a.ip().to_string(),
                         port: a.port(),
                         weight: 1,
-                        tls: false,
-                        sni: None,
+                        tls: None,
                     }
                 })
                 .collect(),
@@ -354,15 +373,17 @@ mod tests {
                 let closed = TcpStream::connect_addr(addr).await.unwrap();
                 let (closed_peer, _) = server.accept().unwrap();
                 let quiet_local = quiet.local_addr().unwrap();
-                ups.put(0, 0, quiet, now);
-                ups.put(0, 0, noisy, now);
-                ups.put(0, 0, closed, now);
+                ups.put(0, 0, UpStream::Plain(quiet), now);
+                ups.put(0, 0, UpStream::Plain(noisy), now);
+                ups.put(0, 0, UpStream::Plain(closed), now);
                 noisy_peer
                     .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nevil!")
                     .unwrap();
                 drop(closed_peer);
                 monoio::time::sleep(Duration::from_millis(50)).await;
-                let got = ups.take(0, 0, now).expect("the quiet connection");
+                let Some(UpStream::Plain(got)) = ups.take(0, 0, now) else {
+                    panic!("the quiet connection")
+                };
                 assert_eq!(got.local_addr().unwrap(), quiet_local);
                 assert_eq!(ups.idle_count(), 0);
             })
@@ -381,16 +402,18 @@ mod tests {
                 let a = TcpStream::connect_addr(addr).await.unwrap();
                 let b = TcpStream::connect_addr(addr).await.unwrap();
                 let b_local = b.local_addr().unwrap();
-                ups.put(0, 0, a, now);
-                ups.put(0, 0, b, now);
+                ups.put(0, 0, UpStream::Plain(a), now);
+                ups.put(0, 0, UpStream::Plain(b), now);
                 assert_eq!(ups.idle_count(), 2);
-                let got = ups.take(0, 0, now).unwrap();
+                let Some(UpStream::Plain(got)) = ups.take(0, 0, now) else {
+                    panic!("a pooled connection")
+                };
                 assert_eq!(got.local_addr().unwrap(), b_local);
                 ups.sweep(now + Duration::from_secs(3600));
                 assert_eq!(ups.idle_count(), 0);
                 assert!(ups.take(0, 0, now).is_none());
                 // a reload carries pools over by name and address
-                ups.put(0, 0, got, now);
+                ups.put(0, 0, UpStream::Plain(got), now);
                 let carried = Upstreams::new(&l, 2, Some(ups));
                 assert_eq!(carried.idle_count(), 1);
             })

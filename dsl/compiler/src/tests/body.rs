@@ -146,7 +146,11 @@ fn upstream_settings_become_the_image() {
     ]));
     let u = &img.upstreams[0];
     assert_eq!(
-        (u.servers[0].weight, u.servers[1].tls, u.servers[1].port),
+        (
+            u.servers[0].weight,
+            u.servers[1].tls.is_some(),
+            u.servers[1].port
+        ),
         (3, true, 8443)
     );
     assert_eq!(u.balance, gw_program::Balance::Hash);

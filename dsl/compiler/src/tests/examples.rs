@@ -124,7 +124,10 @@ fn checkout_lowers_the_canary_group() {
         "defaults off"
     );
     assert_eq!(
-        img.upstreams[2].servers[0].sni.as_deref(),
+        img.upstreams[2].servers[0]
+            .tls
+            .as_ref()
+            .and_then(|t| t.sni.as_deref()),
         Some("archive.internal")
     );
     assert_eq!(

@@ -46,11 +46,11 @@ pub(crate) struct Remote {
 
 impl Remote {
     /// Parses `url` and resolves its host (on the control thread, at load). `https://` is
-    /// refused until gw has a TLS client.
+    /// refused: plugins' calls go over plain HTTP.
     pub(crate) fn new(url: &str, refresh_ms: i64) -> Result<Remote, String> {
         if url.starts_with("https://") {
             return Err(format!(
-                "{url}: this build has no TLS client, so it fetches a JWKS over http:// only \
+                "{url}: gw fetches a JWKS over http:// only, not https:// \
                  (or use `jwks file`)"
             ));
         }
