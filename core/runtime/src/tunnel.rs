@@ -35,9 +35,9 @@ use monoio::net::TcpStream;
 
 use crate::buffers::RecvBuf;
 use crate::client_stream::ClientStream;
+use crate::stop::Stop;
 use crate::tls::TlsStream;
 use crate::upstream::stream::UpStream;
-use crate::stop::Stop;
 use crate::worker::{Gen, Worker};
 use io::{In, Out};
 use lane::Lane;
@@ -197,19 +197,18 @@ impl<'a> Tunnel<'a> {
     }
 }
 
-/// A TLS stream's socket and its TLS state, with the ciphertext read but not yet handed to
-/// rustls.
-fn tls_parts(t: TlsStream) -> (TcpStream, Option<(RefCell<rustls::Connection>, Vec<u8>)>) {
+/// A peer's TLS state, with the ciphertext read but not yet handed to rustls.
+type TlsState = (RefCell<rustls::Connection>, Vec<u8>);
+
+/// A TLS stream's socket and its TLS state.
+fn tls_parts(t: TlsStream) -> (TcpStream, Option<TlsState>) {
     let (tcp, tls, rest) = t.into_parts();
     (tcp, Some((RefCell::new(tls), rest)))
 }
 
 /// The reading and writing ends of one peer's connection, through its TLS state if it has
 /// one (both halves share it).
-fn ends(
-    tcp: TcpStream,
-    tls: Option<&(RefCell<rustls::Connection>, Vec<u8>)>,
-) -> (In<'_>, Out<'_>) {
+fn ends(tcp: TcpStream, tls: Option<&TlsState>) -> (In<'_>, Out<'_>) {
     let (r, w) = tcp.into_split();
     match tls {
         None => (In::Tcp(r), Out::Tcp(w)),
