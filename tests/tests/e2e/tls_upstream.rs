@@ -259,21 +259,36 @@ fn serve(tcp: TcpStream, config: Arc<rustls::ServerConfig>, n: usize, seen: &Mut
     }
 }
 
-/// After a `101`, every byte back as it came, until the peer closes.
-fn echo(mut r: BufReader<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>) {
-    let switched =
-        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n";
-    if r.get_mut().write_all(switched.as_bytes()).is_err() || r.get_mut().flush().is_err() {
+/// After a `101`, a WebSocket echo: each message back as it came, a Pong for a Ping, and a
+/// Close answered, until the peer closes.
+fn echo(r: BufReader<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>) {
+    use crate::support::websocket::{CLOSE, FIN, PING, PONG, Ws, accept_for};
+    // the client waits for the 101 before it sends a frame
+    assert!(r.buffer().is_empty(), "frames before the 101");
+    let mut s = r.into_inner();
+    let switched = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\
+         sec-websocket-accept: {}\r\n\r\n",
+        accept_for("dGhlIHNhbXBsZSBub25jZQ==")
+    );
+    if s.write_all(switched.as_bytes()).is_err() || s.flush().is_err() {
         return;
     }
-    loop {
-        let chunk = match r.fill_buf() {
-            Ok([]) | Err(_) => return,
-            Ok(c) => c.to_vec(),
+    let mut ws = Ws {
+        s: Box::new(s),
+        client: false,
+        head: String::new(),
+    };
+    while let Ok(f) = ws.recv() {
+        let sent = match f.op() {
+            CLOSE => {
+                let _ = ws.try_send(FIN | CLOSE, &f.payload);
+                return;
+            }
+            PING => ws.try_send(FIN | PONG, &f.payload),
+            op => ws.try_send(if f.fin() { FIN | op } else { op }, &f.payload),
         };
-        r.consume(chunk.len());
-        let s = r.get_mut();
-        if s.write_all(&chunk).is_err() || s.flush().is_err() {
+        if sent.is_err() {
             return;
         }
     }
@@ -490,23 +505,19 @@ fn a_handshake_that_never_ends_is_a_connect_timeout(d: Driver) {
     assert!(log.contains("connect and tls handshake"), "{log}");
 }
 
-const UPGRADE: &str = "GET /ws HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
-    Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-
-/// Upgrade on `s`, then send messages of a few sizes and read each back whole.
-fn upgrade_and_echo(s: &mut (impl Read + Write)) {
-    s.write_all(UPGRADE.as_bytes()).unwrap();
-    s.flush().unwrap();
-    let (head, _) = crate::tls::read_response(s);
-    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+/// Open a WebSocket on `s`, then send messages of a few sizes and read each back whole.
+fn upgrade_and_echo(s: impl Read + Write + Send + 'static) {
+    use crate::support::websocket::{BINARY, FIN, handshake};
+    let mut ws = handshake(Box::new(s), "/ws");
     for size in [5, 20_000, 100_000] {
         let msg: Vec<u8> = (0..size).map(|i| (i % 251) as u8).collect();
-        s.write_all(&msg).unwrap();
-        s.flush().unwrap();
-        let mut back = vec![0; size];
-        s.read_exact(&mut back).unwrap();
+        ws.send(FIN | BINARY, &msg);
+        let (op, back) = ws.message();
+        assert_eq!(op, BINARY);
         assert!(back == msg, "{size} bytes came back changed");
     }
+    ws.close(1000, "done");
+    assert_eq!(ws.expect_close(), (1000, "done".to_owned()));
 }
 
 fn websockets_relay_to_a_tls_upstream_from_plain_and_tls_clients(d: Driver) {
@@ -520,9 +531,9 @@ fn websockets_relay_to_a_tls_upstream_from_plain_and_tls_clients(d: Driver) {
     );
     // a plain client
     let gw = Gw::start(d, &config);
-    let mut tcp = TcpStream::connect(gw.addr).unwrap();
+    let tcp = TcpStream::connect(gw.addr).unwrap();
     tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    upgrade_and_echo(&mut tcp);
+    upgrade_and_echo(tcp);
     drop(gw);
     // a TLS client: TLS on both sides of the tunnel
     let listener = crate::tls::pki();
@@ -532,9 +543,8 @@ fn websockets_relay_to_a_tls_upstream_from_plain_and_tls_clients(d: Driver) {
         listener.file("a.key")
     );
     let gw = Gw::start_listening(d, &tls, &config, &[]);
-    let mut s =
-        crate::tls::tls_connect(gw.addr, "a.test", crate::tls::client_config(&[b"http/1.1"]));
-    upgrade_and_echo(&mut s);
+    let s = crate::tls::tls_connect(gw.addr, "a.test", crate::tls::client_config(&[b"http/1.1"]));
+    upgrade_and_echo(s);
     assert_eq!(up.conns.load(Ordering::SeqCst), 2);
 }
 
