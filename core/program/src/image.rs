@@ -160,6 +160,20 @@ pub struct TlsConfig {
     pub client_ca: Option<std::path::PathBuf>,
     /// `client_auth required|optional` (required when `client_ca` is set without it).
     pub client_auth: ClientAuth,
+    /// `unknown_sni default|reject`: what a client gets whose SNI name no certificate has (or
+    /// that sends none).
+    pub unknown_sni: UnknownSni,
+}
+
+/// What a TLS listener does with a client asking for a name none of its certificates has.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum UnknownSni {
+    /// The first certificate serves it.
+    #[default]
+    Default,
+    /// The handshake fails with an alert, as nginx's `ssl_reject_handshake` and HAProxy's
+    /// `strict-sni` do.
+    Reject,
 }
 
 /// A PEM certificate chain and its private key.

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use gw_program::{
     Balance, CertKey, ClientAuth, FailOn, HealthCheck, Limits, Listener, Server, ServerTls,
-    Timeouts, TlsConfig, Upstream,
+    Timeouts, TlsConfig, UnknownSni, Upstream,
 };
 use gw_program::{PathChars, UnderscoreNames, Value};
 use gw_syntax::ast::{Addr, Arg, ExprKind, Ident, Lit, LitValue, Setting, StrLit};
@@ -641,18 +641,36 @@ fn underscores(cx: &mut Ctx<'_>, c: &mut Cursor<'_>) -> UnderscoreNames {
     }
 }
 
-const TLS_KW: &[&str] = &["cert", "key", "ocsp", "client_ca", "client_auth"];
+const TLS_KW: &[&str] = &[
+    "cert",
+    "key",
+    "ocsp",
+    "client_ca",
+    "client_auth",
+    "unknown_sni",
+];
 
 /// A `tls { }` block: `cert … key … [ocsp …]` (several: SNI picks among them), then
-/// `client_ca` and `client_auth` at most once each.
+/// `client_ca`, `client_auth` and `unknown_sni` at most once each.
 fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<TlsConfig> {
-    args::check_unique(cx, entries, &["client_ca", "client_auth"]);
+    args::check_unique(cx, entries, &["client_ca", "client_auth", "unknown_sni"]);
     let mut certs = Vec::new();
     let mut pending: Option<(Span, Option<PathBuf>)> = None;
     let (mut ca, mut auth) = (None, None);
+    let mut unknown_sni = UnknownSni::Default;
     let mut complete = true;
     for e in entries {
         let mut c = Cursor::new(e);
+        if e.name.name == "unknown_sni" {
+            let at = c.at;
+            match c.word().map(|w| w.name.as_str()) {
+                Some("default") => unknown_sni = UnknownSni::Default,
+                Some("reject") => unknown_sni = UnknownSni::Reject,
+                _ => args::expected(cx, at, "`default` or `reject`", "`unknown_sni reject`"),
+            }
+            c.finish(cx, "`unknown_sni`", &[]);
+            continue;
+        }
         if e.name.name == "client_auth" {
             let at = c.at;
             auth = match c.word().map(|w| w.name.as_str()) {
@@ -735,6 +753,7 @@ fn tls_config(cx: &mut Ctx<'_>, addr: &Addr, entries: &[Entry<'_>]) -> Option<Tl
         certs,
         client_ca: ca,
         client_auth: auth.unwrap_or_default(),
+        unknown_sni,
     })
 }
 

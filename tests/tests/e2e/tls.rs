@@ -15,6 +15,7 @@ use crate::support::{Driver, Gw, Upstream, proxy_all};
 
 on_both_drivers! {
     sni_picks_the_certificate_and_unknown_names_get_the_first => sni_picks_the_certificate_and_unknown_names_get_the_first_uring, sni_picks_the_certificate_and_unknown_names_get_the_first_epoll;
+    unknown_sni_reject_ends_the_handshake_with_an_alert => unknown_sni_reject_ends_the_handshake_with_an_alert_uring, unknown_sni_reject_ends_the_handshake_with_an_alert_epoll;
     curl_over_tls_1_2_and_1_3_keeps_the_connection_alive => curl_over_tls_1_2_and_1_3_keeps_the_connection_alive_uring, curl_over_tls_1_2_and_1_3_keeps_the_connection_alive_epoll;
     garbage_instead_of_a_handshake_closes_that_connection_only => garbage_instead_of_a_handshake_closes_that_connection_only_uring, garbage_instead_of_a_handshake_closes_that_connection_only_epoll;
     records_split_one_byte_at_a_time_are_served => records_split_one_byte_at_a_time_are_served_uring, records_split_one_byte_at_a_time_are_served_epoll;
@@ -293,6 +294,47 @@ fn sni_picks_the_certificate_and_unknown_names_get_the_first(d: Driver) {
         served_subject(gw.addr, Some("y.x.b.test")),
         "subject=CN=a.test"
     );
+}
+
+/// `unknown_sni reject`: a name no certificate has, or none at all, gets an alert and no
+/// certificate, and the listener goes on serving its own names.
+fn unknown_sni_reject_ends_the_handshake_with_an_alert(d: Driver) {
+    let block = tls_block(pki()).replace("\n}", "\n  unknown_sni reject\n}");
+    let gw = Gw::start_listening(d, &block, HELLO, &[]);
+    let refused = |name: Option<&str>| {
+        let bin = find_program("openssl").unwrap();
+        let mut cmd = Command::new(bin);
+        cmd.args(["s_client", "-connect", &gw.addr.to_string()]);
+        match name {
+            Some(n) => cmd.args(["-servername", n]),
+            None => cmd.arg("-noservername"),
+        };
+        let out = cmd
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run openssl s_client");
+        let (stdout, stderr) = (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        );
+        assert!(
+            !stdout.lines().any(|l| l.starts_with("subject=")),
+            "{name:?} got a certificate:\n{stdout}"
+        );
+        assert!(
+            stderr.contains("alert access denied"),
+            "{name:?}: no alert:\n{stderr}"
+        );
+    };
+    refused(Some("unknown.example"));
+    refused(Some("y.x.b.test"));
+    refused(None);
+    for name in ["a.test", "x.b.test"] {
+        let mut s = tls_connect(gw.addr, name, client_config(&[b"http/1.1"]));
+        let (head, _) = tls_get(&mut s, name, "/hi");
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    }
+    assert_eq!(served_subject(gw.addr, Some("b.test")), "subject=CN=b.test");
 }
 
 fn curl_over_tls_1_2_and_1_3_keeps_the_connection_alive(d: Driver) {

@@ -83,7 +83,11 @@ pub(super) fn write_listeners(out: &mut String, img: &ConfigImage) {
                     (Some(_), crate::ClientAuth::Required) => " · client cert required",
                     (Some(_), _) => " · client cert optional",
                 };
-                format!(" tls{certs}{mtls}")
+                let sni = match t.unknown_sni {
+                    crate::UnknownSni::Default => "",
+                    crate::UnknownSni::Reject => " · unknown SNI rejected",
+                };
+                format!(" tls{certs}{mtls}{sni}")
             }
             None => String::new(),
         };

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use ahash::AHashMap;
-use gw_program::{CertKey, ClientAuth, TlsConfig};
+use gw_program::{CertKey, ClientAuth, TlsConfig, UnknownSni};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -24,6 +24,9 @@ struct CertStore {
     exact: AHashMap<String, usize>,
     /// The part after `*.` of a wildcard name -> index in `keys`.
     wildcard: AHashMap<String, usize>,
+    /// `unknown_sni reject`: a name no certificate has (or none) gets no certificate, and
+    /// rustls ends the handshake with an alert.
+    reject_unknown: bool,
 }
 
 impl CertStore {
@@ -55,8 +58,11 @@ impl CertStore {
 
 impl ResolvesServerCert for CertStore {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        let i = hello.server_name().and_then(|n| self.find(n)).unwrap_or(0);
-        self.keys.get(i).cloned()
+        match hello.server_name().and_then(|n| self.find(n)) {
+            Some(i) => self.keys.get(i).cloned(),
+            None if self.reject_unknown => None,
+            None => self.keys.first().cloned(),
+        }
     }
 }
 
@@ -95,6 +101,7 @@ pub fn server_config(
         keys: Vec::with_capacity(t.certs.len()),
         exact: AHashMap::new(),
         wildcard: AHashMap::new(),
+        reject_unknown: t.unknown_sni == UnknownSni::Reject,
     };
     for ck in &t.certs {
         let key = certified_key(ck, &provider)?;

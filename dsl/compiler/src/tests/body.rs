@@ -314,6 +314,35 @@ fn a_tls_block_takes_several_certificates_in_order() {
 }
 
 #[test]
+fn unknown_sni_is_default_or_reject() {
+    let tls = |line: &str| {
+        let img = image(&src(&[
+            "listen :443 tls {",
+            "  cert \"certs/a.pem\" key \"certs/a.key\"",
+            line,
+            "}",
+            "route GET /a { respond 200 }",
+        ]));
+        img.listeners[0].tls.as_ref().unwrap().unknown_sni
+    };
+    assert_eq!(tls(""), gw_program::UnknownSni::Default);
+    assert_eq!(
+        tls("  unknown_sni default"),
+        gw_program::UnknownSni::Default
+    );
+    assert_eq!(tls("  unknown_sni reject"), gw_program::UnknownSni::Reject);
+    diag(
+        &src(&[
+            "listen :443 tls { cert \"certs/a.pem\" key \"certs/a.key\" unknown_sni alert }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0304",
+        1,
+        56,
+    );
+}
+
+#[test]
 fn a_tls_block_pairs_each_cert_with_a_key() {
     // a `cert` without its `key`, a `key` without a `cert`
     diag(
