@@ -195,6 +195,7 @@ mod tests {
             keys: Vec::new(),
             exact: AHashMap::new(),
             wildcard: AHashMap::new(),
+            reject_unknown: false,
         };
         for (i, list) in names.iter().enumerate() {
             for n in *list {
