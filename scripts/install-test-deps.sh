@@ -2,14 +2,15 @@
 # Install the programs the end-to-end tests and the load benchmark drive: curl (client),
 # nginx (upstream and benchmark peer), haproxy (benchmark peer), wrk (load generator),
 # REDbot (an HTTP linter, from PyPI; needs Python 3.11+), redis-server (the store of
-# fleet-wide limits) and prometheus_client (the Prometheus text parser the metrics tests
-# read /metrics with, from PyPI).
+# fleet-wide limits), prometheus_client (the Prometheus text parser the metrics tests
+# read /metrics with, from PyPI), h2load (HTTP/2 load, Debian's nghttp2-client) and the `h2`
+# package (a hand-driven HTTP/2 client for the abuse tests, from PyPI).
 # Idempotent and quiet: does nothing when all are present; runs `apt-get update` once, only
 # when something is missing. Works as root, or through sudo when it is available.
 set -euo pipefail
 
 # command:package
-wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk redis-server:redis-server)
+wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk redis-server:redis-server h2load:nghttp2-client)
 
 have() {
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]
@@ -30,6 +31,12 @@ if ! python3 -c 'import prometheus_client' >/dev/null 2>&1; then
   echo "install-test-deps: installing prometheus_client (PyPI)" >&2
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore prometheus_client \
     || { echo "install-test-deps: pip could not install prometheus_client" >&2; exit 1; }
+fi
+
+if ! python3 -c 'import h2' >/dev/null 2>&1; then
+  echo "install-test-deps: installing h2 (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore h2 \
+    || { echo "install-test-deps: pip could not install h2" >&2; exit 1; }
 fi
 
 missing=()

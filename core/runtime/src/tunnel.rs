@@ -26,6 +26,8 @@ pub async fn relay(
     let client = match client {
         ClientStream::Plain(s) => s,
         ClientStream::Tls(t) => return relay_tls(w, *t, client_rb, up, up_rb, idle).await,
+        // an HTTP/2 request carries no Upgrade, so its route answers 426 before any tunnel
+        ClientStream::H2(_) => return,
     };
     let (cr, cw) = client.into_split();
     let (ur, uw) = up.into_split();
