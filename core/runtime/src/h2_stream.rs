@@ -469,3 +469,75 @@ impl Drop for StreamPipe {
         self.counts.last_end.set(Instant::now());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, uri: &str, headers: &[(&str, &str)]) -> http::request::Parts {
+        let mut b = http::Request::builder().method(method).uri(uri);
+        for (n, v) in headers {
+            b = b.header(*n, *v);
+        }
+        b.body(()).unwrap().into_parts().0
+    }
+
+    fn head(r: &Rendered) -> String {
+        String::from_utf8(r.head.clone()).unwrap()
+    }
+
+    #[test]
+    fn authority_becomes_the_host_and_cookies_one_field() {
+        let p = parts(
+            "GET",
+            "https://api.test/a?b=1",
+            &[("cookie", "a=1"), ("x-k", "v"), ("cookie", "b=2")],
+        );
+        let r = render(&p, true).unwrap();
+        assert_eq!(
+            head(&r),
+            "GET /a?b=1 HTTP/1.1\r\nhost: api.test\r\nx-k: v\r\ncookie: a=1; b=2\r\n\r\n"
+        );
+        assert_eq!((r.length, r.chunked), (None, false));
+    }
+
+    #[test]
+    fn a_body_goes_by_its_length_or_as_chunks() {
+        let p = parts("POST", "http://h/u", &[("content-length", "5")]);
+        let r = render(&p, false).unwrap();
+        assert!(head(&r).contains("content-length: 5\r\n"));
+        assert_eq!((r.length, r.chunked), (Some(5), false));
+        let p = parts("POST", "http://h/u", &[]);
+        let r = render(&p, false).unwrap();
+        assert!(head(&r).ends_with("transfer-encoding: chunked\r\n\r\n"));
+        assert!(r.chunked);
+        // a length the HEADERS frame already contradicts by ending the stream
+        let p = parts("POST", "http://h/u", &[("content-length", "5")]);
+        assert!(render(&p, true).is_err());
+    }
+
+    #[test]
+    fn malformed_requests_are_refused() {
+        for bad in [
+            vec![("connection", "close")],
+            vec![("transfer-encoding", "chunked")],
+            vec![("upgrade", "websocket")],
+            vec![("keep-alive", "5")],
+            vec![("proxy-connection", "x")],
+            vec![("te", "gzip")],
+            vec![("host", "other")],
+            vec![("content-length", "1"), ("content-length", "2")],
+            vec![("content-length", "+1")],
+            vec![("x-a", " padded")],
+        ] {
+            let p = parts("GET", "http://h/u", &bad);
+            assert_eq!(
+                render(&p, false).err(),
+                Some(Reason::PROTOCOL_ERROR),
+                "{bad:?}"
+            );
+        }
+        let p = parts("GET", "http://h/u", &[("te", "trailers"), ("host", "h")]);
+        assert!(render(&p, true).is_ok());
+    }
+}
