@@ -408,28 +408,32 @@ impl tokio::io::AsyncWrite for H2Io {
         data: &[u8],
     ) -> Poll<io::Result<usize>> {
         let this = self.get_mut();
-        ready!(this.poll_op(cx))?;
-        if this.wr.buf.len() >= WRITE_HIGH {
-            this.start_write()?;
+        loop {
             ready!(this.poll_op(cx))?;
-        }
-        let n = match this.tls.clone() {
-            Some(tls) => {
-                let n = tls.borrow_mut().writer().write(data)?;
-                this.take_records()?;
-                n
+            if this.wr.buf.len() >= WRITE_HIGH {
+                this.start_write()?;
+                continue;
             }
-            None => {
-                this.wr.buf.extend_from_slice(data);
-                data.len()
+            let n = match this.tls.clone() {
+                Some(tls) => {
+                    let n = tls.borrow_mut().writer().write(data)?;
+                    this.take_records()?;
+                    n
+                }
+                None => {
+                    this.wr.buf.extend_from_slice(data);
+                    data.len()
+                }
+            };
+            if n > 0 || data.is_empty() {
+                return Poll::Ready(Ok(n));
             }
-        };
-        if n == 0 && !data.is_empty() {
-            // rustls's buffer is full: what it holds must go first
+            // rustls took nothing: what it holds must go out first
+            if this.wr.buf.is_empty() {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
             this.start_write()?;
-            ready!(this.poll_op(cx))?;
         }
-        Poll::Ready(Ok(n))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -370,8 +370,7 @@ impl StreamPipe {
                         gw_proto::Chunk::Data { consumed, data } => {
                             let bytes = data.of(input);
                             if !bytes.is_empty() {
-                                let owned = bytes.to_vec();
-                                self.send_data(&owned, false).await?;
+                                self.send_data(bytes, false).await?;
                             }
                             at += consumed;
                             if consumed == 0 {

@@ -12,7 +12,8 @@ does what MODE says and prints one line per outcome:
 
 Modes: settings, ping, priority, empty_data, rapid_reset, continuation, window (floods and
 abuse: each runs until the server ends the connection), get (one request), wait (one request,
-`ready`, then wait for the server's GOAWAY), smuggle (malformed requests, one per stream).
+`ready`, then wait for the server's GOAWAY), smuggle (malformed requests, one per stream),
+settings_of_server (prints `setting ID VALUE` for each parameter of the server's SETTINGS).
 Header blocks are HPACK-encoded with the `hpack` package (installed with `h2`).
 """
 
@@ -42,6 +43,7 @@ class Conn:
         self.goaway = None
         self.statuses = {}
         self.resets = {}
+        self.settings = None
         self.ended = threading.Event()
         self.changed = threading.Condition()
         self.s.sendall(PREFACE + frame(SETTINGS, 0, 0))
@@ -59,7 +61,8 @@ class Conn:
                     n = int.from_bytes(buf[:3], "big")
                     if len(buf) < 9 + n:
                         break
-                    kind, sid = buf[3], int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
+                    kind, flags = buf[3], buf[4]
+                    sid = int.from_bytes(buf[5:9], "big") & 0x7FFFFFFF
                     payload, buf = buf[9 : 9 + n], buf[9 + n :]
                     with self.changed:
                         if kind == GOAWAY and self.goaway is None:
@@ -70,6 +73,11 @@ class Conn:
                                 self.statuses[sid] = headers[":status"]
                         elif kind == RST:
                             self.resets[sid] = int.from_bytes(payload[:4], "big")
+                        elif kind == SETTINGS and not flags & 1 and self.settings is None:
+                            self.settings = [
+                                (int.from_bytes(payload[i : i + 2], "big"), int.from_bytes(payload[i + 2 : i + 6], "big"))
+                                for i in range(0, len(payload) - 5, 6)
+                            ]
                         self.changed.notify_all()
         except OSError:
             pass
@@ -152,6 +160,11 @@ def main():
         if mode == "get":
             return
         print("ready", flush=True)
+    elif mode == "settings_of_server":
+        c.wait(lambda: c.settings is not None)
+        for ident, value in c.settings or []:
+            print("setting %d %d" % (ident, value), flush=True)
+        return
     elif mode == "smuggle":
         cases = [
             # a connection-specific field

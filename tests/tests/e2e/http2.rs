@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::support::tools::find_program;
-use crate::support::{Driver, Gw, Upstream, free_port, upstream_block};
+use crate::support::{Driver, Gw, Reply, Upstream, free_port, upstream_block};
 use crate::tls::{client_config, pki, tls_connect, tls_get};
 
 on_both_drivers! {
@@ -138,6 +138,36 @@ fn h2c_with_prior_knowledge_runs_the_route_programs(d: Driver) {
     let gw = Gw::start_listening(d, "{ h2c }", &config(up.addr()), &[]);
     let base = format!("http://{}", gw.addr);
     exercise(&gw, &up, &base, &["--http2-prior-knowledge"]);
+    // a chunked upstream response becomes DATA frames, its framing gone
+    let chunks = Upstream::start("c", |_| Reply::Chunked {
+        status: 200,
+        headers: vec![("x-c".to_string(), "1".to_string())],
+        chunks: vec![b"hello ".to_vec(), vec![b'x'; 100_000], b" world".to_vec()],
+    });
+    let gw2 = Gw::start_listening(
+        d,
+        "{ h2c }",
+        &format!(
+            "{}route GET /c {{\n  upstream c\n}}\n",
+            upstream_block("c", &[chunks.addr()], "")
+        ),
+        &[],
+    );
+    let (head, body) = split(&curl_h2(
+        &[
+            "--http2-prior-knowledge",
+            "-i",
+            &format!("http://{}/c", gw2.addr),
+        ],
+        None,
+    ));
+    assert!(head.starts_with("http/2 200"), "{head}");
+    assert!(
+        head.contains("x-c: 1") && !head.contains("transfer-encoding"),
+        "{head}"
+    );
+    assert_eq!(body.len(), 100_012);
+    assert!(body.starts_with("hello xxx") && body.ends_with("xxx world"));
     // an h2c listener still serves HTTP/1.1 to a client that starts with a request line
     let out = curl_h2(
         &[
@@ -281,8 +311,15 @@ fn malformed_requests_are_reset_and_never_reach_the_upstream(d: Driver) {
 
 fn floods_end_with_goaway_and_the_worker_serves_the_next_connection(d: Driver) {
     let up = Upstream::echo("u");
-    let gw = Gw::start_listening(d, "{ h2c }", &config(up.addr()), &[]);
+    let limits = format!("limits {{ streams 100 }}\n{}", config(up.addr()));
+    let gw = Gw::start_listening(d, "{ h2c }", &limits, &[]);
     let port = gw.addr.port();
+    // what gw announces: `limits { streams }`, a 256 KiB stream window, `limits { headers }`
+    // (10 KiB) as the header list size, and no extended CONNECT (8: RFC 8441)
+    assert_eq!(
+        frames(port, "settings_of_server", None),
+        ["setting 3 100", "setting 4 262144", "setting 6 10240"]
+    );
     // ENHANCE_YOUR_CALM (11) for floods, FLOW_CONTROL_ERROR (3) for a window past 2^31-1
     for (mode, want) in [
         ("settings", "goaway 11"),
