@@ -13,7 +13,8 @@ does what MODE says and prints one line per outcome:
 Modes: settings, ping, priority, empty_data, rapid_reset, continuation, window (floods and
 abuse: each runs until the server ends the connection), get (one request), wait (one request,
 `ready`, then wait for the server's GOAWAY), smuggle (malformed requests, one per stream),
-settings_of_server (prints `setting ID VALUE` for each parameter of the server's SETTINGS).
+settings_of_server (prints `setting ID VALUE` for each parameter of the server's SETTINGS),
+open_streams N PATH (N requests whose bodies never end), big_header N (a field of N bytes).
 Header blocks are HPACK-encoded with the `hpack` package (installed with `h2`).
 """
 
@@ -160,6 +161,33 @@ def main():
         if mode == "get":
             return
         print("ready", flush=True)
+    elif mode == "open_streams":
+        # N requests whose bodies never end: each holds its stream open
+        # (to a route that reads the whole body first); prints each one's fate once the last
+        # has one: `open` for a stream still waiting
+        count, path = int(sys.argv[3]), sys.argv[4]
+        last = 2 * count - 1
+        c.send(b"".join(c.headers(s, "POST", path, END_HEADERS) for s in range(1, last + 1, 2)))
+        c.wait(lambda: last in c.resets or last in c.statuses)
+        for s in range(1, last + 1, 2):
+            if s in c.resets:
+                print("reset %s" % c.resets[s], flush=True)
+            elif s in c.statuses:
+                print("status %s" % c.statuses[s], flush=True)
+            else:
+                print("open", flush=True)
+        return
+    elif mode == "big_header":
+        # one field of N bytes
+        c.send(c.headers(1, "GET", "/hello", END_HEADERS | END_STREAM, [("x-big", "a" * int(sys.argv[3]))]))
+        c.wait(lambda: 1 in c.statuses or 1 in c.resets or c.goaway is not None or c.ended.is_set())
+        if 1 in c.statuses:
+            print("status %s" % c.statuses[1], flush=True)
+        elif 1 in c.resets:
+            print("reset %s" % c.resets[1], flush=True)
+        else:
+            print(c.outcome(), flush=True)
+        return
     elif mode == "settings_of_server":
         c.wait(lambda: c.settings is not None)
         for ident, value in c.settings or []:

@@ -21,6 +21,7 @@ on_both_drivers! {
     h2_over_tls_runs_the_route_programs => h2_over_tls_runs_the_route_programs_uring, h2_over_tls_runs_the_route_programs_epoll;
     alpn_offers_h2_and_falls_back_to_http_1_1 => alpn_offers_h2_and_falls_back_to_http_1_1_uring, alpn_offers_h2_and_falls_back_to_http_1_1_epoll;
     h2load_with_100_concurrent_streams_all_succeed => h2load_with_100_concurrent_streams_all_succeed_uring, h2load_with_100_concurrent_streams_all_succeed_epoll;
+    streams_and_header_lists_past_their_limits_are_refused => streams_and_header_lists_past_their_limits_are_refused_uring, streams_and_header_lists_past_their_limits_are_refused_epoll;
     malformed_requests_are_reset_and_never_reach_the_upstream => malformed_requests_are_reset_and_never_reach_the_upstream_uring, malformed_requests_are_reset_and_never_reach_the_upstream_epoll;
     floods_end_with_goaway_and_the_worker_serves_the_next_connection => floods_end_with_goaway_and_the_worker_serves_the_next_connection_uring, floods_end_with_goaway_and_the_worker_serves_the_next_connection_epoll;
     a_drain_sends_goaway => a_drain_sends_goaway_uring, a_drain_sends_goaway_epoll;
@@ -270,9 +271,9 @@ fn h2load_with_100_concurrent_streams_all_succeed(d: Driver) {
     h2load(&args, &format!("https://{}/hello", tls.addr), 2000);
 }
 
-/// Run `h2_frames.py PORT MODE [ARG]` to its end; its output lines.
-fn frames(port: u16, mode: &str, arg: Option<&str>) -> Vec<String> {
-    let out = frames_cmd(port, mode, arg)
+/// Run `h2_frames.py PORT MODE ARGS` to its end; its output lines.
+fn frames(port: u16, mode: &str, args: &[&str]) -> Vec<String> {
+    let out = frames_cmd(port, mode, args)
         .output()
         .expect("run python3 h2_frames.py");
     assert!(
@@ -286,12 +287,12 @@ fn frames(port: u16, mode: &str, arg: Option<&str>) -> Vec<String> {
         .collect()
 }
 
-fn frames_cmd(port: u16, mode: &str, arg: Option<&str>) -> Command {
+fn frames_cmd(port: u16, mode: &str, args: &[&str]) -> Command {
     let script: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "e2e", "h2_frames.py"]
         .iter()
         .collect();
     let mut cmd = Command::new("python3");
-    cmd.arg(script).arg(port.to_string()).arg(mode).args(arg);
+    cmd.arg(script).arg(port.to_string()).arg(mode).args(args);
     cmd
 }
 
@@ -300,13 +301,28 @@ fn malformed_requests_are_reset_and_never_reach_the_upstream(d: Driver) {
     let gw = Gw::start_listening(d, "{ h2c }", &config(up.addr()), &[]);
     // Transfer-Encoding, Connection, `te: gzip`, a Host unlike :authority, a body longer than
     // its content-length: each stream is reset with PROTOCOL_ERROR (1)
-    let out = frames(gw.addr.port(), "smuggle", None);
+    let out = frames(gw.addr.port(), "smuggle", &[]);
     assert_eq!(out, vec!["reset 1"; 5], "{out:?}");
     assert_eq!(up.traffic().len(), 0);
-    assert_eq!(
-        frames(gw.addr.port(), "get", Some("/hello")),
-        ["status 200"]
+    assert_eq!(frames(gw.addr.port(), "get", &["/hello"]), ["status 200"]);
+}
+
+fn streams_and_header_lists_past_their_limits_are_refused(d: Driver) {
+    let up = Upstream::echo("u");
+    let config = format!(
+        "limits {{ streams 2 }}\nroute POST /wait {{\n  buffer body 64KiB\n  respond 200\n}}\n{}",
+        config(up.addr())
     );
+    let gw = Gw::start_listening(d, "{ h2c }", &config, &[]);
+    let port = gw.addr.port();
+    // two requests whose bodies never end hold both streams: the third is REFUSED_STREAM (7)
+    assert_eq!(
+        frames(port, "open_streams", &["3", "/wait"]),
+        ["open", "open", "reset 7"]
+    );
+    // a header list past `limits { headers }` (10 KiB) is 431; one within it is served
+    assert_eq!(frames(port, "big_header", &["20000"]), ["status 431"]);
+    assert_eq!(frames(port, "big_header", &["5000"]), ["status 200"]);
 }
 
 fn floods_end_with_goaway_and_the_worker_serves_the_next_connection(d: Driver) {
@@ -317,7 +333,7 @@ fn floods_end_with_goaway_and_the_worker_serves_the_next_connection(d: Driver) {
     // what gw announces: `limits { streams }`, a 256 KiB stream window, `limits { headers }`
     // (10 KiB) as the header list size, and no extended CONNECT (8: RFC 8441)
     assert_eq!(
-        frames(port, "settings_of_server", None),
+        frames(port, "settings_of_server", &[]),
         ["setting 3 100", "setting 4 262144", "setting 6 10240"]
     );
     // ENHANCE_YOUR_CALM (11) for floods, FLOW_CONTROL_ERROR (3) for a window past 2^31-1
@@ -330,10 +346,10 @@ fn floods_end_with_goaway_and_the_worker_serves_the_next_connection(d: Driver) {
         ("continuation", "goaway 11"),
         ("window", "goaway 3"),
     ] {
-        assert_eq!(frames(port, mode, None), [want], "{mode}");
+        assert_eq!(frames(port, mode, &[]), [want], "{mode}");
         // the one worker serves the next connection
         assert_eq!(
-            frames(port, "get", Some("/hello")),
+            frames(port, "get", &["/hello"]),
             ["status 200"],
             "after {mode}"
         );
@@ -350,7 +366,7 @@ fn floods_end_with_goaway_and_the_worker_serves_the_next_connection(d: Driver) {
 
 /// Start `h2_frames.py PORT wait /hello` and read up to its `ready`.
 fn waiting_client(port: u16) -> (Child, BufReader<std::process::ChildStdout>) {
-    let mut child = frames_cmd(port, "wait", Some("/hello"))
+    let mut child = frames_cmd(port, "wait", &["/hello"])
         .stdout(Stdio::piped())
         .spawn()
         .expect("run python3 h2_frames.py");
@@ -393,8 +409,5 @@ fn a_reload_that_removes_the_listener_sends_goaway(d: Driver) {
     assert_eq!(line.trim(), "goaway 0");
     assert!(child.wait().unwrap().success());
     // the listener that stays serves on
-    assert_eq!(
-        frames(gw.addr.port(), "get", Some("/hello")),
-        ["status 200"]
-    );
+    assert_eq!(frames(gw.addr.port(), "get", &["/hello"]), ["status 200"]);
 }
