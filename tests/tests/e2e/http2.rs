@@ -25,6 +25,7 @@ on_both_drivers! {
     malformed_requests_are_reset_and_never_reach_the_upstream => malformed_requests_are_reset_and_never_reach_the_upstream_uring, malformed_requests_are_reset_and_never_reach_the_upstream_epoll;
     floods_end_with_goaway_and_the_worker_serves_the_next_connection => floods_end_with_goaway_and_the_worker_serves_the_next_connection_uring, floods_end_with_goaway_and_the_worker_serves_the_next_connection_epoll;
     a_drain_sends_goaway => a_drain_sends_goaway_uring, a_drain_sends_goaway_epoll;
+    an_idle_connection_ends_with_goaway => an_idle_connection_ends_with_goaway_uring, an_idle_connection_ends_with_goaway_epoll;
     a_reload_that_removes_the_listener_sends_goaway => a_reload_that_removes_the_listener_sends_goaway_uring, a_reload_that_removes_the_listener_sends_goaway_epoll;
 }
 
@@ -391,6 +392,19 @@ fn a_drain_sends_goaway(d: Driver) {
     assert!(child.wait().unwrap().success());
     let status = gw.proc.wait_timeout(Duration::from_secs(20));
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
+
+fn an_idle_connection_ends_with_goaway(d: Driver) {
+    let up = Upstream::echo("u");
+    let config = format!("timeouts {{ idle 1s }}\n{}", config(up.addr()));
+    let gw = Gw::start_listening(d, "{ h2c }", &config, &[]);
+    let (mut child, mut out) = waiting_client(gw.addr.port());
+    // no stream open for `idle`: a graceful GOAWAY, and gw serves on
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "goaway 0");
+    assert!(child.wait().unwrap().success());
+    assert_eq!(frames(gw.addr.port(), "get", &["/hello"]), ["status 200"]);
 }
 
 fn a_reload_that_removes_the_listener_sends_goaway(d: Driver) {
