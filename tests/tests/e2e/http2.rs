@@ -20,6 +20,7 @@ on_both_drivers! {
     h2c_with_prior_knowledge_runs_the_route_programs => h2c_with_prior_knowledge_runs_the_route_programs_uring, h2c_with_prior_knowledge_runs_the_route_programs_epoll;
     h2_over_tls_runs_the_route_programs => h2_over_tls_runs_the_route_programs_uring, h2_over_tls_runs_the_route_programs_epoll;
     alpn_offers_h2_and_falls_back_to_http_1_1 => alpn_offers_h2_and_falls_back_to_http_1_1_uring, alpn_offers_h2_and_falls_back_to_http_1_1_epoll;
+    a_client_certificate_reaches_the_routes_of_h2_streams => a_client_certificate_reaches_the_routes_of_h2_streams_uring, a_client_certificate_reaches_the_routes_of_h2_streams_epoll;
     h2load_with_100_concurrent_streams_all_succeed => h2load_with_100_concurrent_streams_all_succeed_uring, h2load_with_100_concurrent_streams_all_succeed_epoll;
     streams_and_header_lists_past_their_limits_are_refused => streams_and_header_lists_past_their_limits_are_refused_uring, streams_and_header_lists_past_their_limits_are_refused_epoll;
     malformed_requests_are_reset_and_never_reach_the_upstream => malformed_requests_are_reset_and_never_reach_the_upstream_uring, malformed_requests_are_reset_and_never_reach_the_upstream_epoll;
@@ -233,6 +234,42 @@ fn alpn_offers_h2_and_falls_back_to_http_1_1(d: Driver) {
         tls_get(&mut s, "a.test", "/hello")
             .0
             .starts_with("HTTP/1.1 200")
+    );
+}
+
+fn a_client_certificate_reaches_the_routes_of_h2_streams(d: Driver) {
+    let p = pki();
+    let listen = format!(
+        "tls {{\n  cert \"{}\" key \"{}\"\n  client_ca \"{}\"\n}}",
+        p.file("a.pem"),
+        p.file("a.key"),
+        p.file("ca.pem")
+    );
+    let who = "route GET /who { respond 200 json { subject: tls.client.subject ?? \"none\", scheme: req.scheme } }\n";
+    let gw = Gw::start_listening(d, &listen, who, &[]);
+    let port = gw.addr.port();
+    let resolve = format!("a.test:{port}:127.0.0.1");
+    let (ca, cert, key) = (p.file("ca.pem"), p.file("client.pem"), p.file("client.key"));
+    let out = curl_h2(
+        &[
+            "--http2",
+            "--cacert",
+            &ca,
+            "--cert",
+            &cert,
+            "--key",
+            &key,
+            "--resolve",
+            &resolve,
+            "-w",
+            "\n%{http_version}",
+            &format!("https://a.test:{port}/who"),
+        ],
+        None,
+    );
+    assert_eq!(
+        out,
+        "{\"subject\":\"CN=client one\",\"scheme\":\"https\"}\n2"
     );
 }
 
