@@ -1,9 +1,11 @@
 //! HTTP/2 to clients: `curl --http2` over TLS (ALPN) and `--http2-prior-knowledge` on an
 //! `h2c` listener through a route with a policy, an upstream, a response program and an
-//! `on error` page; request and response bodies both ways; h2load with 100 concurrent streams;
-//! ALPN falling back to HTTP/1.1; malformed requests reset; floods and abuse ended with the
-//! right GOAWAY while the worker serves the next connection; GOAWAY on drain and when a reload
-//! removes the listener. Raw frames come from `h2_frames.py` (python3 with the `h2` package's
+//! `on error` page, each stream in the access log; request and response bodies both ways (by
+//! length, without one, chunked from the upstream); a client certificate over h2; h2load with
+//! 100 concurrent streams; ALPN falling back to HTTP/1.1; the SETTINGS gw announces; streams
+//! and header lists past their limits refused; malformed requests reset; floods and abuse
+//! ended with the right GOAWAY while the worker serves the next connection; GOAWAY on idle, on
+//! drain and when a reload removes the listener. Raw frames come from `h2_frames.py` (python3 with the `h2` package's
 //! `hpack`; scripts/install-test-deps.sh installs it and h2load).
 
 use std::io::{BufRead, BufReader, Write};
@@ -138,9 +140,52 @@ fn exercise(gw: &Gw, up: &Upstream, url_base: &str, flags: &[&str]) {
 
 fn h2c_with_prior_knowledge_runs_the_route_programs(d: Driver) {
     let up = Upstream::echo("u");
-    let gw = Gw::start_listening(d, "{ h2c }", &config(up.addr()), &[]);
+    let dir = crate::support::gw::TempDir::new();
+    let log = dir.path().join("access.log");
+    let config = format!(
+        "log {{\n  to \"{}\"\n}}\n{}",
+        log.display(),
+        config(up.addr())
+    );
+    let gw = Gw::start_listening(d, "{ h2c }", &config, &[]);
     let base = format!("http://{}", gw.addr);
     exercise(&gw, &up, &base, &["--http2-prior-knowledge"]);
+    // every stream passed the log phase: the access log has its line, with its route
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let lines: Vec<serde_json::Value> = loop {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        if lines.len() >= 6 || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let seen: Vec<(String, String, u64)> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap_or("").to_string(),
+                l["path"].as_str().unwrap_or("").to_string(),
+                l["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    for want in [
+        ("GET", "/api/items", 200),
+        ("POST", "/api/upload", 200),
+        ("GET", "/api/items", 403),
+        ("GET", "/hello", 200),
+        ("GET", "/nowhere", 404),
+    ] {
+        assert!(
+            seen.iter()
+                .any(|(m, p, st)| (m.as_str(), p.as_str(), *st) == want),
+            "{want:?} not in {seen:?}"
+        );
+    }
     // a chunked upstream response becomes DATA frames, its framing gone
     let chunks = Upstream::start("c", |_| Reply::Chunked {
         status: 200,
