@@ -5,15 +5,17 @@
 # fleet-wide limits), prometheus_client (the Prometheus text parser the metrics tests
 # read /metrics with, from PyPI), websockets (a WebSocket client the WebSocket tests drive gw
 # with, from PyPI), openssl (certificates, OCSP responses and s_client for the TLS tests), the
-# system's trusted CAs (ca-certificates: a TLS upstream without `ca` is verified against them)
-# and sslyze (the TLS scanner run against gw's TLS listener, from PyPI).
+# system's trusted CAs (ca-certificates: a TLS upstream without `ca` is verified against them),
+# sslyze (the TLS scanner run against gw's TLS listener, from PyPI), h2load (HTTP/2 load,
+# Debian's nghttp2-client) and the `h2` package (a hand-driven HTTP/2 client for the abuse
+# tests, from PyPI).
 # Idempotent and quiet: does nothing when all are present; runs `apt-get update` once, only
 # when something is missing. Works as root, or through sudo when it is available.
 set -euo pipefail
 
 # command:package
 wanted=(curl:curl nginx:nginx haproxy:haproxy wrk:wrk redis-server:redis-server openssl:openssl
-  update-ca-certificates:ca-certificates)
+  update-ca-certificates:ca-certificates h2load:nghttp2-client)
 
 have() {
   command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/usr/local/sbin/$1" ]
@@ -49,6 +51,12 @@ if ! command -v sslyze >/dev/null 2>&1; then
   hash -r
   command -v sslyze >/dev/null 2>&1 \
     || { echo "install-test-deps: sslyze installed but not on PATH" >&2; exit 1; }
+fi
+
+if ! python3 -c 'import h2' >/dev/null 2>&1; then
+  echo "install-test-deps: installing h2 (PyPI)" >&2
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore h2 \
+    || { echo "install-test-deps: pip could not install h2" >&2; exit 1; }
 fi
 
 missing=()

@@ -34,7 +34,7 @@ fn crate_paths(code: &str) -> BTreeSet<String> {
     for (i, _) in code.match_indices("crate::") {
         let name: String = code[i + 7..]
             .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
             .collect();
         if !name.is_empty() {
             out.insert(name);

@@ -147,6 +147,9 @@ pub struct Listener {
     pub underscores: gw_proto::UnderscoreNames,
     /// `redirect https`: every request is answered with a 308 to its `https://` URL.
     pub redirect_https: bool,
+    /// `h2c`: a plain listener that also serves HTTP/2 to clients that start with its
+    /// connection preface (prior knowledge). TLS listeners offer HTTP/2 through ALPN.
+    pub h2c: bool,
 }
 
 /// A TLS listener's `tls { }` block. File paths are resolved against the config file's
@@ -209,6 +212,8 @@ pub struct Limits {
     pub headers: u32,
     pub header_count: u32,
     pub connections_per_worker: u32,
+    /// Concurrent streams an HTTP/2 client may open on one connection (`streams`).
+    pub h2_streams: u32,
 }
 
 impl Default for Limits {
@@ -220,6 +225,7 @@ impl Default for Limits {
             headers: 10 * 1024,
             header_count: 100,
             connections_per_worker: 10_000,
+            h2_streams: 128,
         }
     }
 }

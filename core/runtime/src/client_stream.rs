@@ -1,9 +1,10 @@
-//! A client connection's stream: plain TCP or TLS, behind [`Transport`].
+//! A client connection's stream: plain TCP, TLS, or one HTTP/2 stream, behind [`Transport`].
 
 use std::io;
 
 use monoio::net::TcpStream;
 
+use crate::h2_stream::StreamPipe;
 use crate::tls::TlsStream;
 use crate::transport::Transport;
 
@@ -12,6 +13,8 @@ pub enum ClientStream {
     Plain(TcpStream),
     /// Boxed: the TLS state is large, and a plain connection should not carry its room.
     Tls(Box<TlsStream>),
+    /// One stream of an HTTP/2 connection, carrying one request (`crate::h2_stream`).
+    H2(Box<StreamPipe>),
 }
 
 impl ClientStream {
@@ -22,7 +25,7 @@ impl ClientStream {
     pub fn has_multishot(&self) -> bool {
         match self {
             ClientStream::Plain(s) => s.has_multishot(),
-            ClientStream::Tls(_) => false,
+            ClientStream::Tls(_) | ClientStream::H2(_) => false,
         }
     }
 
@@ -38,12 +41,17 @@ impl ClientStream {
         match self {
             ClientStream::Plain(_) => None,
             ClientStream::Tls(t) => t.client_subject(),
+            ClientStream::H2(s) => s.client_subject(),
         }
     }
 
     /// Whether the connection came over TLS.
     pub fn is_tls(&self) -> bool {
-        matches!(self, ClientStream::Tls(_))
+        match self {
+            ClientStream::Plain(_) => false,
+            ClientStream::Tls(_) => true,
+            ClientStream::H2(s) => s.is_tls(),
+        }
     }
 }
 
@@ -54,6 +62,7 @@ impl Transport for ClientStream {
             ClientStream::Plain(s) => s.read_into(buf).await,
             // boxed, so the plain read's future does not carry the TLS read's room
             ClientStream::Tls(t) => Box::pin(t.read_into(buf)).await,
+            ClientStream::H2(s) => Box::pin(s.read_into(buf)).await,
         }
     }
 
@@ -62,6 +71,7 @@ impl Transport for ClientStream {
         match self {
             ClientStream::Plain(s) => s.write_all_of(buf).await,
             ClientStream::Tls(t) => Box::pin(t.write_all_of(buf)).await,
+            ClientStream::H2(s) => Box::pin(s.write_all_of(buf)).await,
         }
     }
 }

@@ -6,8 +6,6 @@ use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use gw_proto::{RequestHead, Status};
-use monoio::net::TcpStream;
-use std::sync::Arc;
 
 use crate::body::read_untimed;
 use crate::buffers::RecvBuf;
@@ -15,11 +13,10 @@ use crate::client_stream::ClientStream;
 use crate::deadline::Elapsed;
 use crate::error::{Error, ErrorKind, Side};
 use crate::state::{Conn, Next, Request, UpstreamResponse};
-use crate::tls::TlsStream;
 use crate::worker::{Gen, Worker};
 
 /// Decrements the worker's connection count however the task ends.
-struct ConnGuard(Rc<Worker>);
+pub struct ConnGuard(pub Rc<Worker>);
 
 impl Drop for ConnGuard {
     fn drop(&mut self) {
@@ -27,32 +24,14 @@ impl Drop for ConnGuard {
     }
 }
 
-/// Serve a connection until it closes (`None`: it closes at once).
-///
-/// Not `async` itself: the state is built here so the task does not keep the arguments and
-/// the `Conn` made from them side by side (bench/idle-mem.sh).
-pub fn serve(
-    w: Rc<Worker>,
-    stream: TcpStream,
+/// The state of a connection (or of one HTTP/2 stream) over `stream`, built once.
+pub fn new(
+    w: &Worker,
+    stream: ClientStream,
     peer: SocketAddr,
     local: Option<SocketAddr>,
-    tls: Option<Arc<rustls::ServerConfig>>,
-) -> Option<impl Future<Output = ()>> {
-    let guard = ConnGuard(w.clone());
-    let mut stream = stream;
-    let _ = stream.set_nodelay(true);
-    if w.multishot {
-        stream.recv_multishot();
-    }
-    let stream = match tls {
-        None => ClientStream::Plain(stream),
-        Some(config) => match TlsStream::server(stream, config) {
-            Ok(t) => ClientStream::Tls(Box::new(t)),
-            // rustls refused to start a connection: the socket closes
-            Err(_) => return None,
-        },
-    };
-    let c = Conn {
+) -> Box<Conn> {
+    Box::new(Conn {
         stream,
         peer,
         local,
@@ -64,18 +43,12 @@ pub fn serve(
         watch: w.watchdog.watch(),
         req: Request::default(),
         up: UpstreamResponse::default(),
-    };
-    Some(serve_conn(w, guard, Box::new(c)))
+    })
 }
 
-/// The connection's loop. `Conn` is boxed so moving it in does not copy it into the task
-/// next to a second slot for it.
-async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
-    // boxed: a plain connection's task keeps no room for the handshake
-    if c.stream.is_tls() && !Box::pin(handshake(&w, &mut c)).await {
-        c.rb.release(&w.pool);
-        return;
-    }
+/// Serve HTTP/1.1 requests until the connection closes. `Conn` is boxed so moving it in does
+/// not copy it into the task next to a second slot for it; `_guard` lives as long as the loop.
+pub async fn serve_requests<G>(w: Rc<Worker>, _guard: G, mut c: Box<Conn>) {
     loop {
         let mut cfg = w.current();
         let next = match read_head(&w, &cfg, &mut c).await {
@@ -117,7 +90,7 @@ async fn serve_conn(w: Rc<Worker>, _guard: ConnGuard, mut c: Box<Conn>) {
             }
         }
     }
-    if c.stream.is_tls() {
+    if matches!(c.stream, ClientStream::Tls(_)) {
         Box::pin(close_tls(&w, &mut c)).await;
     }
     c.rb.release(&w.pool);
@@ -130,17 +103,6 @@ async fn close_tls(w: &Worker, c: &mut Conn) {
         let close = std::pin::pin!(t.close());
         let _ = c.watch.within(timeout, close).await;
     }
-}
-
-/// The TLS handshake of a connection, within the `header_read` timeout. False: it failed
-/// (a peer that spoke no TLS, or too slowly) and the connection closes.
-async fn handshake(w: &Worker, c: &mut Conn) -> bool {
-    let ClientStream::Tls(t) = &mut c.stream else {
-        return true;
-    };
-    let timeout = Duration::from_millis(w.current().image().timeouts.header_read);
-    let hs = std::pin::pin!(t.handshake());
-    matches!(c.watch.within(timeout, hs).await, Ok(Ok(())))
 }
 
 /// The log phase: every request that started (its first head byte arrived) ends here once,

@@ -1,4 +1,4 @@
-//! gw-runtime: the thread-per-core HTTP/1.1 reverse proxy.
+//! gw-runtime: the thread-per-core reverse proxy (HTTP/1.1, and HTTP/2 to clients).
 //!
 //! One worker thread per core, pinned, each with its own monoio runtime (io_uring set up with
 //! COOP_TASKRUN + SINGLE_ISSUER, plus DEFER_TASKRUN unless the worker busy-polls (spin.rs), or
@@ -20,9 +20,13 @@ pub(crate) mod client_stream;
 pub(crate) mod conn;
 pub(crate) mod cors;
 pub(crate) mod deadline;
+pub(crate) mod downstream;
 pub(crate) mod driver;
 pub(crate) mod edits;
 pub(crate) mod error;
+pub(crate) mod h2;
+pub(crate) mod h2_io;
+pub(crate) mod h2_stream;
 pub(crate) mod head;
 pub(crate) mod host;
 pub(crate) mod http_client;

@@ -218,8 +218,19 @@ async fn accept_loop(w: Rc<Worker>, listener: TcpListener, own: Rc<crate::stop::
                 w.metrics.borrow_mut().accepted += 1;
                 // the config current at accept picks the certificates: after a reload, new
                 // connections get the new ones and open ones keep theirs
-                let tls = local.and_then(|a| w.current().loaded.server_tls(a));
-                if let Some(conn) = crate::conn::serve(w.clone(), stream, peer, local, tls) {
+                let cfg = w.current();
+                let tls = local.and_then(|a| cfg.loaded.server_tls(a));
+                let h2c = local
+                    .is_some_and(|a| cfg.image().listeners.iter().any(|l| l.addr == a && l.h2c));
+                drop(cfg);
+                let accepted = crate::downstream::Accepted {
+                    peer,
+                    local,
+                    tls,
+                    h2c,
+                    listener: own.clone(),
+                };
+                if let Some(conn) = crate::downstream::serve(w.clone(), stream, accepted) {
                     monoio::spawn(conn);
                 }
             }

@@ -276,6 +276,8 @@ pub async fn relay(
     let (client_tcp, client_tls) = match client {
         ClientStream::Plain(s) => (s, None),
         ClientStream::Tls(t) => tls_parts(*t),
+        // an HTTP/2 request carries no Upgrade, so its route answers 426 before any tunnel
+        ClientStream::H2(_) => return,
     };
     let (up_tcp, up_tls) = match up_stream {
         UpStream::Plain(s) => (s, None),

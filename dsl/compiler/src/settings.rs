@@ -526,7 +526,7 @@ pub(crate) fn bind_addr(cx: &mut Ctx<'_>, addr: &Addr) -> Option<SocketAddr> {
 const LISTENER_KW: &[&str] = &["allow_in_path", "header_underscores"];
 
 /// Options only a plain listener takes.
-const PLAIN_KW: &[&str] = &["redirect"];
+const PLAIN_KW: &[&str] = &["redirect", "h2c"];
 
 /// `listen ADDR [tls { cert ..; key ..; client_ca .. }]` or `listen ADDR { options }`
 pub(crate) fn listener(
@@ -542,11 +542,18 @@ pub(crate) fn listener(
         path_allow: PathChars::NONE,
         underscores: UnderscoreNames::Drop,
         redirect_https: false,
+        h2c: false,
     };
     let body = tls.or(options).unwrap_or(&[]);
     let what = if tls.is_some() { "`tls`" } else { "`listen`" };
     let kw: Vec<&str> = if tls.is_some() {
-        TLS_KW.iter().chain(LISTENER_KW).copied().collect()
+        // `h2c` is taken here only to be refused with its reason below
+        TLS_KW
+            .iter()
+            .chain(LISTENER_KW)
+            .chain(&["h2c"])
+            .copied()
+            .collect()
     } else {
         LISTENER_KW.iter().chain(PLAIN_KW).copied().collect()
     };
@@ -566,9 +573,22 @@ pub(crate) fn listener(
         .filter(|e| !TLS_KW.contains(&e.name.name.as_str()))
     {
         let mut c = Cursor::new(e);
+        if tls.is_some() && e.name.name == "h2c" {
+            cx.emit(
+                Diagnostic::error("E0201", e.name.span, "`h2c` is not a setting of `tls`")
+                    .with_label("HTTP/2 without TLS")
+                    .with_help(
+                        "a TLS listener offers HTTP/2 through ALPN already; \
+                         `h2c` goes on a plain listener: `listen :8080 { h2c }`",
+                    ),
+            );
+            continue;
+        }
         match e.name.name.as_str() {
             "allow_in_path" => l.path_allow = path_chars(cx, &mut c),
             "redirect" => l.redirect_https = redirect(cx, &mut c),
+            // HTTP/2 with prior knowledge on a plain listener; it takes no value
+            "h2c" => l.h2c = true,
             _ => l.underscores = underscores(cx, &mut c),
         }
         c.finish(cx, &format!("`{}`", e.name.name), &[]);
@@ -786,6 +806,7 @@ pub(crate) fn limits(
         "headers",
         "header_count",
         "connections",
+        "streams",
         "usage_file",
     ];
     let entries = args::entries(cx, "`limits`", body, KW);
@@ -818,6 +839,9 @@ pub(crate) fn limits(
             "header_count" => {
                 out.header_count =
                     lits::int(cx, l, 1, 10_000).map_or(out.header_count, |v| v as u32);
+            }
+            "streams" => {
+                out.h2_streams = lits::int(cx, l, 1, 10_000).map_or(out.h2_streams, |v| v as u32);
             }
             _ => {
                 let n = lits::int(cx, l, 1, 10_000_000);

@@ -50,6 +50,7 @@ mod fail_closed;
 mod fleet;
 mod framing;
 mod headers;
+mod http2;
 mod limits;
 mod logging;
 mod message_types;

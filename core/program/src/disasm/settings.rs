@@ -95,7 +95,8 @@ pub(super) fn write_listeners(out: &mut String, img: &ConfigImage) {
             let _ = writeln!(out, "listen {}: redirect https (308)", l.addr);
             continue;
         }
-        let _ = writeln!(out, "listen {}{tls}: {path} · {underscores}", l.addr);
+        let h2c = if l.h2c { " h2c" } else { "" };
+        let _ = writeln!(out, "listen {}{tls}{h2c}: {path} · {underscores}", l.addr);
     }
 }
 

@@ -90,7 +90,7 @@ impl Resumption {
 }
 
 /// The rustls config of a `tls { }` block: its certificate files read and checked (each key
-/// must match its certificate), TLS 1.2 and 1.3, ALPN `http/1.1`, client certificates
+/// must match its certificate), TLS 1.2 and 1.3, ALPN `h2` and `http/1.1`, client certificates
 /// verified against `client_ca` when it is set, sessions resumed with `resumption`'s tickets.
 pub fn server_config(
     t: &TlsConfig,
@@ -136,7 +136,8 @@ pub fn server_config(
     let mut config = builder.with_cert_resolver(Arc::new(store));
     config.ticketer = resumption.ticketer.clone();
     config.session_storage = resumption.sessions.clone();
-    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // h2 first: a client that speaks both gets HTTP/2 (served by `crate::h2`)
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
 

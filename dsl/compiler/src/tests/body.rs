@@ -401,3 +401,34 @@ fn a_plain_listener_redirects_to_https_only() {
         56,
     );
 }
+
+#[test]
+fn h2c_is_a_plain_listeners_option_and_streams_a_limit() {
+    let img = image(&src(&[
+        "listen :8080 { h2c }",
+        "listen :8081",
+        "limits { streams 64 }",
+        "route GET /a { respond 200 }",
+    ]));
+    assert!(img.listeners[0].h2c);
+    assert!(!img.listeners[1].h2c);
+    assert_eq!(img.limits.h2_streams, 64);
+    let img = image(&src(&["listen :8080", "route GET /a { respond 200 }"]));
+    assert_eq!(img.limits.h2_streams, 128);
+    // a TLS listener offers HTTP/2 by ALPN: `h2c` there is refused
+    diag(
+        &src(&[
+            "listen :443 tls { cert \"certs/a.pem\" key \"certs/a.key\" h2c }",
+            "route GET /a { respond 200 }",
+        ]),
+        "E0201",
+        1,
+        56,
+    );
+    diag(
+        &src(&["limits { streams 0 }", "route GET /a { respond 200 }"]),
+        "E0304",
+        1,
+        18,
+    );
+}

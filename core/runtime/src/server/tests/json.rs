@@ -77,6 +77,7 @@ fn json_image(up: SocketAddr) -> ConfigImage {
             path_allow: gw_proto::PathChars::NONE,
             underscores: gw_proto::UnderscoreNames::Drop,
             redirect_https: false,
+            h2c: false,
         }],
         upstreams: vec![upstream(&[up])],
         routes: vec![jb, r],

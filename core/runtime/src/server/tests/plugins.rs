@@ -167,6 +167,7 @@ fn plugin_image(up: SocketAddr) -> ConfigImage {
             path_allow: gw_proto::PathChars::NONE,
             underscores: gw_proto::UnderscoreNames::Drop,
             redirect_https: false,
+            h2c: false,
         }],
         upstreams: vec![upstream(&[up])],
         routes: plans,
