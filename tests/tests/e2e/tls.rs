@@ -35,12 +35,19 @@ pub struct Pki {
 }
 
 impl Pki {
+    /// The files made in `dir`, which lives as long as the `Pki`.
+    pub fn new(dir: TempDir) -> Pki {
+        let path = dir.path().to_path_buf();
+        Pki { _dir: dir, path }
+    }
+
     pub fn file(&self, name: &str) -> String {
         self.path.join(name).display().to_string()
     }
 }
 
-fn openssl(dir: &Path, args: &[&str]) {
+/// Run `openssl` in `dir` (failing the test when it fails); its standard output.
+pub fn openssl(dir: &Path, args: &[&str]) -> String {
     let bin = find_program("openssl").expect("openssl is not installed");
     let out = Command::new(bin)
         .current_dir(dir)
@@ -52,6 +59,7 @@ fn openssl(dir: &Path, args: &[&str]) {
         "openssl {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Sign `name.pem` (key `name.key`) by the CA in `dir`, for `cn` with the extensions `ext`.

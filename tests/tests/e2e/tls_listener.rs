@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use crate::support::gw::TempDir;
 use crate::support::tools::find_program;
 use crate::support::{Driver, Gw};
-use crate::tls::{pki, wait_for_log};
+use crate::tls::{openssl, pki, wait_for_log};
 
 on_both_drivers! {
     sessions_resume_on_every_worker_and_across_a_reload => sessions_resume_on_every_worker_and_across_a_reload_uring, sessions_resume_on_every_worker_and_across_a_reload_epoll;
@@ -114,21 +114,6 @@ fn sessions_resume_on_every_worker_and_across_a_reload(d: Driver) {
             "{again}"
         );
     }
-}
-
-fn openssl(dir: &Path, args: &[&str]) -> String {
-    let bin = find_program("openssl").expect("openssl is not installed");
-    let out = Command::new(bin)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Write `a.ocsp.der` in `dir`: the test CA's OCSP response for `a.pem`, `good` or revoked,

@@ -8,8 +8,7 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -18,9 +17,9 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 use crate::support::gw::TempDir;
-use crate::support::tools::{Nginx, find_program};
+use crate::support::tools::Nginx;
 use crate::support::{Driver, Gw, free_port};
-use crate::tls::issue;
+use crate::tls::{Pki, issue, openssl};
 
 on_both_drivers! {
     a_verified_upstream_serves_keep_alive_requests_and_post_bodies => a_verified_upstream_serves_keep_alive_requests_and_post_bodies_uring, a_verified_upstream_serves_keep_alive_requests_and_post_bodies_epoll;
@@ -32,33 +31,6 @@ on_both_drivers! {
     nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection => nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection_uring, nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection_epoll;
     health_checks_run_over_tls => health_checks_run_over_tls_uring, health_checks_run_over_tls_epoll;
     a_handshake_that_never_ends_is_a_connect_timeout => a_handshake_that_never_ends_is_a_connect_timeout_uring, a_handshake_that_never_ends_is_a_connect_timeout_epoll;
-}
-
-/// The upstreams' PKI: a CA, `up.pem` for `up.test` and 127.0.0.1, `gw.pem` a client
-/// certificate for gw, `stranger.pem` self-signed. Made once per test run.
-struct Pki {
-    _dir: TempDir,
-    path: PathBuf,
-}
-
-impl Pki {
-    fn file(&self, name: &str) -> String {
-        self.path.join(name).display().to_string()
-    }
-}
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let bin = find_program("openssl").expect("openssl is not installed");
-    let out = Command::new(bin)
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 fn self_signed(dir: &Path, name: &str, cn: &str, ext: &[&str]) {
@@ -88,6 +60,8 @@ fn self_signed(dir: &Path, name: &str, cn: &str, ext: &[&str]) {
     openssl(dir, &args);
 }
 
+/// The upstreams' PKI: a CA, `up.pem` for `up.test` and 127.0.0.1, `gw.pem` a client
+/// certificate for gw, `stranger.pem` self-signed. Made once per test run.
 fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
@@ -120,7 +94,7 @@ fn pki() -> &'static Pki {
                 "subjectAltName=DNS:up.test",
             ],
         );
-        Pki { _dir: dir, path }
+        Pki::new(dir)
     })
 }
 
