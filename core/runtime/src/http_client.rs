@@ -1,8 +1,10 @@
 //! The HTTP/1.1 client plugins use for their own calls (an authorizer, a key set's URL): to a
 //! config's upstream through the worker's upstream pools (balancing, health, pooled
 //! keep-alive connections), or to a service by address over the client's own keep-alive
-//! connections, reused only when nothing arrived on them while idle. One timeout bounds each
-//! exchange; it reads with the runtime's buffers and parsers.
+//! connections, reused only when nothing arrived on them while idle, over TLS for an
+//! `https://` call (`HttpRequest::tls`: the config's `Loaded::plugin_tls`, the name the Host
+//! without its port). One timeout bounds each exchange; it reads with the runtime's buffers
+//! and parsers.
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -12,12 +14,15 @@ use std::time::Duration;
 use gw_plugin::{HttpClient, HttpError, HttpFuture, HttpRequest, HttpResponse};
 use gw_proto::{Framing, ResponseHead, Status};
 use monoio::net::TcpStream;
+use rustls::pki_types::ServerName;
 
 use crate::body::{BodyIn, OutFraming, read_untimed, write_untimed};
 use crate::buffers::{BufPool, RecvBuf};
 use crate::error::{ErrorKind, Side};
+use crate::tls::TlsStream;
 use crate::transport::Transport;
 use crate::upstream::conn::Picked;
+use crate::upstream::stream::UpStream;
 use crate::worker::Worker;
 
 /// Largest response body a plugin's call reads.
@@ -33,7 +38,8 @@ pub(crate) struct WorkerHttp(Rc<Inner>);
 
 struct Inner {
     pool: BufPool,
-    idle: RefCell<Vec<(SocketAddr, TcpStream)>>,
+    /// Idle connections by address, and by server name for TLS ones.
+    idle: RefCell<Vec<(SocketAddr, Option<String>, UpStream)>>,
     /// The worker, for calls to the config's upstreams (its pools and balancing).
     worker: Weak<Worker>,
 }
@@ -140,11 +146,18 @@ async fn exchange(
     req: &HttpRequest,
 ) -> Result<HttpResponse, HttpError> {
     let pool = &inner.pool;
+    let name = req.tls.then(|| {
+        let host = crate::host::host_without_port(&req.host);
+        // an IPv6 literal's name is its address without the brackets
+        host.trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned()
+    });
     let pooled = {
         let mut idle = inner.idle.borrow_mut();
         let mut found = None;
-        while let Some(i) = idle.iter().rposition(|(a, _)| *a == addr) {
-            let (_, s) = idle.swap_remove(i);
+        while let Some(i) = idle.iter().rposition(|(a, n, _)| *a == addr && *n == name) {
+            let (_, _, mut s) = idle.swap_remove(i);
             if s.is_quiet() {
                 found = Some(s);
                 break;
@@ -154,20 +167,41 @@ async fn exchange(
     };
     let stream = match pooled {
         Some(s) => s,
-        None => {
-            let s = TcpStream::connect_addr(addr).await.map_err(io)?;
-            let _ = s.set_nodelay(true);
-            s
-        }
+        None => connect(inner, addr, name.as_deref()).await?,
     };
     let (resp, stream) = over(pool, stream, req).await?;
     if let Some(s) = stream {
         let mut idle = inner.idle.borrow_mut();
         if idle.len() < MAX_IDLE {
-            idle.push((addr, s));
+            idle.push((addr, name, s));
         }
     }
     Ok(resp)
+}
+
+/// A new connection to `addr`, over TLS to the server `name` when there is one.
+async fn connect(
+    inner: &Inner,
+    addr: SocketAddr,
+    name: Option<&str>,
+) -> Result<UpStream, HttpError> {
+    let s = TcpStream::connect_addr(addr).await.map_err(io)?;
+    let _ = s.set_nodelay(true);
+    let Some(name) = name else {
+        return Ok(UpStream::Plain(s));
+    };
+    let config = inner
+        .worker
+        .upgrade()
+        .and_then(|w| w.current().loaded.plugin_tls.clone())
+        .ok_or_else(|| HttpError::Io("an https:// call its policy did not declare".into()))?;
+    let name = ServerName::try_from(name.to_owned())
+        .map_err(|_| HttpError::Io(format!("`{name}` is not a DNS name or an IP address")))?;
+    let mut t = TlsStream::client_for(s, config, name).map_err(io)?;
+    t.handshake()
+        .await
+        .map_err(|e| HttpError::Io(format!("tls handshake: {e}")))?;
+    Ok(UpStream::Tls(Box::new(t)))
 }
 
 /// Send `req` on `stream` and read the whole response; the stream comes back when it can be

@@ -30,6 +30,9 @@ pub struct Loaded {
     pub resumption: Arc<crate::tls::Resumption>,
     /// Per upstream id, per server (as `addrs`), how to speak TLS to a `tls` server.
     pub up_tls: Vec<Vec<Option<Arc<crate::tls::UpstreamTls>>>>,
+    /// The client config of plugins' `https://` calls (the system's trusted CAs), made when
+    /// a plugin's factory asks for it (`Factory::https`).
+    pub plugin_tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// Where a config came from and when it was loaded.
@@ -219,6 +222,17 @@ impl Loaded {
                 Err(e) => messages.push(format!("{}: {}", e.origin, e.message)),
             }
         }
+        let plugin_tls = if factories.iter().any(|f| f.https()) {
+            match crate::tls::plugin_tls(&mut system_roots) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    messages.push(format!("https:// calls of policies: {e}"));
+                    None
+                }
+            }
+        } else {
+            None
+        };
         if !messages.is_empty() {
             return Err(LoadError { messages, machine });
         }
@@ -244,6 +258,7 @@ impl Loaded {
             tls,
             resumption,
             up_tls,
+            plugin_tls,
             image: Arc::new(image),
             factories,
             addrs,

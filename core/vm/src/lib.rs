@@ -102,6 +102,10 @@ pub struct HttpRequest {
     pub host: String,
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
+    /// Over TLS (an `https://` URL): the server's certificate is verified for the Host's
+    /// name (without its port) against the system's trusted CAs. The plugin's factory says
+    /// so at load (gw-plugin's `Factory::https`), so they are read there, never on a worker.
+    pub tls: bool,
 }
 
 /// The answer to an [`HttpRequest`], its body read whole.

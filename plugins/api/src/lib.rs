@@ -281,6 +281,11 @@ pub trait Factory: Send + Sync + std::any::Any {
         let _ = prefix;
         false
     }
+    /// Whether its instances make `https://` calls (`HttpRequest::tls`): the config then
+    /// reads the system's trusted CAs when it loads. Default: no.
+    fn https(&self) -> bool {
+        false
+    }
 }
 
 /// A per-worker instance; never crosses threads.

@@ -26,7 +26,7 @@
 //! with `on_error allow`, a pass with the context's defaults.
 
 use std::cell::RefCell;
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -116,6 +116,8 @@ struct Config {
     /// The Host field and the request target of `url`.
     host: String,
     target: String,
+    /// `https://`: called over TLS.
+    tls: bool,
     ttl_ms: i64,
     timeout: Duration,
     on_error: OnError,
@@ -184,37 +186,6 @@ fn ms(spec: &PluginSpec, name: &str) -> Option<u64> {
     }
 }
 
-/// `http://host[:port][/path]` → (address, Host field, target). Resolved here, on the
-/// control thread, never on a worker.
-fn resolve(url: &str) -> Result<(SocketAddr, String, String), String> {
-    if url.starts_with("https://") {
-        return Err(format!(
-            "authorizer URL `{url}`: gw calls an authorizer over http:// only; use http://"
-        ));
-    }
-    let rest = url
-        .strip_prefix("http://")
-        .ok_or_else(|| format!("authorizer URL `{url}` is not http://"))?;
-    let (authority, path) = match rest.find('/') {
-        Some(i) => (rest.get(..i).unwrap_or(""), rest.get(i..).unwrap_or("/")),
-        None => (rest, "/"),
-    };
-    if authority.is_empty() || authority.contains('@') {
-        return Err(format!("authorizer URL `{url}` has no usable host"));
-    }
-    let with_port = if authority.ends_with(']') || !authority.contains(':') {
-        format!("{authority}:80")
-    } else {
-        authority.to_owned()
-    };
-    let addr = with_port
-        .to_socket_addrs()
-        .map_err(|e| format!("authorizer host `{authority}` does not resolve: {e}"))?
-        .next()
-        .ok_or_else(|| format!("authorizer host `{authority}` has no address"))?;
-    Ok((addr, authority.to_owned(), path.to_owned()))
-}
-
 impl Plugin for Authorizer {
     fn signature(&self) -> &Signature {
         &SIGNATURE
@@ -228,7 +199,8 @@ impl Plugin for Authorizer {
         let url = Value::find(&spec.args, "url")
             .and_then(Value::as_str)
             .ok_or_else(|| BuildError::at(spec, "authorizer has no `url`"))?;
-        let (addr, host, target) = resolve(url).map_err(|m| BuildError::at(spec, m))?;
+        let u = crate::service_url::ServiceUrl::resolve(url)
+            .map_err(|m| BuildError::at(spec, format!("authorizer URL {m}")))?;
         let on_error = match Value::find(&spec.args, "on_error").and_then(Value::as_str) {
             Some("allow") => OnError::Allow,
             _ => match Value::find(&spec.args, "on_error_status") {
@@ -268,9 +240,10 @@ impl Plugin for Authorizer {
         }
         Ok(Box::new(AuthzFactory(Arc::new(Config {
             name: spec.state_key.clone(),
-            addr,
-            host,
-            target,
+            addr: u.addr,
+            host: u.host,
+            target: u.target,
+            tls: u.tls,
             ttl_ms: ms(spec, "ttl").map_or(0, |t| t.min(3_600_000) as i64),
             timeout: Duration::from_millis(ms(spec, "timeout").unwrap_or(DEFAULT_TIMEOUT_MS)),
             on_error,
@@ -280,6 +253,10 @@ impl Plugin for Authorizer {
 }
 
 impl Factory for AuthzFactory {
+    fn https(&self) -> bool {
+        self.0.tls
+    }
+
     fn instance(&self, _worker: usize) -> Box<dyn Instance> {
         Box::new(AuthzInstance {
             cfg: self.0.clone(),
@@ -412,6 +389,7 @@ impl Config {
                 ("x-request-id".into(), host.request_id().to_owned()),
             ],
             body: body.to_string().into_bytes(),
+            tls: self.tls,
         }
     }
 }
@@ -486,6 +464,7 @@ mod tests {
             addr: "127.0.0.1:9".parse().unwrap(),
             host: "h".into(),
             target: "/".into(),
+            tls: false,
             ttl_ms: 1000,
             timeout: Duration::from_secs(1),
             on_error: OnError::Deny(503),
@@ -560,21 +539,6 @@ mod tests {
         );
         assert!(c.decide(&answer(200, "[1]")).is_err());
         assert!(c.decide(&answer(200, "{")).is_err());
-    }
-
-    #[test]
-    fn urls_resolve_at_build() {
-        let (addr, host, target) = resolve("http://127.0.0.1:8000/authorize?v=1").unwrap();
-        assert_eq!(addr, "127.0.0.1:8000".parse().unwrap());
-        assert_eq!(
-            (host.as_str(), target.as_str()),
-            ("127.0.0.1:8000", "/authorize?v=1")
-        );
-        let (addr, _, target) = resolve("http://[::1]").unwrap();
-        assert_eq!((addr.port(), target.as_str()), (80, "/"));
-        assert!(resolve("https://127.0.0.1/").unwrap_err().contains("https"));
-        assert!(resolve("http://user@127.0.0.1/").is_err());
-        assert!(resolve("http:///x").is_err());
     }
 
     #[test]

@@ -376,6 +376,10 @@ impl Plugin for Jwt {
 }
 
 impl Factory for JwtFactory {
+    fn https(&self) -> bool {
+        matches!(&self.v.source, Source::Remote(r) if r.tls)
+    }
+
     fn instance(&self, _worker: usize) -> Box<dyn Instance> {
         Box::new(JwtInstance {
             v: self.v.clone(),

@@ -13,6 +13,7 @@ pub mod jwt;
 pub mod plan;
 mod problem;
 mod redis;
+mod service_url;
 pub mod throttle;
 pub mod typed;
 mod usage;

@@ -26,6 +26,7 @@ on_both_drivers! {
     scopes_and_token_sources => scopes_and_token_sources_uring, scopes_and_token_sources_epoll;
     a_pem_key_and_a_secret_file_and_no_key_confusion => a_pem_key_and_a_secret_file_and_no_key_confusion_uring, a_pem_key_and_a_secret_file_and_no_key_confusion_epoll;
     a_jwks_url_is_followed_through_rotation_and_outage => a_jwks_url_is_followed_through_rotation_and_outage_uring, a_jwks_url_is_followed_through_rotation_and_outage_epoll;
+    https_calls_are_verified_against_the_trusted_cas => https_calls_are_verified_against_the_trusted_cas_uring, https_calls_are_verified_against_the_trusted_cas_epoll;
 }
 
 /// Writes `name` into `dir` and gives its absolute path.
@@ -498,4 +499,151 @@ fn a_jwks_url_is_followed_through_rotation_and_outage(d: Driver) {
         let r = get(&gw, "/me", &fresh(&b, "ES256", "b"), &format!("down-b-{i}"));
         assert_eq!(r.status, 200, "{}", gw.stderr());
     }
+}
+
+/// An HTTPS service on Python's standard library: GET answers with the JWKS file, POST (an
+/// authorizer's call) with `{"user": "ann"}`; each request is counted in the log file.
+const HTTPS_SERVICE: &str = r#"
+import http.server, ssl, sys
+cert, key, jwks, log = sys.argv[1:5]
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def answer(self, body):
+        with open(log, "a") as f:
+            f.write(self.command + " " + self.path + "\n")
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_GET(self):
+        self.answer(open(jwks, "rb").read())
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.answer(b'{"user": "ann"}')
+    def log_message(self, *a):
+        pass
+srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(cert, key)
+srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// A running [`HTTPS_SERVICE`] with certificate `name` of the upstream test PKI.
+struct HttpsService {
+    child: std::process::Child,
+    port: u16,
+    log: std::path::PathBuf,
+}
+
+impl HttpsService {
+    fn start(dir: &TempDir, name: &str, jwks_file: &str) -> HttpsService {
+        use std::io::BufRead;
+        let p = crate::tls_upstream::pki();
+        let script = file(dir, &format!("{name}.py"), HTTPS_SERVICE);
+        let log = dir.path().join(format!("{name}.log"));
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .args([
+                p.file(&format!("{name}.pem")),
+                p.file(&format!("{name}.key")),
+            ])
+            .arg(jwks_file)
+            .arg(&log)
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("run python3");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("no port: {line:?}"));
+        HttpsService { child, port, log }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for HttpsService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `https://` JWKS URLs and authorizers: the service's certificate is verified against the
+/// trusted CAs (the test CA through `SSL_CERT_FILE`); one no trusted CA signed is never
+/// believed, so its keys never verify a token and its authorizer never allows.
+fn https_calls_are_verified_against_the_trusted_cas(d: Driver) {
+    let dir = TempDir::new();
+    let up = Upstream::echo("app");
+    let signer = Signer::rsa(mint::RSA);
+    let jwks_file = file(&dir, "jwks.json", &jwks(&[("a", &signer)]));
+    let trusted = HttpsService::start(&dir, "up", &jwks_file);
+    let stranger = HttpsService::start(&dir, "stranger", &jwks_file);
+    let config = format!(
+        "{}jwt users {{\n  jwks \"https://127.0.0.1:{t}/.well-known/jwks.json\"\n  algorithms RS256\n}}\n\
+         jwt strangers {{\n  jwks \"https://127.0.0.1:{s}/.well-known/jwks.json\"\n  algorithms RS256\n}}\n\
+         authorizer checked {{\n  url \"https://127.0.0.1:{t}/authorize\"\n  identity header.authorization\n  context {{\n    user: string\n  }}\n}}\n\
+         authorizer unchecked {{\n  url \"https://127.0.0.1:{s}/authorize\"\n  identity header.authorization\n  context {{\n    user: string\n  }}\n}}\n\
+         route GET /me {{\n  auth jwt users\n  set header x-user = claim.sub\n  upstream u\n}}\n\
+         route GET /stranger {{\n  auth jwt strangers\n  upstream u\n}}\n\
+         route GET /authz {{\n  auth authorizer checked\n  set header x-user = auth.ctx.user\n  upstream u\n}}\n\
+         route GET /authz-stranger {{\n  auth authorizer unchecked\n  upstream u\n}}\n",
+        upstream_block("u", &[up.addr()], ""),
+        t = trusted.port,
+        s = stranger.port,
+    );
+    let ca = crate::tls_upstream::pki().file("ca.pem");
+    let gw = Gw::start_env(d, "", &config, &[], &[("SSL_CERT_FILE", &ca)]);
+    let token = mint::token(&signer, "RS256", Some("a"), &claims("ann"));
+    // gw fetches the set at start; until it has it, 503
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let status = get(&gw, "/me", &token, "me").status;
+        if status == 200 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            Instant::now() < deadline,
+            "no key set over https:\n{}",
+            gw.stderr()
+        );
+        thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(up.traffic().pop().unwrap().header("x-user"), Some("ann"));
+    assert!(
+        trusted
+            .requests()
+            .iter()
+            .any(|r| r == "GET /.well-known/jwks.json"),
+        "{:?}",
+        trusted.requests()
+    );
+    let r = get(&gw, "/authz", &token, "authz");
+    assert_eq!(r.status, 200, "{}", gw.stderr());
+    assert_eq!(up.traffic().pop().unwrap().header("x-user"), Some("ann"));
+    assert!(trusted.requests().iter().any(|r| r == "POST /authorize"));
+
+    // the stranger's certificate is self-signed: no request ever reaches it
+    assert_eq!(get(&gw, "/stranger", &token, "stranger").status, 503);
+    assert_eq!(
+        get(&gw, "/authz-stranger", &token, "authz-stranger").status,
+        503
+    );
+    assert!(stranger.requests().is_empty(), "{:?}", stranger.requests());
+    let log = gw.stderr();
+    assert!(log.contains("certificate"), "the reason is logged:\n{log}");
 }

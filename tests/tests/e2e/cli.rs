@@ -189,14 +189,22 @@ fn check_refuses_what_run_refuses(d: Driver) {
         path.display().to_string()
     };
     let (cert, key) = (pem("cert.pem"), pem("key.pem"));
+    // one key listed twice: the compiler reads the file, the policy refuses it at load
+    let keys = certs.path().join("keys.txt");
+    let digest = "0".repeat(64);
+    fs::write(
+        &keys,
+        format!("sha256:{digest} id=a\nsha256:{digest} id=b\n"),
+    )
+    .expect("write keys");
+    let keys = keys.display();
     let cases = [
         (
             format!(
-                "{plain}jwt users {{\n  issuer \"https://auth.example.com/\"\n  \
-                 jwks \"https://auth.example.com/.well-known/jwks.json\"\n}}\n\
-                 route GET /feed {{\n  auth jwt users\n  upstream app\n}}\n"
+                "{plain}api_keys partners {{\n  file \"{keys}\"\n  header \"x-api-key\"\n}}\n\
+                 route GET /feed {{\n  auth api_key partners\n  upstream app\n}}\n"
             ),
-            "jwt users: https://auth.example.com/.well-known/jwks.json: gw fetches a JWKS over http:// only",
+            "key `b`: the same key is listed twice",
         ),
         (
             format!(

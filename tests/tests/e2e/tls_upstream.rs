@@ -62,7 +62,7 @@ fn self_signed(dir: &Path, name: &str, cn: &str, ext: &[&str]) {
 
 /// The upstreams' PKI: a CA, `up.pem` for `up.test` and 127.0.0.1, `gw.pem` a client
 /// certificate for gw, `stranger.pem` self-signed. Made once per test run.
-fn pki() -> &'static Pki {
+pub(crate) fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
         let dir = TempDir::new();

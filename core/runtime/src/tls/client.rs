@@ -39,7 +39,7 @@ impl SystemRoots {
                 .errors
                 .first()
                 .map_or_else(|| "none found".to_owned(), |e| e.to_string());
-            return Err(format!("no system CA certificates ({why}): name a `ca`"));
+            return Err(format!("no system CA certificates ({why})"));
         }
         let roots = Arc::new(roots);
         self.0 = Some(roots.clone());
@@ -76,7 +76,7 @@ pub fn upstream_tls(
                 }
                 Arc::new(roots)
             }
-            None => system.get()?,
+            None => system.get().map_err(|e| format!("{e}: name a `ca`"))?,
         };
         builder.with_root_certificates(roots)
     };
@@ -97,6 +97,19 @@ pub fn upstream_tls(
         name,
         spec: t.clone(),
     })
+}
+
+/// The client config of plugins' `https://` calls (a JWKS URL, an authorizer): TLS 1.2 and
+/// 1.3, ALPN `http/1.1`, the server verified against the system's trusted CAs (which
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR` replace, as for OpenSSL) for the URL's host.
+pub fn plugin_tls(system: &mut SystemRoots) -> Result<Arc<rustls::ClientConfig>, String> {
+    let mut config = rustls::ClientConfig::builder_with_provider(super::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(system.get()?)
+        .with_no_client_auth();
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
 }
 
 /// `verify off`: any certificate, for any name, is accepted; the handshake's signatures are

@@ -9,7 +9,7 @@ mod stream;
 mod subject;
 
 pub use certs::{Resumption, server_config};
-pub use client::{SystemRoots, UpstreamTls, upstream_tls};
+pub use client::{SystemRoots, UpstreamTls, plugin_tls, upstream_tls};
 pub use stream::TlsStream;
 
 /// The crypto provider every config uses. ring's is deprecated in favour of aws-lc-rs for

@@ -35,8 +35,16 @@ impl TlsStream {
 
     /// The client side of a connection to an upstream server.
     pub fn client(tcp: TcpStream, up: &super::UpstreamTls) -> io::Result<TlsStream> {
-        let conn = rustls::ClientConnection::new(up.config.clone(), up.name.clone())
-            .map_err(io::Error::other)?;
+        TlsStream::client_for(tcp, up.config.clone(), up.name.clone())
+    }
+
+    /// The client side of a connection to the server `name`.
+    pub fn client_for(
+        tcp: TcpStream,
+        config: Arc<rustls::ClientConfig>,
+        name: rustls::pki_types::ServerName<'static>,
+    ) -> io::Result<TlsStream> {
+        let conn = rustls::ClientConnection::new(config, name).map_err(io::Error::other)?;
         Ok(TlsStream::new(tcp, rustls::Connection::Client(conn)))
     }
 

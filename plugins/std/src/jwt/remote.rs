@@ -5,7 +5,7 @@
 //! at a time for the node. A failed fetch keeps the last good set; a request that names an
 //! unknown `kid` may start a refetch, at most once per [`FORCED_EVERY_MS`].
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::SocketAddr;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
@@ -37,6 +37,8 @@ pub(crate) struct Remote {
     addr: SocketAddr,
     host: String,
     target: String,
+    /// `https://`: fetched over TLS.
+    pub tls: bool,
     refresh_ms: i64,
     keys: ArcSwapOption<KeySet>,
     next_due_ms: AtomicI64,
@@ -45,44 +47,15 @@ pub(crate) struct Remote {
 }
 
 impl Remote {
-    /// Parses `url` and resolves its host (on the control thread, at load). `https://` is
-    /// refused: plugins' calls go over plain HTTP.
+    /// Parses `url` and resolves its host (on the control thread, at load).
     pub(crate) fn new(url: &str, refresh_ms: i64) -> Result<Remote, String> {
-        if url.starts_with("https://") {
-            return Err(format!(
-                "{url}: gw fetches a JWKS over http:// only, not https:// \
-                 (or use `jwks file`)"
-            ));
-        }
-        let Some(rest) = url.strip_prefix("http://") else {
-            return Err(format!("{url}: not an http:// URL"));
-        };
-        let (authority, target) = match rest.find('/') {
-            Some(i) => rest.split_at(i),
-            None => (rest, "/"),
-        };
-        if authority.is_empty() || authority.contains('@') {
-            return Err(format!("{url}: no host, or credentials in the URL"));
-        }
-        let with_port = if authority
-            .rsplit_once(':')
-            .is_some_and(|(_, p)| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
-            && !authority.ends_with(']')
-        {
-            authority.to_string()
-        } else {
-            format!("{authority}:80")
-        };
-        let addr = with_port
-            .to_socket_addrs()
-            .map_err(|e| format!("{url}: cannot resolve {authority}: {e}"))?
-            .next()
-            .ok_or_else(|| format!("{url}: {authority} has no address"))?;
+        let u = crate::service_url::ServiceUrl::resolve(url)?;
         Ok(Remote {
             url: url.to_string(),
-            addr,
-            host: authority.to_string(),
-            target: target.to_string(),
+            addr: u.addr,
+            host: u.host,
+            target: u.target,
+            tls: u.tls,
             refresh_ms,
             keys: ArcSwapOption::empty(),
             next_due_ms: AtomicI64::new(0),
@@ -172,6 +145,7 @@ impl Claim {
             host: remote.host.clone(),
             headers: vec![("accept".into(), "application/json".into())],
             body: Vec::new(),
+            tls: remote.tls,
         };
         let got = http.send(remote.addr, request, FETCH_TIMEOUT).await;
         let result = match got {

@@ -508,10 +508,21 @@ fn bad_configs_are_refused_at_load() {
             .unwrap_or_default()
     };
     let e = build(vec![
-        ("jwks_url", Value::str("https://idp/jwks")),
+        ("jwks_url", Value::str("ftp://127.0.0.1/jwks")),
         ("algorithms", algs(&["RS256"])),
     ]);
-    assert!(e.contains("http:// only"), "{e}");
+    assert!(e.contains("not an http:// or https:// URL"), "{e}");
+    // an https:// URL is fetched over TLS, and says so to the config at load
+    let f = Jwt
+        .build(
+            &spec(vec![
+                ("jwks_url", Value::str("https://127.0.0.1:8443/jwks")),
+                ("algorithms", algs(&["RS256"])),
+            ]),
+            None,
+        )
+        .unwrap();
+    assert!(f.https());
     let e = build(vec![
         ("jwks", Value::str("{\"keys\":[]}")),
         ("algorithms", algs(&["RS256"])),

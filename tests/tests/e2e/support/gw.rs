@@ -188,10 +188,21 @@ impl Gw {
 
     /// As [`Gw::start_with`], with options for the listener (`{ allow_in_path "%2F" }`).
     pub fn start_listening(driver: Driver, listen: &str, config: &str, args: &[&str]) -> Gw {
+        Gw::start_env(driver, listen, config, args, &[])
+    }
+
+    /// As [`Gw::start_listening`], with variables added to gw's environment.
+    pub fn start_env(
+        driver: Driver,
+        listen: &str,
+        config: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Gw {
         // A port found free by bind :0 can be taken (by another test's socket) before gw
         // binds it: try another one then.
         for _ in 0..ADDR_IN_USE_RETRIES {
-            match Gw::try_start(driver, listen, config, args) {
+            match Gw::try_start(driver, listen, config, args, env) {
                 Ok(gw) => return gw,
                 Err(dir) => drop(dir),
             }
@@ -200,11 +211,17 @@ impl Gw {
     }
 
     /// Err (with the spent temp dir) only when the port was taken; panics on other failures.
-    fn try_start(driver: Driver, listen: &str, config: &str, args: &[&str]) -> Result<Gw, TempDir> {
+    fn try_start(
+        driver: Driver,
+        listen: &str,
+        config: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Gw, TempDir> {
         let port = free_port();
         let config = format!("listen 127.0.0.1:{port} {listen}\n{config}");
         let dir = TempDir::new();
-        let (mut proc, stdout) = spawn_gw(&dir, &config, driver, args);
+        let (mut proc, stdout) = spawn_gw(&dir, &config, driver, args, env);
         let addr: SocketAddr = ([127, 0, 0, 1], port).into();
         let scheme = if listen.trim_start().starts_with("tls") {
             "https"
@@ -278,6 +295,7 @@ fn spawn_gw(
     config: &str,
     driver: Driver,
     args: &[&str],
+    env: &[(&str, &str)],
 ) -> (Proc, std::process::ChildStdout) {
     let file = dir.path().join("e2e.gw");
     fs::write(&file, config).expect("write config");
@@ -287,6 +305,7 @@ fn spawn_gw(
         .arg(&file)
         .args(["--driver", driver.flag()])
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(stderr)

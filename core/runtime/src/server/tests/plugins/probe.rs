@@ -189,6 +189,7 @@ impl Instance for TestInstance {
                     host: "echo".into(),
                     headers: vec![("x-asked-by".into(), arg)],
                     body: Vec::new(),
+                    tls: false,
                 };
                 let call = match (self.via_upstream, self.addr) {
                     (true, _) => match http.send_upstream(0, request, Duration::from_secs(5)) {
