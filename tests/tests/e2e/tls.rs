@@ -261,8 +261,9 @@ pub fn read_response(s: &mut impl Read) -> (String, String) {
     (head, String::from_utf8(body).unwrap())
 }
 
-/// The subject line `openssl s_client` prints for the certificate gw sends for `name`.
-fn served_subject(addr: SocketAddr, name: Option<&str>) -> String {
+/// What `openssl s_client` prints (standard output, standard error) when it connects to
+/// `addr` asking for `name` (none: no SNI).
+fn s_client(addr: SocketAddr, name: Option<&str>) -> (String, String) {
     let bin = find_program("openssl").unwrap();
     let mut cmd = Command::new(bin);
     cmd.args(["s_client", "-connect", &addr.to_string()]);
@@ -274,7 +275,15 @@ fn served_subject(addr: SocketAddr, name: Option<&str>) -> String {
         .stdin(std::process::Stdio::null())
         .output()
         .expect("run openssl s_client");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The subject line `openssl s_client` prints for the certificate gw sends for `name`.
+fn served_subject(addr: SocketAddr, name: Option<&str>) -> String {
+    let (text, _) = s_client(addr, name);
     text.lines()
         .find(|l| l.starts_with("subject="))
         .unwrap_or_else(|| panic!("no subject in s_client output:\n{text}"))
@@ -310,21 +319,7 @@ fn unknown_sni_reject_ends_the_handshake_with_an_alert(d: Driver) {
     let block = tls_block(pki()).replace("\n}", "\n  unknown_sni reject\n}");
     let gw = Gw::start_listening(d, &block, HELLO, &[]);
     let refused = |name: Option<&str>| {
-        let bin = find_program("openssl").unwrap();
-        let mut cmd = Command::new(bin);
-        cmd.args(["s_client", "-connect", &gw.addr.to_string()]);
-        match name {
-            Some(n) => cmd.args(["-servername", n]),
-            None => cmd.arg("-noservername"),
-        };
-        let out = cmd
-            .stdin(std::process::Stdio::null())
-            .output()
-            .expect("run openssl s_client");
-        let (stdout, stderr) = (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        );
+        let (stdout, stderr) = s_client(gw.addr, name);
         assert!(
             !stdout.lines().any(|l| l.starts_with("subject=")),
             "{name:?} got a certificate:\n{stdout}"
