@@ -137,8 +137,9 @@ struct Refusals {
     undecided: Option<u16>,
 }
 
-/// Try the members from `i` on.
-fn from(host: &mut dyn Host, m: Rc<Members>, i: usize, args: Rc<[Value]>, r: Refusals) -> Call {
+/// Try the members from `i` on. The arguments are borrowed: they are copied only when a
+/// member's answer is awaited, for the completion to own.
+fn from(host: &mut dyn Host, m: Rc<Members>, i: usize, args: &[Value], r: Refusals) -> Call {
     let Some(member) = m.list.get(i).copied() else {
         return refused(host, &m, r);
     };
@@ -155,7 +156,7 @@ fn after(
     answer: Call,
     m: Rc<Members>,
     i: usize,
-    args: Rc<[Value]>,
+    args: &[Value],
     mut r: Refusals,
 ) -> Call {
     match answer {
@@ -173,11 +174,12 @@ fn after(
                     retry_after: None,
                 };
             };
+            let args: Rc<[Value]> = Rc::from(args);
             let wrapped = async move {
                 let done = op.await;
                 let next: Completion = Box::new(move |host: &mut dyn Host| {
                     let answer = done(host);
-                    after(host, answer, m, i, args, r)
+                    after(host, answer, m, i, &args, r)
                 });
                 next
             };
@@ -210,7 +212,7 @@ fn refused(host: &mut dyn Host, m: &Members, r: Refusals) -> Call {
 
 impl Instance for AnyInstance {
     fn call(&mut self, host: &mut dyn Host, args: &[Value]) -> Call {
-        from(host, self.0.clone(), 0, args.into(), Refusals::default())
+        from(host, self.0.clone(), 0, args, Refusals::default())
     }
 }
 
