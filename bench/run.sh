@@ -21,7 +21,8 @@
 # refuse), TLS (1: the proxies terminate TLS (1.2 and 1.3, an ECDSA P-256
 # certificate made for the run) and wrk speaks HTTPS to them; each round also opens a new
 # connection per request (`Connection: close`, a full handshake each) for new TLS connections
-# per second; gw, gw2, nginx and HAProxy), H2 (1: TLS=1 with HTTP/2 from ALPN, the load from
+# per second, and resumes sessions one connection after another (`openssl s_time -reuse`, one
+# GET each); gw, gw2, nginx and HAProxy), H2 (1: TLS=1 with HTTP/2 from ALPN, the load from
 # h2load with H2_CONNS connections (10) of H2_STREAMS concurrent streams (10) instead of wrk;
 # h2load reports no percentiles, so the latency columns stay empty), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
 # builds them into target/pgo/release, the build to ship; plain: `cargo build --release` into
@@ -98,6 +99,7 @@ unset GW_BUSY_POLL # gw's busy-polling is set through GW_ARGS only
 # --- tools -------------------------------------------------------------------------------
 PATH=$PATH:/usr/sbin:/usr/local/sbin
 need=(curl nginx wrk taskset awk sort)
+[ "$TLS" = 0 ] || need+=(openssl)
 [ "$H2" = 0 ] || need+=(h2load)
 [[ " $PROXIES " == *" haproxy "* ]] && need+=(haproxy)
 for t in "${need[@]}"; do
@@ -481,6 +483,9 @@ printf 'round\ttarget\trps\trequests\tcpu_ticks\tcpu_us_per_req\terrors\tc1_p50_
 # TLS=1: a connection per request, one full handshake each
 RAW_NEW="$RESULTS/raw-new-connections.tsv"
 [ "$TLS" = 0 ] || printf 'round\ttarget\tconns_per_s\tconns\tcpu_ticks\tcpu_us_per_conn\terrors\n' >"$RAW_NEW"
+# TLS=1: connections resuming a session, one after another
+RAW_RES="$RESULTS/raw-resumed-connections.tsv"
+[ "$TLS" = 0 ] || printf 'round\ttarget\tconns_per_s\tconns\tcpu_ticks\tcpu_us_per_conn\treused\n' >"$RAW_RES"
 for r in $(seq "$ROUNDS"); do
   out="$WORK/r$r-direct-c1.txt"
   wrk_run "$out" 1 "$LAT_DURATION" "$UP_PORT" || die "wrk against the upstream failed"
@@ -528,6 +533,20 @@ for r in $(seq "$ROUNDS"); do
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" "$(wrk_field "$new" rps)" "$conns" \
         "$((after - before))" "$per" "$(wrk_field "$new" errors)" >>"$RAW_NEW"
       note "round $r/$ROUNDS $p: $(wrk_field "$new" rps) new TLS connections/s, $per µs CPU/connection"
+      res="$WORK/r$r-$p-resumed.txt"
+      before=$(cpu_ticks "${PID[$p]}")
+      timeout $((DURATION + 30)) taskset -c "$LOAD_CPU" openssl s_time -connect "127.0.0.1:${PORT[$p]}" \
+        -reuse -www "$URL_PATH" -time "$DURATION" >"$res" 2>&1 || { note "s_time failed: $(tail -1 "$res")"; continue; }
+      after=$(cpu_ticks "${PID[$p]}")
+      conns=$(awk '/ connections in .* real seconds/ {n = $1} END {print n + 0}' "$res")
+      per=$(awk -v t="$((after - before))" -v h="$TCK" -v n="$conns" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
+      # s_time prints `r` for a connection that resumed its session, `*` for one that did not
+      reused=$(grep -E '^[r*]+$' "$res" | tr -cd 'r' | wc -c)
+      tried=$(grep -E '^[r*]+$' "$res" | tr -cd 'r*' | wc -c)
+      printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" \
+        "$(awk -v n="$conns" -v d="$DURATION" 'BEGIN { printf "%.1f", n / d }')" "$conns" \
+        "$((after - before))" "$per" "$reused/$tried" >>"$RAW_RES"
+      note "round $r/$ROUNDS $p: $conns resumed TLS connections ($reused/$tried resumed), $per µs CPU/connection"
     fi
   done
   cp "$WORK"/r"$r"-*.txt "$RESULTS"/
@@ -584,6 +603,18 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
       printf '| %s | %s | %s | %s | %s |\n' "$p" "$(RAW=$RAW_NEW median conns_per_s "$p" 0)" \
         "$(RAW=$RAW_NEW median cpu_us_per_conn "$p" 1)" "$(ratio "$cpu" "$NGX_NEW")" \
         "$(awk -F'\t' -v t="$p" '$2 == t { n += $7 } END { print n + 0 }' "$RAW_NEW")"
+    done
+    NGX_RES=$(RAW=$RAW_RES median cpu_us_per_conn nginx 3)
+    echo
+    echo "Resumed TLS connections (openssl s_time -reuse -www $URL_PATH -time $DURATION: one after another, a session resumed and one GET each):"
+    echo
+    echo "| proxy | connections/s | CPU µs/connection | CPU vs nginx | resumed (last round) |"
+    echo "|---|---:|---:|---:|---:|"
+    for p in "${ACTIVE[@]}"; do
+      cpu=$(RAW=$RAW_RES median cpu_us_per_conn "$p" 3)
+      printf '| %s | %s | %s | %s | %s |\n' "$p" "$(RAW=$RAW_RES median conns_per_s "$p" 0)" \
+        "$(RAW=$RAW_RES median cpu_us_per_conn "$p" 1)" "$(ratio "$cpu" "$NGX_RES")" \
+        "$(awk -F'\t' -v t="$p" '$2 == t { v = $7 } END { print v }' "$RAW_RES")"
     done
   fi
   echo "errors = non-2xx responses + socket errors seen by wrk (should be 0)."
