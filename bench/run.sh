@@ -21,8 +21,8 @@
 # refuse), TLS (1: the proxies terminate TLS (1.2 and 1.3, an ECDSA P-256
 # certificate made for the run) and wrk speaks HTTPS to them; each round also opens a new
 # connection per request (`Connection: close`, a full handshake each) for new TLS connections
-# per second, and resumes sessions one connection after another (`openssl s_time -reuse`, one
-# GET each); gw, gw2, nginx and HAProxy), H2 (1: TLS=1 with HTTP/2 from ALPN, the load from
+# per second, and sequential connections each resumed with a ticket (`openssl s_time -reuse`,
+# one GET each); gw, gw2, nginx and HAProxy), H2 (1: TLS=1 with HTTP/2 from ALPN, the load from
 # h2load with H2_CONNS connections (10) of H2_STREAMS concurrent streams (10) instead of wrk;
 # h2load reports no percentiles, so the latency columns stay empty), BUILD (pgo: gw and gw-floor as scripts/build-pgo.sh
 # builds them into target/pgo/release, the build to ship; plain: `cargo build --release` into
@@ -483,7 +483,7 @@ printf 'round\ttarget\trps\trequests\tcpu_ticks\tcpu_us_per_req\terrors\tc1_p50_
 # TLS=1: a connection per request, one full handshake each
 RAW_NEW="$RESULTS/raw-new-connections.tsv"
 [ "$TLS" = 0 ] || printf 'round\ttarget\tconns_per_s\tconns\tcpu_ticks\tcpu_us_per_conn\terrors\n' >"$RAW_NEW"
-# TLS=1: connections resuming a session, one after another
+# TLS=1: sequential connections, each resumed with the previous one's ticket
 RAW_RES="$RESULTS/raw-resumed-connections.tsv"
 [ "$TLS" = 0 ] || printf 'round\ttarget\tconns_per_s\tconns\tcpu_ticks\tcpu_us_per_conn\treused\n' >"$RAW_RES"
 for r in $(seq "$ROUNDS"); do
@@ -540,7 +540,7 @@ for r in $(seq "$ROUNDS"); do
       after=$(cpu_ticks "${PID[$p]}")
       conns=$(awk '/ connections in .* real seconds/ {n = $1} END {print n + 0}' "$res")
       per=$(awk -v t="$((after - before))" -v h="$TCK" -v n="$conns" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
-      # s_time prints `r` for a connection that resumed its session, `*` for one that did not
+      # s_time prints `r` for an abbreviated (resumed) handshake, `*` for a full one
       reused=$(grep -E '^[r*]+$' "$res" | tr -cd 'r' | wc -c)
       tried=$(grep -E '^[r*]+$' "$res" | tr -cd 'r*' | wc -c)
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" \
@@ -606,7 +606,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
     done
     NGX_RES=$(RAW=$RAW_RES median cpu_us_per_conn nginx 3)
     echo
-    echo "Resumed TLS connections (openssl s_time -reuse -www $URL_PATH -time $DURATION: one after another, a session resumed and one GET each):"
+    echo "Resumed TLS connections (openssl s_time -reuse -www $URL_PATH -time $DURATION: sequential, an abbreviated handshake and one GET each):"
     echo
     echo "| proxy | connections/s | CPU µs/connection | CPU vs nginx | resumed (last round) |"
     echo "|---|---:|---:|---:|---:|"

@@ -25,8 +25,8 @@ pub struct Loaded {
     pub exporter: Option<crate::trace::Exporter>,
     /// Per `image.listeners` entry, the rustls config of a TLS listener.
     pub tls: Vec<Option<Arc<rustls::ServerConfig>>>,
-    /// The TLS listeners' ticket keys and session cache: made by the first load, then handed
-    /// from each config to the next, so sessions resume across workers and reloads.
+    /// The TLS listeners' ticket keys and resumption cache, created at startup and kept by
+    /// every reload, so a client resumes on any worker and after a reload.
     pub resumption: Arc<crate::tls::Resumption>,
     /// Per upstream id, per server (as `addrs`), how to speak TLS to a `tls` server.
     pub up_tls: Vec<Vec<Option<Arc<crate::tls::UpstreamTls>>>>,
