@@ -28,8 +28,8 @@ use std::sync::atomic::AtomicU64;
 use std::time::Instant;
 
 use gw_plugin::{
-    ArgSpec, ArgType, BuildError, Call, Completion, Effect, Factory, Host, Instance, PendingOp,
-    Plugin, PluginSpec, Signature, Value,
+    ArgSpec, ArgType, BuildError, Call, Effect, Factory, Host, Instance, Plugin, PluginSpec,
+    Signature, Value,
 };
 
 use crate::redis::{self, Remote, Reply, Store};
@@ -416,27 +416,9 @@ fn call_remote(
     ];
     let command = redis::eval(&format!("gw:b:{id}"), &quota_key, argv);
     let plan_name = plan_name.to_owned();
-    let fallback = remote.clone();
-    let op: PendingOp = Box::pin(async move {
-        let reply = store.call(command).await;
-        let done: Completion = Box::new(move |host: &mut dyn Host| {
-            let verdict = match (&reply, plans.get(&plan_name)) {
-                (Ok(r), Some(plan)) => remote_verdict(host, r, plan, quota.as_ref()),
-                _ => None,
-            };
-            match (verdict, reply) {
-                (Some(call), _) => call,
-                (None, Err(e)) => remote.down(host, &e),
-                (None, Ok(r)) => remote.down(host, &redis::Down(format!("reply {r:?}"))),
-            }
-        });
-        done
-    });
-    if host.pend(op) {
-        Call::Pending
-    } else {
-        fallback.down(host, &redis::Down("this request cannot wait".into()))
-    }
+    remote.pend(host, store, command, move |host, r| {
+        remote_verdict(host, r, plans.get(&plan_name)?, quota.as_ref())
+    })
 }
 
 /// The answer to a plan script's reply (`redis::SCRIPT`), `None` when it is not one.

@@ -410,6 +410,34 @@ impl Remote {
     }
 
     /// The answer when the store could not decide.
+    /// Run `command` (a script of [`eval`]) on `store`, awaited by the request; `verdict`
+    /// answers from the script's reply (`None`: not a reply it knows). An error, a reply
+    /// `verdict` does not know, or a request that cannot wait is answered as [`Remote::down`].
+    pub(crate) fn pend(
+        &self,
+        host: &mut dyn gw_plugin::Host,
+        store: Rc<Store>,
+        command: Vec<u8>,
+        verdict: impl FnOnce(&mut dyn gw_plugin::Host, &Reply) -> Option<gw_plugin::Call> + 'static,
+    ) -> gw_plugin::Call {
+        let remote = self.clone();
+        let op: gw_plugin::PendingOp = Box::pin(async move {
+            let reply = store.call(command).await;
+            let done: gw_plugin::Completion =
+                Box::new(move |host: &mut dyn gw_plugin::Host| match reply {
+                    Ok(r) => verdict(host, &r)
+                        .unwrap_or_else(|| remote.down(host, &Down(format!("reply {r:?}")))),
+                    Err(e) => remote.down(host, &e),
+                });
+            done
+        });
+        if host.pend(op) {
+            gw_plugin::Call::Pending
+        } else {
+            self.down(host, &Down("this request cannot wait".into()))
+        }
+    }
+
     pub(crate) fn down(&self, host: &mut dyn gw_plugin::Host, why: &Down) -> gw_plugin::Call {
         match self.on_down {
             OnDown::Allow => gw_plugin::Call::Continue,

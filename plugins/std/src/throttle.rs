@@ -43,8 +43,8 @@ use std::time::Instant;
 use std::rc::Rc;
 
 use gw_plugin::{
-    ArgSpec, ArgType, BuildError, Call, Completion, Effect, Factory, Host, Instance, PendingOp,
-    Plugin, PluginSpec, Signature, Value,
+    ArgSpec, ArgType, BuildError, Call, Effect, Factory, Host, Instance, Plugin, PluginSpec,
+    Signature, Value,
 };
 
 use crate::redis::{self, Remote, Reply, Store};
@@ -414,21 +414,9 @@ impl ThrottleInstance {
         let limit = self.limit;
         let command = redis::eval(&key, &key, [limit.interval_us, limit.burst, 0, 0]);
         let (policy, name) = (self.policy.clone(), self.name.clone());
-        let on_down = remote.clone();
-        let op: PendingOp = Box::pin(async move {
-            let reply = store.call(command).await;
-            let done: Completion = Box::new(move |host: &mut dyn Host| match reply {
-                Ok(r) => remote_verdict(host, &r, limit, &policy, &name)
-                    .unwrap_or_else(|| remote.down(host, &redis::Down(format!("reply {r:?}")))),
-                Err(e) => remote.down(host, &e),
-            });
-            done
-        });
-        if host.pend(op) {
-            Call::Pending
-        } else {
-            on_down.down(host, &redis::Down("this request cannot wait".into()))
-        }
+        remote.pend(host, store, command, move |host, r| {
+            remote_verdict(host, r, limit, &policy, &name)
+        })
     }
 }
 
