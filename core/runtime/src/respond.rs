@@ -67,11 +67,7 @@ pub async fn deny(
 ) -> Next {
     c.req.log.denied = true;
     let denial = std::mem::take(&mut c.req.denial);
-    let in_access_log = cfg
-        .image()
-        .access_log
-        .as_ref()
-        .is_some_and(|l| l.fields.contains(&gw_program::LogField::Reason));
+    let in_access_log = cfg.logs_reasons;
     if !denial.reason.is_empty()
         && !in_access_log
         && let Some(skipped) = REASON_LINES.with(|r| r.admit(std::time::Instant::now()))

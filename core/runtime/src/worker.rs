@@ -56,6 +56,8 @@ pub struct Gen {
     /// Something reads the requests' measurements (metrics for an admin endpoint, an access
     /// log, tracing): without it the log phase only counts, and no clock is read for it.
     pub observed: bool,
+    /// The access log has the `reason` field: denial reasons go there rather than to stderr.
+    pub logs_reasons: bool,
 }
 
 impl Gen {
@@ -95,8 +97,13 @@ impl Gen {
             .fold(gw_proto::PathChars::NONE, |acc, r| acc.union(r.path_allow));
         let img = &loaded.image;
         let observed = img.admin.is_some() || img.access_log.is_some() || img.tracing.is_some();
+        let logs_reasons = img
+            .access_log
+            .as_ref()
+            .is_some_and(|l| l.fields.contains(&gw_program::LogField::Reason));
         Gen {
             observed,
+            logs_reasons,
             caller_locals,
             metric_ids,
             metric_none,
