@@ -197,26 +197,28 @@ impl<'a> Tunnel<'a> {
     }
 }
 
-/// A peer's TLS state, with the ciphertext read but not yet handed to rustls.
-type TlsState = (RefCell<rustls::Connection>, Vec<u8>);
-
-/// A TLS stream's socket and its TLS state.
-fn tls_parts(t: TlsStream) -> (TcpStream, Option<TlsState>) {
+/// A TLS stream's socket, its TLS state and the ciphertext read but not yet handed to
+/// rustls.
+fn tls_parts(t: TlsStream) -> (TcpStream, Option<RefCell<rustls::Connection>>, Vec<u8>) {
     let (tcp, tls, rest) = t.into_parts();
-    (tcp, Some((RefCell::new(tls), rest)))
+    (tcp, Some(RefCell::new(tls)), rest)
 }
 
 /// The reading and writing ends of one peer's connection, through its TLS state if it has
-/// one (both halves share it).
-fn ends(tcp: TcpStream, tls: Option<&TlsState>) -> (In<'_>, Out<'_>) {
+/// one (both halves share it); `rest`: ciphertext already read.
+fn ends(
+    tcp: TcpStream,
+    tls: Option<&RefCell<rustls::Connection>>,
+    rest: Vec<u8>,
+) -> (In<'_>, Out<'_>) {
     let (r, w) = tcp.into_split();
     match tls {
         None => (In::Tcp(r), Out::Tcp(w)),
-        Some((state, rest)) => (
+        Some(state) => (
             In::Tls {
                 half: r,
                 tls: state,
-                cipher: rest.clone(),
+                cipher: rest,
             },
             Out::Tls {
                 half: w,
@@ -273,18 +275,18 @@ pub async fn relay(
     client_rb.release(&w.pool);
     let up_first = up_rb.unread().to_vec();
     up_rb.release(&w.pool);
-    let (client_tcp, client_tls) = match client {
-        ClientStream::Plain(s) => (s, None),
+    let (client_tcp, client_tls, client_rest) = match client {
+        ClientStream::Plain(s) => (s, None, Vec::new()),
         ClientStream::Tls(t) => tls_parts(*t),
         // an HTTP/2 request carries no Upgrade, so its route answers 426 before any tunnel
         ClientStream::H2(_) => return,
     };
-    let (up_tcp, up_tls) = match up_stream {
-        UpStream::Plain(s) => (s, None),
+    let (up_tcp, up_tls, up_rest) = match up_stream {
+        UpStream::Plain(s) => (s, None, Vec::new()),
         UpStream::Tls(t) => tls_parts(*t),
     };
-    let (client_in, client_out) = ends(client_tcp, client_tls.as_ref());
-    let (up_in, up_out) = ends(up_tcp, up_tls.as_ref());
+    let (client_in, client_out) = ends(client_tcp, client_tls.as_ref(), client_rest);
+    let (up_in, up_out) = ends(up_tcp, up_tls.as_ref(), up_rest);
     let t = Tunnel {
         w,
         settings,
