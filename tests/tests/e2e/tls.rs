@@ -104,31 +104,41 @@ pub fn issue(dir: &Path, name: &str, cn: &str, ext: &str, days: &str) {
     );
 }
 
+/// Make `name.pem` and `name.key`: a self-signed P-256 certificate for `cn`, with `ext`
+/// (more `openssl req` arguments).
+pub fn self_signed(dir: &Path, name: &str, cn: &str, ext: &[&str]) {
+    let (key, pem, subj) = (
+        format!("{name}.key"),
+        format!("{name}.pem"),
+        format!("/CN={cn}"),
+    );
+    let mut args = vec![
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-keyout",
+        &key,
+        "-out",
+        &pem,
+        "-days",
+        "30",
+        "-subj",
+        &subj,
+    ];
+    args.extend_from_slice(ext);
+    openssl(dir, &args);
+}
+
 pub fn pki() -> &'static Pki {
     static PKI: OnceLock<Pki> = OnceLock::new();
     PKI.get_or_init(|| {
         let dir = TempDir::new();
         let path = dir.path().to_path_buf();
-        openssl(
-            &path,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=gw test CA",
-            ],
-        );
+        self_signed(&path, "ca", "gw test CA", &[]);
         for n in ["a", "b"] {
             issue(
                 &path,
@@ -153,27 +163,8 @@ pub fn pki() -> &'static Pki {
             "extendedKeyUsage=clientAuth\n",
             "-1",
         );
-        openssl(
-            &path,
-            &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:P-256",
-                "-nodes",
-                "-keyout",
-                "stranger.key",
-                "-out",
-                "stranger.pem",
-                "-days",
-                "30",
-                "-subj",
-                "/CN=stranger",
-            ],
-        );
-        Pki { _dir: dir, path }
+        self_signed(&path, "stranger", "stranger", &[]);
+        Pki::new(dir)
     })
 }
 

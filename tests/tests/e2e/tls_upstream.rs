@@ -8,7 +8,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -19,7 +18,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use crate::support::gw::TempDir;
 use crate::support::tools::Nginx;
 use crate::support::{Driver, Gw, free_port};
-use crate::tls::{Pki, issue, openssl};
+use crate::tls::{Pki, issue, self_signed};
 
 on_both_drivers! {
     a_verified_upstream_serves_keep_alive_requests_and_post_bodies => a_verified_upstream_serves_keep_alive_requests_and_post_bodies_uring, a_verified_upstream_serves_keep_alive_requests_and_post_bodies_epoll;
@@ -31,33 +30,6 @@ on_both_drivers! {
     nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection => nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection_uring, nginx_over_tls_1_2_and_1_3_keeps_one_pooled_connection_epoll;
     health_checks_run_over_tls => health_checks_run_over_tls_uring, health_checks_run_over_tls_epoll;
     a_handshake_that_never_ends_is_a_connect_timeout => a_handshake_that_never_ends_is_a_connect_timeout_uring, a_handshake_that_never_ends_is_a_connect_timeout_epoll;
-}
-
-fn self_signed(dir: &Path, name: &str, cn: &str, ext: &[&str]) {
-    let (key, pem, subj) = (
-        format!("{name}.key"),
-        format!("{name}.pem"),
-        format!("/CN={cn}"),
-    );
-    let mut args = vec![
-        "req",
-        "-x509",
-        "-newkey",
-        "ec",
-        "-pkeyopt",
-        "ec_paramgen_curve:P-256",
-        "-nodes",
-        "-keyout",
-        &key,
-        "-out",
-        &pem,
-        "-days",
-        "30",
-        "-subj",
-        &subj,
-    ];
-    args.extend_from_slice(ext);
-    openssl(dir, &args);
 }
 
 /// The upstreams' PKI: a CA, `up.pem` for `up.test` and 127.0.0.1, `gw.pem` a client
