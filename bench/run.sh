@@ -189,6 +189,9 @@ cpu_ticks() {
   echo "$total"
 }
 
+# us_per TICKS N: CPU ticks as microseconds per one of N (0 when N is 0).
+us_per() { awk -v t="$1" -v h="$TCK" -v n="$2" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }'; }
+
 # to_us VALUE: wrk's "47.00us" / "1.23ms" / "2.00s" in microseconds.
 to_us() {
   awk -v v="$1" 'BEGIN {
@@ -515,9 +518,8 @@ for r in $(seq "$ROUNDS"); do
     fi
     reqs=$(wrk_field "$load" requests)
     ticks=$((after - before))
-    per=$(awk -v t="$ticks" -v h="$TCK" -v n="$reqs" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
-    user_per=$(awk -v t="$((user_after - user_before))" -v h="$TCK" -v n="$reqs" \
-      'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
+    per=$(us_per "$ticks" "$reqs")
+    user_per=$(us_per "$((user_after - user_before))" "$reqs")
     errs=$(($(wrk_field "$load" errors) + $(wrk_field "$lat" errors)))
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" "$(wrk_field "$load" rps)" \
       "$reqs" "$ticks" "$per" "$errs" "$(wrk_field "$lat" p50)" "$(wrk_field "$lat" p99)" \
@@ -529,7 +531,7 @@ for r in $(seq "$ROUNDS"); do
       wrk_run "$new" "$CONNS" "$DURATION" "${PORT[$p]}" "Connection: close" || continue
       after=$(cpu_ticks "${PID[$p]}")
       conns=$(wrk_field "$new" requests)
-      per=$(awk -v t="$((after - before))" -v h="$TCK" -v n="$conns" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
+      per=$(us_per "$((after - before))" "$conns")
       printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$r" "$p" "$(wrk_field "$new" rps)" "$conns" \
         "$((after - before))" "$per" "$(wrk_field "$new" errors)" >>"$RAW_NEW"
       note "round $r/$ROUNDS $p: $(wrk_field "$new" rps) new TLS connections/s, $per µs CPU/connection"
@@ -539,7 +541,7 @@ for r in $(seq "$ROUNDS"); do
         -reuse -www "$URL_PATH" -time "$DURATION" >"$res" 2>&1 || { note "s_time failed: $(tail -1 "$res")"; continue; }
       after=$(cpu_ticks "${PID[$p]}")
       conns=$(awk '/ connections in .* real seconds/ {n = $1} END {print n + 0}' "$res")
-      per=$(awk -v t="$((after - before))" -v h="$TCK" -v n="$conns" 'BEGIN { printf "%.3f", (n > 0 ? t * 1e6 / h / n : 0) }')
+      per=$(us_per "$((after - before))" "$conns")
       # s_time prints `r` for an abbreviated (resumed) handshake, `*` for a full one
       reused=$(grep -E '^[r*]+$' "$res" | tr -cd 'r' | wc -c)
       tried=$(grep -E '^[r*]+$' "$res" | tr -cd 'r*' | wc -c)
@@ -571,6 +573,23 @@ NGX_CPU=$(median cpu_us_per_req nginx 3)
 FLOOR_CPU=$(median cpu_us_per_req floor 3)
 NGX_RPS=$(median rps nginx 1)
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) print "-"; else printf "%.2fx", a / b }'; }
+# conn_table RAW TITLE LAST_HEADER LAST_AWK: the table of a per-connection measurement (TLS=1),
+# its last column read from RAW's seventh by LAST_AWK (run with t = the proxy).
+conn_table() {
+  local raw=$1 ngx p cpu
+  ngx=$(RAW=$raw median cpu_us_per_conn nginx 3)
+  echo
+  echo "$2"
+  echo
+  echo "| proxy | connections/s | CPU µs/connection | CPU vs nginx | $3 |"
+  echo "|---|---:|---:|---:|---:|"
+  for p in "${ACTIVE[@]}"; do
+    cpu=$(RAW=$raw median cpu_us_per_conn "$p" 3)
+    printf '| %s | %s | %s | %s | %s |\n' "$p" "$(RAW=$raw median conns_per_s "$p" 0)" \
+      "$(RAW=$raw median cpu_us_per_conn "$p" 1)" "$(ratio "$cpu" "$ngx")" \
+      "$(awk -F'\t' -v t="$p" "$4" "$raw")"
+  done
+}
 {
   echo "Side-by-side: median of $ROUNDS interleaved rounds; proxy on cpu $PROXY_CPU, nginx upstream + wrk on cpu $LOAD_CPU"
   echo "(throughput: wrk -t1 -c$CONNS -d${DURATION}s; latency: wrk -t1 -c1 -d${LAT_DURATION}s, added = proxy - direct)"
@@ -592,30 +611,10 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b == 0) p
   echo
   echo "direct to the upstream (c1): p50 $(median c1_p50_us direct 0) µs, p99 $(median c1_p99_us direct 0) µs"
   if [ "$TLS" = 1 ]; then
-    NGX_NEW=$(RAW=$RAW_NEW median cpu_us_per_conn nginx 3)
-    echo
-    echo "New TLS connections (wrk -t1 -c$CONNS -d${DURATION}s -H 'Connection: close': a full handshake per request):"
-    echo
-    echo "| proxy | connections/s | CPU µs/connection | CPU vs nginx | errors |"
-    echo "|---|---:|---:|---:|---:|"
-    for p in "${ACTIVE[@]}"; do
-      cpu=$(RAW=$RAW_NEW median cpu_us_per_conn "$p" 3)
-      printf '| %s | %s | %s | %s | %s |\n' "$p" "$(RAW=$RAW_NEW median conns_per_s "$p" 0)" \
-        "$(RAW=$RAW_NEW median cpu_us_per_conn "$p" 1)" "$(ratio "$cpu" "$NGX_NEW")" \
-        "$(awk -F'\t' -v t="$p" '$2 == t { n += $7 } END { print n + 0 }' "$RAW_NEW")"
-    done
-    NGX_RES=$(RAW=$RAW_RES median cpu_us_per_conn nginx 3)
-    echo
-    echo "Resumed TLS connections (openssl s_time -reuse -www $URL_PATH -time $DURATION: sequential, an abbreviated handshake and one GET each):"
-    echo
-    echo "| proxy | connections/s | CPU µs/connection | CPU vs nginx | resumed (last round) |"
-    echo "|---|---:|---:|---:|---:|"
-    for p in "${ACTIVE[@]}"; do
-      cpu=$(RAW=$RAW_RES median cpu_us_per_conn "$p" 3)
-      printf '| %s | %s | %s | %s | %s |\n' "$p" "$(RAW=$RAW_RES median conns_per_s "$p" 0)" \
-        "$(RAW=$RAW_RES median cpu_us_per_conn "$p" 1)" "$(ratio "$cpu" "$NGX_RES")" \
-        "$(awk -F'\t' -v t="$p" '$2 == t { v = $7 } END { print v }' "$RAW_RES")"
-    done
+    conn_table "$RAW_NEW" "New TLS connections (wrk -t1 -c$CONNS -d${DURATION}s -H 'Connection: close': a full handshake per request):" \
+      errors '$2 == t { n += $7 } END { print n + 0 }'
+    conn_table "$RAW_RES" "Resumed TLS connections (openssl s_time -reuse -www $URL_PATH -time $DURATION: sequential, an abbreviated handshake and one GET each):" \
+      "resumed (last round)" '$2 == t { v = $7 } END { print v }'
   fi
   echo "errors = non-2xx responses + socket errors seen by wrk (should be 0)."
 } | tee "$RESULTS/table.md"
