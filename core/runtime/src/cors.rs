@@ -51,6 +51,28 @@ pub fn is_preflight(c: &Conn, route: &RoutePlan) -> bool {
     route.cors && route.method != "OPTIONS" && preflight_method(&c.req.hb, &c.req.head).is_some()
 }
 
+/// The program that calls the config's `cors` policy alone, for gw's own answers on routes
+/// with CORS (`None` without one). Built once per config.
+pub fn alone(image: &ConfigImage) -> Option<Program> {
+    let slot = image
+        .plugins
+        .iter()
+        .position(|p| p.plugin == "cors")
+        .and_then(|s| u16::try_from(s).ok())?;
+    Some(Program {
+        name: "cors alone".into(),
+        ops: vec![
+            Op::Call {
+                slot,
+                arg: 0,
+                argc: 0,
+            },
+            Op::Done,
+        ],
+        ..Program::default()
+    })
+}
+
 /// Adds the CORS headers to one of gw's own answers for the request's route, when it has
 /// CORS: the `cors` plugin called alone, its headers left in the response edits.
 pub async fn own_answer(w: &Worker, cfg: &Gen, c: &mut Conn) {
@@ -63,26 +85,10 @@ pub async fn own_answer(w: &Worker, cfg: &Gen, c: &mut Conn) {
     else {
         return;
     };
-    let Some(slot) = image
-        .plugins
-        .iter()
-        .position(|p| p.plugin == "cors")
-        .and_then(|s| u16::try_from(s).ok())
-    else {
+    let Some(prog) = &cfg.cors_alone else {
         return;
     };
-    let prog = Program {
-        ops: vec![
-            Op::Call {
-                slot,
-                arg: 0,
-                argc: 0,
-            },
-            Op::Done,
-        ],
-        ..Program::default()
-    };
-    if let Err(e) = run_program(w, cfg, c, Some(route), &prog, None, None).await {
+    if let Err(e) = run_program(w, cfg, c, Some(route), prog, None, None).await {
         crate::log::log!("route {}: cors on gw's answer: {e}", route.name);
     }
 }

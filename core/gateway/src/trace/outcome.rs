@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use gw_program::{ConfigImage, Op, Program, RoutePlan};
+use gw_program::{ConfigImage, Program, RoutePlan};
 use gw_vm::{Exit, Frame};
 
 use super::host::{ErrInfo, Phase, Response, State, Trace};
@@ -417,27 +417,10 @@ impl Cx<'_, '_> {
         let Some(route) = t.route.filter(|r| r.cors) else {
             return;
         };
-        let Some(slot) = t
-            .image
-            .plugins
-            .iter()
-            .position(|p| p.plugin == "cors")
-            .and_then(|s| u16::try_from(s).ok())
-        else {
+        let Some(mut prog) = gw_runtime::cors_alone(t.image) else {
             return;
         };
-        let prog = Program {
-            name: format!("cors of route {}", route.name),
-            ops: vec![
-                Op::Call {
-                    slot,
-                    arg: 0,
-                    argc: 0,
-                },
-                Op::Done,
-            ],
-            ..Program::default()
-        };
+        prog.name = format!("cors of route {}", route.name);
         let stub = Response::default();
         let _ = writeln!(
             self.out,
