@@ -1,41 +1,8 @@
 use std::path::{Path, PathBuf};
 
-use gw_program::Field;
+use gw_plugin::testing::TestRequest;
 
 use super::*;
-
-/// A request at a set time, recording its effects.
-#[derive(Default)]
-struct Req {
-    now_ms: i64,
-    resp: Vec<(String, String)>,
-    deny: Vec<(String, String)>,
-}
-
-impl Host for Req {
-    fn load(&mut self, _: Field) -> Value {
-        Value::Absent
-    }
-    fn apply(&mut self, e: Effect<'_>) {
-        match e {
-            Effect::RespAppendHeader(n, v) => self.resp.push((n.into(), v.into())),
-            Effect::DenyHeader(n, v) => self.deny.push((n.into(), v.into())),
-            _ => {}
-        }
-    }
-    fn call(&mut self, _: u16, _: &[Value]) -> Call {
-        Call::Continue
-    }
-    fn now_ms(&self) -> i64 {
-        self.now_ms
-    }
-    fn upstream_healthy(&self, _: u16) -> bool {
-        true
-    }
-    fn split_counter(&mut self, _: u16) -> u64 {
-        0
-    }
-}
 
 struct Dir(PathBuf);
 
@@ -91,10 +58,15 @@ fn spec(file: &Path, rate: Option<(u64, u64, i64)>) -> PluginSpec {
 
 const DAY: i64 = 86_400_000;
 
-fn ask(i: &mut Box<dyn Instance>, id: &str, plan: Option<&str>, now_ms: i64) -> (Call, Req) {
-    let mut req = Req {
+fn ask(
+    i: &mut Box<dyn Instance>,
+    id: &str,
+    plan: Option<&str>,
+    now_ms: i64,
+) -> (Call, TestRequest) {
+    let mut req = TestRequest {
         now_ms,
-        ..Req::default()
+        ..TestRequest::default()
     };
     let args = [Value::str(id), plan.map_or(Value::Absent, Value::str)];
     (i.call(&mut req, &args), req)
@@ -111,7 +83,7 @@ fn a_quota_admits_exactly_n_per_period_and_says_so() {
     let (call, req) = ask(&mut i, "acme", Some("gold"), t);
     assert_eq!(call, Call::Continue);
     assert_eq!(
-        req.resp,
+        req.resp_headers,
         vec![
             ("ratelimit-policy".into(), "\"gold/day\";q=3;w=86400".into()),
             ("ratelimit".into(), "\"gold/day\";r=2;t=82800".into()),
@@ -127,7 +99,7 @@ fn a_quota_admits_exactly_n_per_period_and_says_so() {
             retry_after: Some(82_800)
         }
     );
-    assert_eq!(req.deny[1].1, "\"gold/day\";r=0;t=82800");
+    assert_eq!(req.deny_headers[1].1, "\"gold/day\";r=0;t=82800");
     // another key counts apart; a key without a plan is not limited; the next day is new
     assert_eq!(ask(&mut i, "globex", Some("gold"), t).0, Call::Continue);
     for _ in 0..10 {
