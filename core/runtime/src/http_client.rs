@@ -13,13 +13,11 @@ use std::time::Duration;
 
 use gw_plugin::{HttpClient, HttpError, HttpFuture, HttpRequest, HttpResponse};
 use gw_proto::{Framing, ResponseHead, Status};
-use monoio::net::TcpStream;
 use rustls::pki_types::ServerName;
 
 use crate::body::{BodyIn, OutFraming, read_untimed, write_untimed};
 use crate::buffers::{BufPool, RecvBuf};
 use crate::error::{ErrorKind, Side};
-use crate::tls::TlsStream;
 use crate::transport::Transport;
 use crate::upstream::conn::Picked;
 use crate::upstream::stream::UpStream;
@@ -185,23 +183,25 @@ async fn connect(
     addr: SocketAddr,
     name: Option<&str>,
 ) -> Result<UpStream, HttpError> {
-    let s = TcpStream::connect_addr(addr).await.map_err(io)?;
-    let _ = s.set_nodelay(true);
-    let Some(name) = name else {
-        return Ok(UpStream::Plain(s));
+    let tls = match name {
+        None => None,
+        Some(name) => {
+            let config = inner
+                .worker
+                .upgrade()
+                .and_then(|w| w.current().loaded.plugin_tls.clone())
+                .ok_or_else(|| {
+                    HttpError::Io("an https:// call its policy did not declare".into())
+                })?;
+            let name = ServerName::try_from(name.to_owned()).map_err(|_| {
+                HttpError::Io(format!("`{name}` is not a DNS name or an IP address"))
+            })?;
+            Some((config, name))
+        }
     };
-    let config = inner
-        .worker
-        .upgrade()
-        .and_then(|w| w.current().loaded.plugin_tls.clone())
-        .ok_or_else(|| HttpError::Io("an https:// call its policy did not declare".into()))?;
-    let name = ServerName::try_from(name.to_owned())
-        .map_err(|_| HttpError::Io(format!("`{name}` is not a DNS name or an IP address")))?;
-    let mut t = TlsStream::client_for(s, config, name).map_err(io)?;
-    t.handshake()
+    crate::upstream::conn::open_to(addr, tls, false)
         .await
-        .map_err(|e| HttpError::Io(format!("tls handshake: {e}")))?;
-    Ok(UpStream::Tls(Box::new(t)))
+        .map_err(io)
 }
 
 /// Send `req` on `stream` and read the whole response; the stream comes back when it can be

@@ -33,13 +33,8 @@ impl TlsStream {
         Ok(TlsStream::new(tcp, rustls::Connection::Server(conn)))
     }
 
-    /// The client side of a connection to an upstream server.
-    pub fn client(tcp: TcpStream, up: &super::UpstreamTls) -> io::Result<TlsStream> {
-        TlsStream::client_for(tcp, up.config.clone(), up.name.clone())
-    }
-
     /// The client side of a connection to the server `name`.
-    pub fn client_for(
+    pub fn client(
         tcp: TcpStream,
         config: Arc<rustls::ClientConfig>,
         name: rustls::pki_types::ServerName<'static>,

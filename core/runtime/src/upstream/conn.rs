@@ -5,11 +5,13 @@
 
 use std::cell::RefCell;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use gw_program::{FailOn, RoutePlan};
 use gw_proto::{ResponseHead, Status};
 use monoio::net::TcpStream;
+use rustls::pki_types::ServerName;
 
 use super::stream::UpStream;
 use crate::body::read_untimed;
@@ -206,6 +208,22 @@ pub async fn open_stream(
     tls: Option<&UpstreamTls>,
     multishot: bool,
 ) -> Result<UpStream, Error> {
+    open_to(
+        addr,
+        tls.map(|t| (t.config.clone(), t.name.clone())),
+        multishot,
+    )
+    .await
+}
+
+/// Connect to `addr`, and when `tls` names a client config and a server, finish a TLS
+/// handshake with it (a certificate that fails verification is a failed connect whose cause
+/// names it). Untimed.
+pub async fn open_to(
+    addr: SocketAddr,
+    tls: Option<(Arc<rustls::ClientConfig>, ServerName<'static>)>,
+    multishot: bool,
+) -> Result<UpStream, Error> {
     let mut s = TcpStream::connect_addr(addr)
         .await
         .map_err(|e| Error::io(ErrorKind::ConnectFailed, Side::Upstream, "connect", e))?;
@@ -219,7 +237,8 @@ pub async fn open_stream(
     // a TLS stream reads with a buffer of its own (rustls may hold bytes already received)
     let handshake_failed =
         |e| Error::io(ErrorKind::ConnectFailed, Side::Upstream, "tls handshake", e);
-    let mut t = TlsStream::client(s, tls).map_err(handshake_failed)?;
+    let (config, name) = tls;
+    let mut t = TlsStream::client(s, config, name).map_err(handshake_failed)?;
     t.handshake().await.map_err(handshake_failed)?;
     Ok(UpStream::Tls(Box::new(t)))
 }
