@@ -407,6 +407,28 @@ pub struct ErrorPage {
 }
 
 impl ConfigImage {
+    /// The program that calls the config's `cors` policy alone, which gw runs on its own
+    /// answers (errors, denials) for a route with CORS; `None` without the policy.
+    pub fn cors_alone(&self) -> Option<Program> {
+        let slot = self
+            .plugins
+            .iter()
+            .position(|p| p.plugin == "cors")
+            .and_then(|s| u16::try_from(s).ok())?;
+        Some(Program {
+            name: "cors alone".into(),
+            ops: vec![
+                crate::op::Op::Call {
+                    slot,
+                    arg: 0,
+                    argc: 0,
+                },
+                crate::op::Op::Done,
+            ],
+            ..Program::default()
+        })
+    }
+
     /// Names of every plugin the image uses (deduplicated, in slot order).
     pub fn plugin_names(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();

@@ -3,7 +3,7 @@
 //! answered by gw (204 through the response program, never the request program or the
 //! upstream), and gw's own answers for a route with CORS (errors, denials) get its headers.
 
-use gw_program::{ConfigImage, Lookup, Op, Program, RoutePlan};
+use gw_program::{ConfigImage, Lookup, RoutePlan};
 use gw_proto::RequestHead;
 
 use crate::phase::run_program;
@@ -49,28 +49,6 @@ pub fn reroute<'i>(
 /// itself an `OPTIONS` route).
 pub fn is_preflight(c: &Conn, route: &RoutePlan) -> bool {
     route.cors && route.method != "OPTIONS" && preflight_method(&c.req.hb, &c.req.head).is_some()
-}
-
-/// The program that calls the config's `cors` policy alone, for gw's own answers on routes
-/// with CORS (`None` without one). Built once per config.
-pub fn alone(image: &ConfigImage) -> Option<Program> {
-    let slot = image
-        .plugins
-        .iter()
-        .position(|p| p.plugin == "cors")
-        .and_then(|s| u16::try_from(s).ok())?;
-    Some(Program {
-        name: "cors alone".into(),
-        ops: vec![
-            Op::Call {
-                slot,
-                arg: 0,
-                argc: 0,
-            },
-            Op::Done,
-        ],
-        ..Program::default()
-    })
 }
 
 /// Adds the CORS headers to one of gw's own answers for the request's route, when it has

@@ -58,7 +58,6 @@ pub use driver::Driver;
 
 pub use admin::AdminState;
 /// How the request path reads a query, a cookie and a host, for tools that model it (`gw trace`).
-pub use cors::alone as cors_alone;
 pub use host::{cookie_value, host_without_port, percent_decode, query_value};
 pub use loaded::{ConfigMeta, LoadError, Loaded};
 pub use server::{Handle, Options, Server};

@@ -58,7 +58,7 @@ pub struct Gen {
     pub observed: bool,
     /// The access log has the `reason` field: denial reasons go there rather than to stderr.
     pub logs_reasons: bool,
-    /// The `cors` policy called alone, for gw's own answers (`cors::alone`).
+    /// The `cors` policy called alone, for gw's own answers (`ConfigImage::cors_alone`).
     pub cors_alone: Option<gw_program::Program>,
 }
 
@@ -104,7 +104,7 @@ impl Gen {
             .as_ref()
             .is_some_and(|l| l.fields.contains(&gw_program::LogField::Reason));
         Gen {
-            cors_alone: crate::cors::alone(img),
+            cors_alone: img.cors_alone(),
             observed,
             logs_reasons,
             caller_locals,

@@ -417,7 +417,7 @@ impl Cx<'_, '_> {
         let Some(route) = t.route.filter(|r| r.cors) else {
             return;
         };
-        let Some(mut prog) = gw_runtime::cors_alone(t.image) else {
+        let Some(mut prog) = t.image.cors_alone() else {
             return;
         };
         prog.name = format!("cors of route {}", route.name);
